@@ -1,0 +1,360 @@
+//! The signed content URLs: `PUT` an upload (whole, or one part) and `GET` a download. No bearer token is
+//! needed or checked here (the Python SDK sends one anyway, and it is ignored); the URL's signature is
+//! the credential.
+
+use axum::body::Body;
+use axum::extract::{RawPathParams, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+
+use super::content_key;
+use crate::api::error::{ApiError, ErrorKind};
+use crate::api::extract::{path_param, CdfQuery};
+use crate::api::AppState;
+use crate::blob::{BlobError, ByteStream};
+use crate::clock::now_ms;
+use crate::domain::{
+    ContentRef, FileRecord, Identifier, ProjectName, MAX_PART_BYTES, MAX_SINGLE_UPLOAD_BYTES,
+};
+use crate::signing::{Grant, Refusal};
+use crate::store::{Published, SessionRecord};
+
+/// The signature fields of a content URL.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedQuery {
+    part: Option<u32>,
+    expires: i64,
+    signature: String,
+}
+
+fn check_signature(app: &AppState, grant: &Grant, q: &SignedQuery) -> Result<(), ApiError> {
+    app.signer
+        .verify(grant, q.expires, &q.signature, now_ms())
+        .map_err(|refusal| {
+            let message = match refusal {
+                Refusal::BadSignature => {
+                    "The URL's signature is not valid: it was altered, or not issued by this server"
+                }
+                Refusal::Expired => "The URL has expired; ask for a new one",
+            };
+            ApiError::new(ErrorKind::Forbidden, message)
+        })
+}
+
+fn etag(content: &ContentRef) -> String {
+    let version = content.key.rsplit('/').next().unwrap_or(&content.key);
+    format!("\"{version}\"")
+}
+
+fn body_stream(body: Body) -> ByteStream {
+    Box::pin(body.into_data_stream().map_err(std::io::Error::other))
+}
+
+/// Receives content for an upload session: the whole file, or part `?part=i` of a multipart upload.
+/// The body is streamed to storage and published atomically; only then does the file become uploaded.
+#[tracing::instrument(skip_all, fields(project = %project))]
+pub async fn put_content(
+    State(app): State<AppState>,
+    project: ProjectName,
+    params: RawPathParams,
+    CdfQuery(query): CdfQuery<SignedQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let file_id: i64 = path_param(&params, "file_id")?;
+    let session_id: String = path_param(&params, "session")?;
+    let grant = Grant::Upload {
+        project: project.to_string(),
+        file_id,
+        session: session_id.clone(),
+        part: query.part,
+    };
+    check_signature(&app, &grant, &query)?;
+    let session = app
+        .meta
+        .session(&project, file_id, &session_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::NotFound,
+                "The upload no longer exists: its file was deleted",
+            )
+        })?;
+    let limit = match (session.parts, query.part) {
+        (None, None) => MAX_SINGLE_UPLOAD_BYTES,
+        (Some(parts), Some(part)) if part < parts => MAX_PART_BYTES,
+        _ => {
+            return Err(ApiError::bad_request(
+                "part: does not match the upload session",
+            ))
+        }
+    };
+    if let Some(length) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+    {
+        if length > limit {
+            return Err(ApiError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("The content is larger than the limit of {limit} bytes"),
+            ));
+        }
+    }
+    match query.part {
+        None => put_whole(&app, &project, file_id, &session, body, limit).await,
+        Some(part) => put_part(&app, &session, part, body, limit).await,
+    }
+}
+
+async fn put_whole(
+    app: &AppState,
+    project: &ProjectName,
+    file_id: i64,
+    session: &SessionRecord,
+    body: Body,
+    limit: u64,
+) -> Result<Response, ApiError> {
+    let key = content_key(project, file_id, &session.id);
+    let size = app.blobs.put(&key, body_stream(body), limit).await?;
+    let content = ContentRef {
+        key: key.clone(),
+        size,
+    };
+    let tag = etag(&content);
+    match app
+        .meta
+        .publish_content(project, file_id, &session.id, content, now_ms())
+        .await
+    {
+        Ok(Published::Replaced { previous }) => {
+            if let Some(previous) = previous {
+                if let Err(e) = app.blobs.delete(&previous.key).await {
+                    tracing::warn!(error = %e, "could not remove replaced content");
+                }
+            }
+            tracing::info!(file_id, size, "content uploaded");
+            Ok((StatusCode::OK, [(header::ETAG, tag)]).into_response())
+        }
+        Ok(Published::AlreadyCompleted) | Err(_) => {
+            // The file was deleted (or the session ended) while the body streamed in: nothing may stay.
+            let _ = app.blobs.delete(&key).await;
+            Err(ApiError::new(
+                ErrorKind::NotFound,
+                "The upload no longer exists: its file was deleted",
+            ))
+        }
+    }
+}
+
+async fn put_part(
+    app: &AppState,
+    session: &SessionRecord,
+    part: u32,
+    body: Body,
+    limit: u64,
+) -> Result<Response, ApiError> {
+    if session.completed_time.is_some() {
+        return Err(ApiError::bad_request(
+            "The multipart upload has already completed",
+        ));
+    }
+    let size = app
+        .blobs
+        .put_part(&session.id, part, body_stream(body), limit)
+        .await?;
+    tracing::info!(file_id = session.file_id, part, size, "part uploaded");
+    Ok(StatusCode::OK.into_response())
+}
+
+/// The signature fields of a download URL.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedGetQuery {
+    expires: i64,
+    signature: String,
+}
+
+/// Streams a file's current content, with Content-Type (the file's mimeType), Content-Length, ETag, and
+/// single byte ranges (206, or 416 outside the content). The URL only has to be valid when the request
+/// starts; a long transfer may outlive it.
+pub async fn get_content(
+    State(app): State<AppState>,
+    project: ProjectName,
+    params: RawPathParams,
+    CdfQuery(query): CdfQuery<SignedGetQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let file_id: i64 = path_param(&params, "file_id")?;
+    let grant = Grant::Download {
+        project: project.to_string(),
+        file_id,
+    };
+    let signed = SignedQuery {
+        part: None,
+        expires: query.expires,
+        signature: query.signature,
+    };
+    check_signature(&app, &grant, &signed)?;
+    // Content replaced right after the lookup is deleted from storage; one fresh lookup then finds the new.
+    for attempt in 0..2 {
+        let (file, content) = current_content(&app, &project, file_id).await?;
+        match respond_with(&app, &file, &content, &headers).await {
+            Err(BlobError::NotFound) if attempt == 0 => continue,
+            result => return result.map_err(ApiError::from),
+        }
+    }
+    Err(ApiError::new(
+        ErrorKind::NotFound,
+        "The file's content does not exist",
+    ))
+}
+
+async fn current_content(
+    app: &AppState,
+    project: &ProjectName,
+    file_id: i64,
+) -> Result<(FileRecord, ContentRef), ApiError> {
+    let file = app
+        .meta
+        .retrieve(project, &[Identifier::Id(file_id)], true)
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "The file no longer exists"))?;
+    let content = file
+        .content
+        .clone()
+        .ok_or_else(|| ApiError::new(ErrorKind::NotFound, "The file has no content"))?;
+    Ok((file, content))
+}
+
+async fn respond_with(
+    app: &AppState,
+    file: &FileRecord,
+    content: &ContentRef,
+    headers: &HeaderMap,
+) -> Result<Response, BlobError> {
+    let tag = etag(content);
+    let mime = file
+        .mime_type
+        .as_deref()
+        .unwrap_or("application/octet-stream");
+    let content_type =
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
+    }
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| parse_range(v, content.size));
+    let (status, range) = match range {
+        None | Some(RangeAnswer::Whole) => (StatusCode::OK, None),
+        Some(RangeAnswer::Part(first, last)) => (StatusCode::PARTIAL_CONTENT, Some((first, last))),
+        Some(RangeAnswer::Unsatisfiable) => {
+            let mut response = ApiError::new(
+                ErrorKind::RangeNotSatisfiable,
+                format!("The range is outside the content of {} bytes", content.size),
+            )
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", content.size)) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            return Ok(response);
+        }
+    };
+    let length = range.map_or(content.size, |(first, last)| last - first + 1);
+    let stream = if length == 0 {
+        Box::pin(futures_util::stream::empty())
+    } else {
+        app.blobs.get(&content.key, range).await?
+    };
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type);
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some((first, last)) = range {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {first}-{last}/{}", content.size)) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    Ok(response)
+}
+
+/// How to answer a `Range` header.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAnswer {
+    /// Ignore it and send everything: several ranges, or a header we do not understand.
+    Whole,
+    /// Send bytes `first..=last`.
+    Part(u64, u64),
+    /// 416: the range starts past the end.
+    Unsatisfiable,
+}
+
+fn parse_range(header: &str, size: u64) -> RangeAnswer {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeAnswer::Whole;
+    };
+    if spec.contains(',') {
+        return RangeAnswer::Whole;
+    }
+    let Some((start, end)) = spec.trim().split_once('-') else {
+        return RangeAnswer::Whole;
+    };
+    let (start, end) = (start.trim(), end.trim());
+    match (start.parse::<u64>(), end.parse::<u64>()) {
+        (Ok(first), Ok(last)) if first <= last => {
+            if first >= size {
+                RangeAnswer::Unsatisfiable
+            } else {
+                RangeAnswer::Part(first, last.min(size - 1))
+            }
+        }
+        (Ok(first), Err(_)) if end.is_empty() => {
+            if first >= size {
+                RangeAnswer::Unsatisfiable
+            } else {
+                RangeAnswer::Part(first, size - 1)
+            }
+        }
+        (Err(_), Ok(suffix)) if start.is_empty() => {
+            if suffix == 0 || size == 0 {
+                RangeAnswer::Unsatisfiable
+            } else {
+                RangeAnswer::Part(size - suffix.min(size), size - 1)
+            }
+        }
+        _ => RangeAnswer::Whole,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        assert_eq!(parse_range("bytes=0-9", 100), RangeAnswer::Part(0, 9));
+        assert_eq!(parse_range("bytes=90-200", 100), RangeAnswer::Part(90, 99));
+        assert_eq!(parse_range("bytes=10-", 100), RangeAnswer::Part(10, 99));
+        assert_eq!(parse_range("bytes=-10", 100), RangeAnswer::Part(90, 99));
+        assert_eq!(parse_range("bytes=-500", 100), RangeAnswer::Part(0, 99));
+        assert_eq!(parse_range("bytes=100-", 100), RangeAnswer::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-", 0), RangeAnswer::Unsatisfiable);
+        assert_eq!(parse_range("bytes=5-1", 100), RangeAnswer::Whole);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeAnswer::Whole);
+        assert_eq!(parse_range("items=0-1", 100), RangeAnswer::Whole);
+    }
+}

@@ -1,0 +1,36 @@
+//! `POST /files` (also `/files/`): create a file, or overwrite one by externalId, and hand out its
+//! single-PUT upload URL.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::{new_session, OverwriteQuery};
+use crate::api::error::ApiError;
+use crate::api::extract::{CdfJson, CdfQuery};
+use crate::api::model::{FileView, FileWrite};
+use crate::api::AppState;
+use crate::clock::now_ms;
+use crate::domain::{FileSpec, ProjectName};
+
+/// Creates the file (201) with `uploaded: false` and an `uploadUrl`. With `overwrite=true` and an
+/// existing externalId, that file's fields are replaced; its content stays until the new upload lands.
+#[tracing::instrument(skip_all, fields(project = %project))]
+pub async fn create_file(
+    State(app): State<AppState>,
+    project: ProjectName,
+    CdfQuery(query): CdfQuery<OverwriteQuery>,
+    CdfJson(body): CdfJson<FileWrite>,
+) -> Result<(StatusCode, Json<FileView>), ApiError> {
+    let spec = FileSpec::try_from(body)?;
+    let session = new_session(None);
+    let file = app
+        .meta
+        .create_file(&project, spec, query.overwrite, session.clone(), now_ms())
+        .await?;
+    tracing::info!(file_id = file.id, "file created");
+    Ok((
+        StatusCode::CREATED,
+        Json(app.with_upload_url(&project, file, &session)),
+    ))
+}

@@ -1,0 +1,52 @@
+//! `POST /files/delete`: all or nothing; content and pending uploads go with the file.
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::api::error::ApiError;
+use crate::api::extract::CdfJson;
+use crate::api::model::{check_identifiers, IdentifierItems};
+use crate::api::AppState;
+use crate::domain::{Identifier, ProjectName, MAX_ITEMS};
+
+/// Deletes the files, then their content and staged parts. Once the metadata is gone no URL of the file
+/// works, so removing the blobs afterwards is safe; a failure there only leaves unreachable bytes, logged.
+#[tracing::instrument(skip_all, fields(project = %project))]
+pub async fn delete_files(
+    State(app): State<AppState>,
+    project: ProjectName,
+    CdfJson(body): CdfJson<IdentifierItems>,
+) -> Result<Json<Value>, ApiError> {
+    check_identifiers(&body.items, 1, MAX_ITEMS)?;
+    if let Some(i) = body
+        .items
+        .iter()
+        .position(|i| matches!(i, Identifier::InstanceId { .. }))
+    {
+        return Err(ApiError::bad_request(format!(
+            "items[{i}]: files are deleted by id or externalId; data-modeling files are deleted through the instances API"
+        )));
+    }
+    let deleted = app
+        .meta
+        .delete(
+            &project,
+            &body.items,
+            body.ignore_unknown_ids.unwrap_or(false),
+        )
+        .await?;
+    for file in deleted {
+        if let Some(content) = file.content {
+            if let Err(e) = app.blobs.delete(&content.key).await {
+                tracing::warn!(file_id = file.id, error = %e, "could not remove the content of a deleted file");
+            }
+        }
+        for session in file.sessions {
+            if let Err(e) = app.blobs.delete_parts(&session).await {
+                tracing::warn!(file_id = file.id, error = %e, "could not remove staged parts of a deleted file");
+            }
+        }
+    }
+    Ok(Json(json!({})))
+}

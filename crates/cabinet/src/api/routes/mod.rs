@@ -1,0 +1,116 @@
+//! One module per endpoint (or per closely related group of endpoints), and the helpers they share.
+
+pub mod content;
+pub mod create;
+pub mod delete;
+pub mod download_link;
+pub mod list;
+pub mod multipart;
+pub mod retrieve;
+pub mod token;
+pub mod upload_link;
+
+use serde::Deserialize;
+
+use super::model::FileView;
+use super::AppState;
+use crate::clock::now_ms;
+use crate::domain::{FileRecord, ProjectName, UPLOAD_URL_TTL_MS};
+use crate::signing::Grant;
+use crate::store::NewSession;
+
+/// A fresh upload session: single-PUT when `parts` is `None`.
+pub fn new_session(parts: Option<u32>) -> NewSession {
+    NewSession {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        parts,
+        expires_time: now_ms() + UPLOAD_URL_TTL_MS,
+    }
+}
+
+/// A blob key for one completed upload of a file: fresh for every upload, so content under a key never
+/// changes, and spread over subdirectories so that no directory grows huge.
+pub fn content_key(project: &ProjectName, file_id: i64, session: &str) -> String {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "{project}/{:03x}/{file_id}/{session}-{}",
+        file_id & 0xfff,
+        &nonce[..12]
+    )
+}
+
+impl AppState {
+    /// The file as returned by create and uploadlink: with its single-PUT upload URL.
+    pub fn with_upload_url(
+        &self,
+        project: &ProjectName,
+        file: FileRecord,
+        session: &NewSession,
+    ) -> FileView {
+        let grant = Grant::Upload {
+            project: project.to_string(),
+            file_id: file.id,
+            session: session.id.clone(),
+            part: None,
+        };
+        let mut view = FileView::from(file);
+        view.upload_url = Some(self.signer.url(&grant, session.expires_time));
+        view
+    }
+
+    /// The file as returned by initmultipartupload and multiuploadlink: with `uploadId` and part URLs.
+    pub fn with_part_urls(
+        &self,
+        project: &ProjectName,
+        file: FileRecord,
+        session: &NewSession,
+    ) -> FileView {
+        let parts = session.parts.unwrap_or(1);
+        let urls = (0..parts)
+            .map(|part| {
+                let grant = Grant::Upload {
+                    project: project.to_string(),
+                    file_id: file.id,
+                    session: session.id.clone(),
+                    part: Some(part),
+                };
+                self.signer.url(&grant, session.expires_time)
+            })
+            .collect();
+        let mut view = FileView::from(file);
+        view.upload_id = Some(session.id.clone());
+        view.upload_urls = Some(urls);
+        view
+    }
+}
+
+/// `?overwrite=` of create and initmultipartupload.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OverwriteQuery {
+    /// Replace the fields of the file holding the body's externalId instead of failing with 409.
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// `?parts=` of multiuploadlink.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartsQuery {
+    /// How many parts the upload has: 1..=250.
+    pub parts: Option<u32>,
+}
+
+/// Checks `parts`: present and in 1..=250.
+pub fn check_parts(parts: Option<u32>) -> Result<u32, super::error::ApiError> {
+    match parts {
+        Some(p) if (1..=crate::domain::MAX_PARTS).contains(&p) => Ok(p),
+        Some(_) => Err(super::error::ApiError::bad_request(format!(
+            "parts: must be between 1 and {}",
+            crate::domain::MAX_PARTS
+        ))),
+        None => Err(super::error::ApiError::bad_request(
+            "parts: the query parameter is required",
+        )),
+    }
+}

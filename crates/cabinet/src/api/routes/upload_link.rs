@@ -1,0 +1,33 @@
+//! `POST /files/uploadlink`: a single-PUT upload URL for new content of an existing file.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::new_session;
+use crate::api::error::ApiError;
+use crate::api::extract::CdfJson;
+use crate::api::model::{check_identifiers, FileView, IdentifierList, Items};
+use crate::api::AppState;
+use crate::domain::ProjectName;
+
+/// Exactly one file, by externalId, instanceId (or id). The answer is wrapped in `items`, which is what the
+/// Python SDK reads. The current content stays until the new upload completes.
+pub async fn create_upload_link(
+    State(app): State<AppState>,
+    project: ProjectName,
+    CdfJson(body): CdfJson<IdentifierList>,
+) -> Result<(StatusCode, Json<Items<FileView>>), ApiError> {
+    check_identifiers(&body.items, 1, 1)?;
+    let session = new_session(None);
+    let file = app
+        .meta
+        .open_session(&project, &body.items[0], session.clone())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Items {
+            items: vec![app.with_upload_url(&project, file, &session)],
+        }),
+    ))
+}

@@ -1,0 +1,148 @@
+//! Building and running the server: one code path for `cabinet serve`, the tests and the benchmarks.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::api::{self, cursor::CursorCodec, AppState};
+use crate::blob::local::LocalBlobs;
+use crate::secret::Secret;
+use crate::signing::UrlSigner;
+use crate::store::sqlite::SqliteStore;
+
+/// Where `cabinet serve` listens when not told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
+
+/// How long in-flight requests may run after a shutdown signal before the server stops anyway.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What `cabinet serve` needs to start.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// Holds the database, the content and the secret key; created if missing.
+    pub data_dir: PathBuf,
+    /// Base of upload and download URLs; defaults to `http://<bound address>`.
+    pub public_url: Option<String>,
+}
+
+/// A bound, ready server.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    public_url: String,
+    router: axum::Router,
+}
+
+impl Application {
+    /// Opens the stores under the data directory and binds the listener.
+    pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+        let secret = Secret::load_or_create(&config.data_dir.join("secret.key"))
+            .context("cannot read or create the secret key")?;
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let local_addr = listener.local_addr()?;
+        let public_url = match &config.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => default_public_url(local_addr),
+        };
+        let id_seed =
+            u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
+        let meta = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
+        let blobs =
+            LocalBlobs::open(&config.data_dir).context("cannot open the content directory")?;
+        let state = AppState {
+            meta: Arc::new(meta),
+            blobs: Arc::new(blobs),
+            signer: UrlSigner::new(&secret, &public_url),
+            cursors: CursorCodec::new(&secret),
+        };
+        Ok(Self {
+            listener,
+            local_addr,
+            public_url,
+            router: api::router(state),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The base of the URLs the server hands out.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish for at most
+    /// [`SHUTDOWN_GRACE`], and returns.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        };
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = server => result,
+            () = deadline => {
+                tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn default_public_url(addr: SocketAddr) -> String {
+    // A wildcard address is where to listen, not where to connect: hand out loopback URLs instead.
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return interrupt.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

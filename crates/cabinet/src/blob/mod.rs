@@ -1,0 +1,81 @@
+//! Content storage. The API layer talks only to the [`BlobStore`] trait, so a backend (the local disk now,
+//! S3-compatible stores later) plugs in without touching a handler.
+#![warn(missing_docs)]
+
+pub mod local;
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+
+/// A stream of content bytes. An `Err` item means the producer failed (for an upload: the client went
+/// away), and whatever consumes the stream must then leave no trace.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// What a blob store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// No object (or part) under that key.
+    #[error("no such object")]
+    NotFound,
+    /// The body was longer than allowed; nothing was stored.
+    #[error("the content is longer than {limit} bytes")]
+    TooLarge {
+        /// The limit that was passed.
+        limit: u64,
+    },
+    /// The body stream failed (the client disconnected); nothing was stored.
+    #[error("the upload was interrupted: {0}")]
+    Aborted(std::io::Error),
+    /// A fault of the backend; the message goes to the log, never to a client.
+    #[error("{backend} failed: {source}")]
+    Internal {
+        /// Which backend failed.
+        backend: &'static str,
+        /// The underlying error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Where file content lives.
+///
+/// # Contract
+/// - Keys are opaque strings of `[A-Za-z0-9._/-]` made by the caller; a key is written at most once in
+///   normal operation (each completed upload gets a fresh key), so readers never see a key change under them.
+/// - `put`, `put_part` and `assemble` are atomic and durable: when they return `Ok`, the whole object is
+///   on stable storage and visible; when they fail or their future is dropped, nothing is visible and no
+///   partial data remains under the key.
+/// - Content is streamed: no method holds a whole object in memory.
+/// - Deleting something that does not exist is not an error.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// Stores `body` as the object `key`. Fails with [`BlobError::TooLarge`] past `max_bytes`. Returns the size.
+    async fn put(&self, key: &str, body: ByteStream, max_bytes: u64) -> Result<u64, BlobError>;
+
+    /// Stores part `index` of the multipart upload `upload`, replacing an earlier attempt at the same part.
+    async fn put_part(
+        &self,
+        upload: &str,
+        index: u32,
+        body: ByteStream,
+        max_bytes: u64,
+    ) -> Result<u64, BlobError>;
+
+    /// The size of each part `0..parts` of `upload`, `None` for a part not stored (yet).
+    async fn part_sizes(&self, upload: &str, parts: u32) -> Result<Vec<Option<u64>>, BlobError>;
+
+    /// Concatenates parts `0..parts` of `upload`, in order, into the new object `key`. Returns its size.
+    /// The parts stay until [`BlobStore::delete_parts`].
+    async fn assemble(&self, upload: &str, parts: u32, key: &str) -> Result<u64, BlobError>;
+
+    /// Streams the object `key`, or the inclusive byte range `(first, last)` of it, which must lie inside it.
+    async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<ByteStream, BlobError>;
+
+    /// Deletes the object `key`.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+
+    /// Deletes every stored part of `upload`.
+    async fn delete_parts(&self, upload: &str) -> Result<(), BlobError>;
+}

@@ -1,0 +1,14 @@
+//! cabinet: a self-hostable file service that speaks the CDF Files API.
+//!
+//! Layers, from the outside in: [`api`] (HTTP, wire types, the error envelope), [`signing`] (capability
+//! URLs for content), [`store`] (metadata, behind the `MetadataStore` trait), [`blob`] (content, behind the
+//! `BlobStore` trait) and [`domain`] (valid values). [`app`] wires them together.
+
+pub mod api;
+pub mod app;
+pub mod blob;
+pub mod clock;
+pub mod domain;
+pub mod secret;
+pub mod signing;
+pub mod store;

@@ -1,0 +1,38 @@
+use std::sync::Arc;
+
+use crate::domain::Identifier;
+
+/// What a metadata store operation can fail with. Callers branch on every variant but `Internal`.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// These identifiers name no file of the project.
+    #[error("{} identifier(s) not found", .0.len())]
+    Missing(Vec<Identifier>),
+    /// These externalIds are taken by other files.
+    #[error("{} identifier(s) already exist", .0.len())]
+    Duplicated(Vec<Identifier>),
+    /// The upload session, or its file, no longer exists, or the session expired.
+    #[error("the upload session no longer exists")]
+    SessionGone,
+    /// A fault of the backend; the message goes to the log, never to a client.
+    #[error("{backend} failed: {source}")]
+    Internal {
+        /// Which backend failed.
+        backend: &'static str,
+        /// The underlying error.
+        source: Arc<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// Wraps a backend fault.
+    pub fn internal(
+        backend: &'static str,
+        e: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Internal {
+            backend,
+            source: Arc::new(e),
+        }
+    }
+}

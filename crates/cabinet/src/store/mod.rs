@@ -1,0 +1,159 @@
+//! Metadata storage: files, their upload sessions and projects. The API layer talks only to the
+//! [`MetadataStore`] trait, so a backend (SQLite now, PostgreSQL later) plugs in without touching a handler.
+#![warn(missing_docs)]
+
+mod error;
+pub mod ids;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+
+use crate::domain::{ContentRef, FileRecord, FileSpec, Identifier, ProjectName};
+
+/// An upload session to open together with a create or an upload-link request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// Random, unguessable, unique: it is the `uploadId` of multipart uploads and part of every upload URL.
+    pub id: String,
+    /// `None` for a single-PUT upload, `Some(n)` for a multipart upload of n parts.
+    pub parts: Option<u32>,
+    /// After this time (ms since epoch) the session no longer accepts content.
+    pub expires_time: i64,
+}
+
+/// An upload session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// See [`NewSession::id`].
+    pub id: String,
+    /// The file the content is for.
+    pub file_id: i64,
+    /// See [`NewSession::parts`].
+    pub parts: Option<u32>,
+    /// See [`NewSession::expires_time`].
+    pub expires_time: i64,
+    /// Set once a multipart session completed; a completed session accepts nothing more.
+    pub completed_time: Option<i64>,
+}
+
+/// What [`MetadataStore::publish_content`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    /// The content is now the file's; the previous content, if any, is no longer referenced and may be
+    /// deleted from the blob store.
+    Replaced {
+        /// The content that was current before.
+        previous: Option<ContentRef>,
+    },
+    /// The multipart session had completed before: nothing changed, and the given content is not referenced.
+    AlreadyCompleted,
+}
+
+/// A deleted file's leftovers in the blob store, for the caller to remove after the delete committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeletedFile {
+    /// The deleted file.
+    pub id: i64,
+    /// Its content, if it had any.
+    pub content: Option<ContentRef>,
+    /// Its upload sessions, whose staged parts may be removed.
+    pub sessions: Vec<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Most files to return.
+    pub limit: usize,
+    /// Return only files with an id greater than this (the keyset cursor).
+    pub after_id: Option<i64>,
+    /// Return only files with an id in this inclusive range (a partition).
+    pub id_range: Option<(i64, i64)>,
+}
+
+/// The answer to a [`PageRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Files in increasing id order.
+    pub items: Vec<FileRecord>,
+    /// Whether files beyond the last item exist.
+    pub more: bool,
+}
+
+/// Where the metadata of every project lives.
+///
+/// # Contract
+/// - Every method is scoped to one project; no method ever returns or touches another project's data.
+///   Reading an unknown project behaves like reading an empty one; writing creates it.
+/// - A method that returns `Ok` has made its change durable (committed and synced) before returning.
+/// - Multi-item methods are all or nothing: on error nothing was changed.
+/// - Ids are assigned by the store, lie in 1..=2^53−1, and are never reused, not even after a delete.
+/// - `externalId` is unique within a project; a clash is [`StoreError::Duplicated`].
+/// - Unknown identifiers are reported all at once, in the form the caller gave them, as
+///   [`StoreError::Missing`].
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Creates a file from `spec` and opens `session` for its content. With `overwrite`, when a file with
+    /// the spec's externalId exists, that file is updated instead ([`FileRecord::overwrite_with`]): its id,
+    /// createdTime and current content are kept. Without `overwrite`, an existing externalId is
+    /// [`StoreError::Duplicated`].
+    async fn create_file(
+        &self,
+        project: &ProjectName,
+        spec: FileSpec,
+        overwrite: bool,
+        session: NewSession,
+        now: i64,
+    ) -> Result<FileRecord, StoreError>;
+
+    /// Opens `session` for new content of an existing file.
+    async fn open_session(
+        &self,
+        project: &ProjectName,
+        file: &Identifier,
+        session: NewSession,
+    ) -> Result<FileRecord, StoreError>;
+
+    /// Looks up an upload session of a file. `None` when the session or the file no longer exists.
+    async fn session(
+        &self,
+        project: &ProjectName,
+        file_id: i64,
+        session_id: &str,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Makes `content` the file's content, marks the file uploaded at `now`, and for a multipart session
+    /// marks the session completed. Fails with [`StoreError::SessionGone`] when the file or the session no
+    /// longer exists or the session expired; then the caller must delete `content` from the blob store.
+    async fn publish_content(
+        &self,
+        project: &ProjectName,
+        file_id: i64,
+        session_id: &str,
+        content: ContentRef,
+        now: i64,
+    ) -> Result<Published, StoreError>;
+
+    /// Returns the files in the order of `ids`; a file named twice (in two forms) comes back twice.
+    /// Unknown identifiers are skipped with `ignore_unknown`, else they fail the call.
+    async fn retrieve(
+        &self,
+        project: &ProjectName,
+        ids: &[Identifier],
+        ignore_unknown: bool,
+    ) -> Result<Vec<FileRecord>, StoreError>;
+
+    /// Lists files in increasing id order.
+    async fn list(&self, project: &ProjectName, page: PageRequest) -> Result<Page, StoreError>;
+
+    /// Deletes files and their upload sessions; unknown identifiers are skipped with `ignore_unknown`,
+    /// else they fail the call and nothing is deleted.
+    async fn delete(
+        &self,
+        project: &ProjectName,
+        ids: &[Identifier],
+        ignore_unknown: bool,
+    ) -> Result<Vec<DeletedFile>, StoreError>;
+}

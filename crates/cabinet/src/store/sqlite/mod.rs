@@ -1,0 +1,298 @@
+//! The embedded metadata store: SQLite in WAL mode with durable commits (`synchronous = FULL`), one writer
+//! thread that group-commits (see `writer.rs`) and a pool of readers.
+
+mod readers;
+mod rows;
+mod writer;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection};
+
+use self::readers::Readers;
+use self::rows::*;
+use self::writer::Writer;
+use super::ids::IdPermutation;
+use super::*;
+use crate::domain::{ContentRef, FileRecord, FileSpec, Identifier, ProjectName};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+
+/// The SQLite-backed [`MetadataStore`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Readers,
+}
+
+pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; \
+         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+    )?;
+    if read_only {
+        conn.execute_batch("PRAGMA query_only = 1")?;
+    }
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let applied: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it. `id_seed` keys the id permutation
+    /// and must stay the same for the life of the database.
+    pub fn open(path: &Path, id_seed: u64) -> Result<Self, StoreError> {
+        let mut conn = open_connection(path, false).map_err(sql_err)?;
+        migrate(&mut conn).map_err(sql_err)?;
+        let writer = Writer::start(conn, IdPermutation::new(id_seed))?;
+        Ok(Self {
+            writer,
+            readers: Readers::new(path.to_path_buf()),
+        })
+    }
+}
+
+fn insert_session(
+    conn: &Connection,
+    project_id: i64,
+    file_id: i64,
+    s: &NewSession,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO upload_sessions (id, project_id, file_id, parts, created_time, expires_time) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            s.id,
+            project_id,
+            file_id,
+            s.parts,
+            now,
+            s.expires_time
+        ])
+    })
+    .map_err(sql_err)?;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    crate::clock::now_ms()
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn create_file(
+        &self,
+        project: &ProjectName,
+        spec: FileSpec,
+        overwrite: bool,
+        session: NewSession,
+        now: i64,
+    ) -> Result<FileRecord, StoreError> {
+        let project = project.as_str().to_string();
+        self.writer
+            .write(move |ctx| {
+                let pid = project_id_or_create(ctx.conn, &project)?;
+                let existing = match &spec.external_id {
+                    Some(x) => file_by_external_id(ctx.conn, pid, x)?,
+                    None => None,
+                };
+                let file = match existing {
+                    Some(_) if !overwrite => {
+                        let x = spec.external_id.clone().unwrap_or_default();
+                        return Err(StoreError::Duplicated(vec![Identifier::ExternalId(x)]));
+                    }
+                    Some(mut file) => {
+                        file.overwrite_with(spec, now);
+                        update_file(ctx.conn, pid, &file)?;
+                        file
+                    }
+                    None => {
+                        let file = FileRecord::from_spec(ctx.next_id(), spec, now);
+                        insert_file(ctx.conn, pid, &file)?;
+                        file
+                    }
+                };
+                insert_session(ctx.conn, pid, file.id, &session, now)?;
+                Ok(file)
+            })
+            .await
+    }
+
+    async fn open_session(
+        &self,
+        project: &ProjectName,
+        file: &Identifier,
+        session: NewSession,
+    ) -> Result<FileRecord, StoreError> {
+        let project = project.as_str().to_string();
+        let file = file.clone();
+        self.writer
+            .write(move |ctx| {
+                let pid = project_id(ctx.conn, &project)?;
+                let found = resolve_all(ctx.conn, pid, std::slice::from_ref(&file), false)?;
+                let (Some(pid), Some(record)) = (pid, found.into_iter().next()) else {
+                    return Err(StoreError::Missing(vec![file]));
+                };
+                insert_session(ctx.conn, pid, record.id, &session, now_ms())?;
+                Ok(record)
+            })
+            .await
+    }
+
+    async fn session(
+        &self,
+        project: &ProjectName,
+        file_id: i64,
+        session_id: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let project = project.as_str().to_string();
+        let session_id = session_id.to_string();
+        self.readers
+            .read(move |conn| match project_id(conn, &project)? {
+                Some(pid) => rows::session(conn, pid, file_id, &session_id),
+                None => Ok(None),
+            })
+            .await
+    }
+
+    async fn publish_content(
+        &self,
+        project: &ProjectName,
+        file_id: i64,
+        session_id: &str,
+        content: ContentRef,
+        now: i64,
+    ) -> Result<Published, StoreError> {
+        let project = project.as_str().to_string();
+        let session_id = session_id.to_string();
+        self.writer
+            .write(move |ctx| {
+                let pid = project_id(ctx.conn, &project)?.ok_or(StoreError::SessionGone)?;
+                let session = rows::session(ctx.conn, pid, file_id, &session_id)?
+                    .ok_or(StoreError::SessionGone)?;
+                if session.completed_time.is_some() {
+                    return Ok(Published::AlreadyCompleted);
+                }
+                if session.expires_time < now {
+                    return Err(StoreError::SessionGone);
+                }
+                let mut file =
+                    file_by_id(ctx.conn, pid, file_id)?.ok_or(StoreError::SessionGone)?;
+                let previous = file.content.replace(content);
+                file.uploaded_time = Some(now);
+                file.last_updated_time = now;
+                update_file(ctx.conn, pid, &file)?;
+                if session.parts.is_some() {
+                    ctx.conn
+                        .prepare_cached(
+                            "UPDATE upload_sessions SET completed_time = ?1 WHERE id = ?2",
+                        )
+                        .and_then(|mut st| st.execute(params![now, session_id]))
+                        .map_err(sql_err)?;
+                }
+                Ok(Published::Replaced { previous })
+            })
+            .await
+    }
+
+    async fn retrieve(
+        &self,
+        project: &ProjectName,
+        ids: &[Identifier],
+        ignore_unknown: bool,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        let project = project.as_str().to_string();
+        let ids = ids.to_vec();
+        self.readers
+            .read(move |conn| {
+                let pid = project_id(conn, &project)?;
+                resolve_all(conn, pid, &ids, ignore_unknown)
+            })
+            .await
+    }
+
+    async fn list(&self, project: &ProjectName, page: PageRequest) -> Result<Page, StoreError> {
+        let project = project.as_str().to_string();
+        self.readers
+            .read(move |conn| {
+                let Some(pid) = project_id(conn, &project)? else {
+                    return Ok(Page { items: vec![], more: false });
+                };
+                let (low, high) = page.id_range.unwrap_or((1, crate::domain::MAX_ID));
+                let low = page.after_id.map_or(low, |after| low.max(after.saturating_add(1)));
+                let mut st = conn
+                    .prepare_cached(&format!(
+                        "SELECT {FILE_COLUMNS} FROM files WHERE project_id = ?1 AND id BETWEEN ?2 AND ?3 \
+                         ORDER BY id LIMIT ?4"
+                    ))
+                    .map_err(sql_err)?;
+                let mut items = st
+                    .query_map(params![pid, low, high, page.limit as i64 + 1], file_from_row)
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(sql_err)?;
+                let more = items.len() > page.limit;
+                items.truncate(page.limit);
+                Ok(Page { items, more })
+            })
+            .await
+    }
+
+    async fn delete(
+        &self,
+        project: &ProjectName,
+        ids: &[Identifier],
+        ignore_unknown: bool,
+    ) -> Result<Vec<DeletedFile>, StoreError> {
+        let project = project.as_str().to_string();
+        let ids = ids.to_vec();
+        self.writer
+            .write(move |ctx| {
+                let pid = project_id(ctx.conn, &project)?;
+                let files = resolve_all(ctx.conn, pid, &ids, ignore_unknown)?;
+                let mut deleted: Vec<DeletedFile> = Vec::with_capacity(files.len());
+                for file in files {
+                    if deleted.iter().any(|d| d.id == file.id) {
+                        continue;
+                    }
+                    let sessions = ctx
+                        .conn
+                        .prepare_cached(
+                            "DELETE FROM upload_sessions WHERE file_id = ?1 RETURNING id",
+                        )
+                        .and_then(|mut st| {
+                            st.query_map([file.id], |r| r.get::<_, String>(0))?
+                                .collect::<rusqlite::Result<Vec<_>>>()
+                        })
+                        .map_err(sql_err)?;
+                    ctx.conn
+                        .prepare_cached("DELETE FROM files WHERE id = ?1")
+                        .and_then(|mut st| st.execute([file.id]))
+                        .map_err(sql_err)?;
+                    deleted.push(DeletedFile {
+                        id: file.id,
+                        content: file.content,
+                        sessions,
+                    });
+                }
+                Ok(deleted)
+            })
+            .await
+    }
+}

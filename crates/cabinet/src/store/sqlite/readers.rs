@@ -1,0 +1,62 @@
+//! Read connections, used on tokio's blocking threads so that no SQLite call ever runs on (or holds a
+//! connection across an await of) an async worker.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use super::rows::sql_err;
+use crate::store::StoreError;
+
+/// Idle connections kept for reuse; more are opened under load and closed when returned to a full pool.
+const MAX_IDLE: usize = 8;
+
+/// A small pool of read-only connections to one database file.
+#[derive(Clone)]
+pub(crate) struct Readers {
+    path: Arc<PathBuf>,
+    idle: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl Readers {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            path: Arc::new(path),
+            idle: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Runs `f` on a read connection in a blocking thread. Each call sees a consistent committed state.
+    pub(crate) async fn read<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = this.take()?;
+            let result = f(&conn);
+            this.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::internal("sqlite reader", e))?
+    }
+
+    fn take(&self) -> Result<Connection, StoreError> {
+        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => super::open_connection(&self.path, true).map_err(sql_err),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+    }
+}
