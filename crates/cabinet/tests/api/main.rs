@@ -1,0 +1,12 @@
+//! HTTP-level tests of the Files API against the real server on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod content;
+mod create;
+mod delete;
+mod errors;
+mod list;
+mod multipart;
+mod retrieve;

@@ -1,0 +1,723 @@
+//! Process-level tests: the real `cabinet` binary, started, stopped (politely and not) and restarted on the
+//! same data directory, talked to over loopback HTTP.
+//!
+//! The tests run one at a time (see [`SERIAL`]): they measure start-up time and memory, and on a small
+//! machine a concurrent 512 MiB transfer would make those figures say more about the neighbour than
+//! about the server.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::header::CONTENT_LENGTH;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::sync::mpsc;
+
+const PROJECT: &str = "proc-test";
+const MIB: usize = 1 << 20;
+
+/// Held by every test for its whole run.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+// ---------------------------------------------------------------------------------------------------------
+// The server process
+// ---------------------------------------------------------------------------------------------------------
+
+/// A running `cabinet serve` on a loopback port. Killed when dropped; if the test is panicking, its log
+/// (stderr) is printed.
+struct Server {
+    child: Child,
+    pid: u32,
+    base: String,
+    data_dir: PathBuf,
+    log: PathBuf,
+    client: reqwest::Client,
+    /// Time from spawning the process to reading its "listening" line.
+    started_in: Duration,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    /// Starts the server on `root/data`, logging to a fresh `root/server-N.log`.
+    async fn start(root: &Path) -> Server {
+        let data_dir = root.join("data");
+        let n = std::fs::read_dir(root)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("server-"))
+            })
+            .count();
+        let log = root.join(format!("server-{n}.log"));
+        let stderr = std::fs::File::create(&log).unwrap();
+        let began = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cabinet"))
+            .arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env_remove("CABINET_LISTEN")
+            .env_remove("CABINET_DATA_DIR")
+            .env_remove("CABINET_PUBLIC_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the cabinet binary starts");
+        let pid = child.id().expect("a pid");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), stdout.read_line(&mut line)).await;
+        let started_in = began.elapsed();
+        let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+        match read {
+            Ok(Ok(n)) if n > 0 => {}
+            Ok(Ok(_)) => panic!(
+                "the server closed stdout without a line (exit: {:?}); its log:\n{}",
+                child.try_wait(),
+                log_text()
+            ),
+            Ok(Err(e)) => panic!("reading the server's stdout failed: {e}"),
+            Err(_) => panic!("no line on stdout within 10 s; the log:\n{}", log_text()),
+        }
+        let port = line
+            .strip_prefix("cabinet listening on http://127.0.0.1:")
+            .and_then(|rest| rest.strip_suffix('\n'))
+            .and_then(|port| port.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("unexpected first line on stdout: {line:?}"));
+        assert_ne!(port, 0, "the server reported port 0");
+        Server {
+            child,
+            pid,
+            base: format!("http://127.0.0.1:{port}"),
+            data_dir,
+            log,
+            client: client(),
+            started_in,
+            _stdout: stdout,
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.data_dir.join("staging")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1/projects/{PROJECT}{path}", self.base)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .post(self.url(path))
+            .bearer_auth("process-test-token")
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} failed: {e}"));
+        let status = resp.status();
+        let bytes = resp.bytes().await.expect("a response body");
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, body)
+    }
+
+    /// Creates (or, with `overwrite`, overwrites) the file with this externalId; returns the response
+    /// with its `uploadUrl`.
+    async fn create(&self, external_id: &str, overwrite: bool) -> Value {
+        let path = if overwrite {
+            "/files?overwrite=true"
+        } else {
+            "/files"
+        };
+        let (status, body) = self
+            .post(
+                path,
+                json!({ "name": format!("{external_id}.bin"), "externalId": external_id }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "POST {path}: {body}");
+        assert!(body["id"].is_i64(), "no id in {body}");
+        assert!(body["uploadUrl"].is_string(), "no uploadUrl in {body}");
+        body
+    }
+
+    /// PUTs `content` whole to an upload URL and returns the status.
+    async fn put(&self, upload_url: &str, content: Vec<u8>) -> StatusCode {
+        self.client
+            .put(upload_url)
+            .body(content)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PUT {upload_url} failed: {e}"))
+            .status()
+    }
+
+    /// The files with these externalIds, in order.
+    async fn by_external_ids(&self, external_ids: &[&str]) -> Vec<Value> {
+        let items: Vec<Value> = external_ids
+            .iter()
+            .map(|x| json!({ "externalId": x }))
+            .collect();
+        let (status, body) = self.post("/files/byids", json!({ "items": items })).await;
+        assert_eq!(status, StatusCode::OK, "byids: {body}");
+        let files = body["items"].as_array().expect("items").clone();
+        assert_eq!(files.len(), external_ids.len(), "byids: {body}");
+        for (file, x) in files.iter().zip(external_ids) {
+            assert_eq!(file["externalId"], json!(x), "byids order: {body}");
+        }
+        files
+    }
+
+    async fn download_url(&self, external_id: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/files/downloadlink",
+                json!({ "items": [{ "externalId": external_id }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "downloadlink: {body}");
+        assert_eq!(body["items"][0]["externalId"], json!(external_id), "{body}");
+        body["items"][0]["downloadUrl"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no downloadUrl in {body}"))
+            .to_string()
+    }
+
+    /// The whole content of a file, through a download link (fetched without a token).
+    async fn download(&self, external_id: &str) -> Vec<u8> {
+        let url = self.download_url(external_id).await;
+        let resp = self.client.get(&url).send().await.expect("GET downloadUrl");
+        assert_eq!(resp.status(), StatusCode::OK, "GET {url}");
+        resp.bytes().await.expect("the content").to_vec()
+    }
+
+    fn signal_term(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM {} failed", self.pid);
+    }
+
+    /// Waits for the process to exit, failing the test after `limit`.
+    async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        match tokio::time::timeout(limit, self.child.wait()).await {
+            Ok(status) => status.expect("wait for the server"),
+            Err(_) => panic!(
+                "the server did not exit within {limit:?}; its log:\n{}",
+                self.logs()
+            ),
+        }
+    }
+
+    /// SIGTERM, then asserts a clean exit (code 0) within 15 s.
+    async fn stop(mut self) {
+        self.signal_term();
+        let status = self.wait_exit(Duration::from_secs(15)).await;
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "exit after SIGTERM: {status}; the log:\n{}",
+            self.logs()
+        );
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    async fn kill(&mut self) {
+        self.child.kill().await.expect("SIGKILL the server");
+    }
+
+    /// The peak resident set size (VmHWM) of the process so far, in KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        proc_status_kib(self.pid, "VmHWM:")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "---- log of the cabinet server on {} ({}) ----\n{}",
+                self.base,
+                self.log.display(),
+                self.logs()
+            );
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client")
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status:\n{status}"))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Content and bodies
+// ---------------------------------------------------------------------------------------------------------
+
+/// Deterministic pseudo-random content, so a mismatch shows up anywhere in a file.
+fn content(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// A request body fed through a channel: bytes go out as the test sends them, and the body stalls while
+/// the test holds the sender without sending. Dropping the sender ends the body.
+fn channel_body() -> (mpsc::Sender<Bytes>, reqwest::Body) {
+    let (tx, rx) = mpsc::channel::<Bytes>(2);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+    });
+    (tx, reqwest::Body::wrap_stream(stream))
+}
+
+/// Starts a PUT of a body of declared `length` fed by the returned sender; the task yields the status,
+/// or the transport error.
+fn start_streaming_put(
+    client: &reqwest::Client,
+    url: &str,
+    length: u64,
+) -> (
+    mpsc::Sender<Bytes>,
+    tokio::task::JoinHandle<Result<StatusCode, reqwest::Error>>,
+) {
+    let (tx, body) = channel_body();
+    let request = client
+        .put(url)
+        .header(CONTENT_LENGTH, length)
+        .body(body)
+        .send();
+    let task = tokio::spawn(async move { request.await.map(|r| r.status()) });
+    (tx, task)
+}
+
+/// Sends `data` into a channel body in 1 MiB chunks.
+async fn feed(tx: &mpsc::Sender<Bytes>, data: &[u8]) {
+    for chunk in data.chunks(MIB) {
+        tx.send(Bytes::copy_from_slice(chunk))
+            .await
+            .expect("the request still reads its body");
+    }
+}
+
+/// The files in a staging directory, with their sizes.
+fn staged_files(dir: &Path) -> Vec<(PathBuf, u64)> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| (e.path(), e.metadata().map(|m| m.len()).unwrap_or(0)))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => panic!("cannot read {}: {e}", dir.display()),
+    }
+}
+
+/// Waits (up to 10 s) until at least `count` staging files hold some bytes: the server has received part
+/// of that many bodies and is writing them out.
+async fn wait_for_staged_bytes(dir: &Path, count: usize) -> Vec<(PathBuf, u64)> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let files = staged_files(dir);
+        if files.iter().filter(|(_, size)| *size > 0).count() >= count {
+            return files;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after 10 s, {} holds {files:?}; expected {count} non-empty staging file(s)",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every regular file under `dir`, recursively, with its size.
+fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                todo.push(entry.path());
+            } else {
+                out.push((entry.path(), entry.metadata().unwrap().len()));
+            }
+        }
+    }
+    out
+}
+
+fn assert_uploaded(file: &Value) {
+    assert_eq!(file["uploaded"], json!(true), "not uploaded: {file}");
+    assert!(file["uploadedTime"].is_i64(), "no uploadedTime: {file}");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn uploaded_content_survives_a_restart() {
+    let _serial = SERIAL.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(root.path()).await;
+
+    let contents: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("one-byte", vec![0x5a]),
+        ("small", content(4_321, 1)),
+        ("medium", content(300 * 1024 + 7, 2)),
+        ("big", content(3 * MIB + 12_345, 3)),
+    ];
+    let names: Vec<&str> = contents.iter().map(|(x, _)| *x).collect();
+    for (x, bytes) in &contents {
+        let created = server.create(x, false).await;
+        assert_eq!(created["uploaded"], json!(false), "{created}");
+        let status = server
+            .put(created["uploadUrl"].as_str().unwrap(), bytes.clone())
+            .await;
+        assert_eq!(status, StatusCode::OK, "PUT of {x}");
+    }
+    let before = server.by_external_ids(&names).await;
+    for file in &before {
+        assert_uploaded(file);
+    }
+    server.stop().await;
+
+    let server = Server::start(root.path()).await;
+    let after = server.by_external_ids(&names).await;
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a, b, "the file changed across a restart");
+    }
+    for (x, bytes) in &contents {
+        let got = server.download(x).await;
+        assert_eq!(got.len(), bytes.len(), "length of {x} after a restart");
+        assert!(got == *bytes, "content of {x} differs after a restart");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sigkill_during_an_upload_leaves_no_partial_content() {
+    let _serial = SERIAL.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let mut server = Server::start(root.path()).await;
+
+    // x has content A; y has none.
+    let a = content(MIB + 123, 10);
+    let created_x = server.create("x", false).await;
+    let status = server
+        .put(created_x["uploadUrl"].as_str().unwrap(), a.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let created_y = server.create("y", false).await;
+    let before = server.by_external_ids(&["x", "y"]).await;
+    assert_uploaded(&before[0]);
+    assert_eq!(before[1]["uploaded"], json!(false), "{}", before[1]);
+
+    // A new upload for x, and the first for y: 64 MiB declared, 8 MiB sent, then the bodies stall.
+    let overwritten = server.create("x", true).await;
+    assert_eq!(overwritten["id"], created_x["id"], "overwrite kept the id");
+    let declared = 64 * MIB as u64;
+    let partial = content(8 * MIB, 11);
+    let (tx_x, put_x) = start_streaming_put(
+        &server.client,
+        overwritten["uploadUrl"].as_str().unwrap(),
+        declared,
+    );
+    let (tx_y, put_y) = start_streaming_put(
+        &server.client,
+        created_y["uploadUrl"].as_str().unwrap(),
+        declared,
+    );
+    feed(&tx_x, &partial).await;
+    feed(&tx_y, &partial).await;
+    let staged = wait_for_staged_bytes(&server.staging(), 2).await;
+
+    server.kill().await;
+    for (name, put) in [("x", put_x), ("y", put_y)] {
+        let outcome = tokio::time::timeout(Duration::from_secs(10), put)
+            .await
+            .unwrap_or_else(|_| panic!("the PUT of {name} did not end after SIGKILL"))
+            .unwrap();
+        assert!(
+            outcome.is_err(),
+            "the interrupted PUT of {name} did not fail: {outcome:?}"
+        );
+    }
+    drop((tx_x, tx_y));
+    let left = staged_files(&server.staging());
+    assert!(
+        !left.is_empty(),
+        "the killed server left nothing in staging (it had {staged:?}): the test did not interrupt a write"
+    );
+    drop(server);
+
+    let server = Server::start(root.path()).await;
+    let staging = staged_files(&server.staging());
+    assert!(
+        staging.is_empty(),
+        "staging still holds {staging:?} after a restart"
+    );
+    let after = server.by_external_ids(&["x", "y"]).await;
+    let (x, y) = (&after[0], &after[1]);
+    assert_uploaded(x);
+    assert_eq!(x["id"], created_x["id"], "{x}");
+    assert_eq!(
+        x["uploadedTime"], before[0]["uploadedTime"],
+        "x's uploadedTime changed: {x}"
+    );
+    assert_eq!(y["uploaded"], json!(false), "y: {y}");
+    assert!(y.get("uploadedTime").is_none(), "y: {y}");
+    let got = server.download("x").await;
+    assert_eq!(got.len(), a.len(), "length of x after the kill");
+    assert!(got == a, "x's content is not A after the kill");
+    let stored = files_under(&server.data_dir.join("blobs"));
+    assert_eq!(
+        stored.len(),
+        1,
+        "expected only x's content under blobs/, found {stored:?}"
+    );
+    assert_eq!(stored[0].1, a.len() as u64, "{stored:?}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_upload_finish() {
+    let _serial = SERIAL.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let mut server = Server::start(root.path()).await;
+
+    let body = content(16 * MIB + 999, 20);
+    let (first, rest) = body.split_at(8 * MIB);
+    let created = server.create("z", false).await;
+    let (tx, put) = start_streaming_put(
+        &server.client,
+        created["uploadUrl"].as_str().unwrap(),
+        body.len() as u64,
+    );
+    feed(&tx, first).await;
+    wait_for_staged_bytes(&server.staging(), 1).await;
+
+    server.signal_term();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let early = server.child.try_wait().unwrap();
+    assert!(
+        early.is_none(),
+        "the server exited ({early:?}) with an upload in flight; the log:\n{}",
+        server.logs()
+    );
+    feed(&tx, rest).await;
+    drop(tx);
+    let status = tokio::time::timeout(Duration::from_secs(15), put)
+        .await
+        .expect("the PUT answers within 15 s")
+        .unwrap()
+        .unwrap_or_else(|e| panic!("the in-flight PUT failed after SIGTERM: {e}"));
+    assert_eq!(status, StatusCode::OK, "the in-flight PUT after SIGTERM");
+    let exit = server.wait_exit(Duration::from_secs(15)).await;
+    assert_eq!(
+        exit.code(),
+        Some(0),
+        "exit after SIGTERM: {exit}; the log:\n{}",
+        server.logs()
+    );
+    drop(server);
+
+    let server = Server::start(root.path()).await;
+    let file = &server.by_external_ids(&["z"]).await[0];
+    assert_uploaded(file);
+    assert_eq!(file["id"], created["id"]);
+    let got = server.download("z").await;
+    assert_eq!(got.len(), body.len(), "length of z after the restart");
+    assert!(got == body, "z's content differs after the restart");
+    assert!(staged_files(&server.staging()).is_empty());
+    server.stop().await;
+}
+
+/// Length and CRC-32 of a byte stream, fed in pieces of any size.
+#[derive(Default)]
+struct Digest {
+    len: u64,
+    crc: flate2::Crc,
+}
+
+impl Digest {
+    fn update(&mut self, bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        self.crc.update(bytes);
+    }
+
+    fn value(&self) -> (u64, u32) {
+        (self.len, self.crc.sum())
+    }
+}
+
+#[tokio::test]
+async fn server_memory_stays_flat_during_a_large_transfer() {
+    const TOTAL: u64 = 512 << 20;
+    const LIMIT_KIB: u64 = 64 * 1024;
+    let _serial = SERIAL.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(root.path()).await;
+    let baseline_kib = server.peak_rss_kib();
+
+    // The body: a shared 1 MiB block (not copied) after an 8-byte chunk counter, so that every MiB differs
+    // and a lost, repeated or reordered piece changes the checksum.
+    let block = Bytes::from(content(MIB - 8, 30));
+    let sent = Arc::new(Mutex::new(Digest::default()));
+    let chunks = (TOTAL / MIB as u64) as usize;
+    let stream = {
+        let sent = Arc::clone(&sent);
+        futures_util::stream::iter(0..chunks).flat_map(move |i| {
+            let header = Bytes::copy_from_slice(&(i as u64).to_le_bytes());
+            let mut digest = sent.lock().unwrap();
+            digest.update(&header);
+            digest.update(&block);
+            futures_util::stream::iter([Ok::<_, std::io::Error>(header), Ok(block.clone())])
+        })
+    };
+
+    let created = server.create("large", false).await;
+    let began = Instant::now();
+    let status = tokio::time::timeout(
+        Duration::from_secs(120),
+        server
+            .client
+            .put(created["uploadUrl"].as_str().unwrap())
+            .header(CONTENT_LENGTH, TOTAL)
+            .body(reqwest::Body::wrap_stream(stream))
+            .send(),
+    )
+    .await
+    .expect("the 512 MiB PUT finishes within 120 s")
+    .expect("the 512 MiB PUT")
+    .status();
+    let upload_time = began.elapsed();
+    assert_eq!(status, StatusCode::OK, "PUT of 512 MiB");
+    let sent = sent.lock().unwrap().value();
+    assert_eq!(sent.0, TOTAL, "the test sent the wrong length");
+    assert_uploaded(&server.by_external_ids(&["large"]).await[0]);
+    let after_upload_kib = server.peak_rss_kib();
+
+    let began = Instant::now();
+    let url = server.download_url("large").await;
+    let resp = server
+        .client
+        .get(&url)
+        .send()
+        .await
+        .expect("GET downloadUrl");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        resp.content_length(),
+        Some(TOTAL),
+        "Content-Length of the download"
+    );
+    let mut received = Digest::default();
+    let mut body = resp.bytes_stream();
+    let read = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(chunk) = body.next().await {
+            received.update(&chunk.expect("the download streams"));
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok(),
+        "the 512 MiB download did not finish within 120 s"
+    );
+    let download_time = began.elapsed();
+    assert_eq!(
+        received.value(),
+        sent,
+        "(length, CRC-32) downloaded vs sent"
+    );
+
+    let peak_kib = server.peak_rss_kib();
+    println!(
+        "cabinet peak RSS (VmHWM): {baseline_kib} KiB after start-up, {after_upload_kib} KiB after the \
+         512 MiB upload ({upload_time:?}), {peak_kib} KiB after the download ({download_time:?})"
+    );
+    assert!(
+        peak_kib < LIMIT_KIB,
+        "the server's peak RSS reached {peak_kib} KiB ({:.1} MiB) moving 512 MiB (start-up: {baseline_kib} \
+         KiB, after the upload: {after_upload_kib} KiB); the bound is {LIMIT_KIB} KiB",
+        peak_kib as f64 / 1024.0
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn starts_quickly() {
+    let _serial = SERIAL.lock().await;
+    let root = tempfile::tempdir().unwrap();
+
+    let fresh = Server::start(root.path()).await;
+    let fresh_time = fresh.started_in;
+    // Ready means ready: the first request right after the line is answered.
+    let (status, body) = fresh.post("/files/list", json!({ "limit": 1 })).await;
+    assert_eq!(status, StatusCode::OK, "list right after start-up: {body}");
+    for i in 0..20 {
+        let created = fresh.create(&format!("f{i}"), false).await;
+        let status = fresh
+            .put(
+                created["uploadUrl"].as_str().unwrap(),
+                content(1000 + i, i as u64),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    fresh.stop().await;
+
+    let existing = Server::start(root.path()).await;
+    let existing_time = existing.started_in;
+    let (status, body) = existing.post("/files/list", json!({ "limit": 1000 })).await;
+    assert_eq!(status, StatusCode::OK, "list right after a restart: {body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(20), "{body}");
+    existing.stop().await;
+
+    println!("cabinet start-up: {fresh_time:?} on a fresh data dir, {existing_time:?} on an existing one");
+    assert!(
+        fresh_time < Duration::from_secs(1),
+        "start-up on a fresh data dir took {fresh_time:?}"
+    );
+    assert!(
+        existing_time < Duration::from_secs(1),
+        "start-up on an existing data dir took {existing_time:?}"
+    );
+}
