@@ -67,6 +67,7 @@ impl Server {
             .env_remove("CABINET_LISTEN")
             .env_remove("CABINET_DATA_DIR")
             .env_remove("CABINET_PUBLIC_URL")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
