@@ -134,6 +134,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Missing(ids) => Self::missing(&ids),
             StoreError::Duplicated(ids) => Self::conflict(&ids),
+            StoreError::Invalid(e) => e.into(),
             StoreError::SessionGone => Self::new(
                 ErrorKind::NotFound,
                 "The upload session no longer exists: its file was deleted, or the session completed or expired",

@@ -49,7 +49,10 @@ pub fn router(state: AppState) -> Router {
         .route("/files/{id}", get(routes::retrieve::get_file))
         .route("/files/byids", post(routes::retrieve::retrieve_files))
         .route("/files/list", post(routes::list::list_files))
+        .route("/files/search", post(routes::search::search_files))
+        .route("/files/aggregate", post(routes::aggregate::aggregate_files))
         .route("/files/delete", post(routes::delete::delete_files))
+        .route("/files/update", post(routes::update::update_files))
         .route(
             "/files/downloadlink",
             post(routes::download_link::create_download_links),

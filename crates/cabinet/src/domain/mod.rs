@@ -3,16 +3,20 @@
 #![warn(missing_docs)]
 
 mod file;
-mod geo;
+mod filter;
+mod geojson;
 mod identifier;
 mod limits;
 mod project;
+mod update;
 
-pub use file::{ContentRef, FileRecord, FileSpec, Label, Metadata};
-pub use geo::validate_geo_location;
+pub use file::*;
+pub use filter::*;
+pub use geojson::{validate_geo_location, validate_geometry};
 pub use identifier::Identifier;
 pub use limits::*;
 pub use project::ProjectName;
+pub use update::{FilePatch, FileUpdate};
 
 /// A reason why a request value is not acceptable, naming the offending field the way the client spelled
 /// it (`metadata`, `assetIds[3]`, `items[0].externalId`).

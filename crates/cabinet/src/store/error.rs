@@ -11,6 +11,9 @@ pub enum StoreError {
     /// These externalIds are taken by other files.
     #[error("{} identifier(s) already exist", .0.len())]
     Duplicated(Vec<Identifier>),
+    /// A change would break a limit (for example an update that leaves a file with 1001 assets).
+    #[error("{0}")]
+    Invalid(crate::domain::Invalid),
     /// The upload session, or its file, no longer exists, or the session expired.
     #[error("the upload session no longer exists")]
     SessionGone,

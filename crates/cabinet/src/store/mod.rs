@@ -10,7 +10,7 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 
-use crate::domain::{ContentRef, FileRecord, FileSpec, Identifier, ProjectName};
+use crate::domain::{ContentRef, FileFilter, FileRecord, FileSpec, FileUpdate, Identifier, ProjectName};
 
 /// An upload session to open together with a create or an upload-link request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +63,10 @@ pub struct DeletedFile {
 }
 
 /// One page of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PageRequest {
+    /// Only files matching this filter.
+    pub filter: FileFilter,
     /// Most files to return.
     pub limit: usize,
     /// Return only files with an id greater than this (the keyset cursor).
@@ -145,8 +147,31 @@ pub trait MetadataStore: Send + Sync + 'static {
         ignore_unknown: bool,
     ) -> Result<Vec<FileRecord>, StoreError>;
 
-    /// Lists files in increasing id order.
+    /// Lists files matching the page's filter in increasing id order.
     async fn list(&self, project: &ProjectName, page: PageRequest) -> Result<Page, StoreError>;
+
+    /// Counts the files matching `filter`.
+    async fn count(&self, project: &ProjectName, filter: &FileFilter) -> Result<u64, StoreError>;
+
+    /// At most `limit` files matching `filter`, best match of `name` first (exact, then prefix, then whole
+    /// word, then typo-tolerant); without `name`, in id order.
+    async fn search(
+        &self,
+        project: &ProjectName,
+        filter: &FileFilter,
+        name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError>;
+
+    /// Applies every update, all or nothing, and returns the updated files in request order. Unknown
+    /// targets are [`StoreError::Missing`], an externalId taken by another file is
+    /// [`StoreError::Duplicated`], a result over a limit is [`StoreError::Invalid`].
+    async fn update(
+        &self,
+        project: &ProjectName,
+        items: Vec<FileUpdate>,
+        now: i64,
+    ) -> Result<Vec<FileRecord>, StoreError>;
 
     /// Deletes files and their upload sessions; unknown identifiers are skipped with `ignore_unknown`,
     /// else they fail the call and nothing is deleted.

@@ -9,4 +9,6 @@ mod delete;
 mod errors;
 mod list;
 mod multipart;
+mod query;
 mod retrieve;
+mod update;

@@ -10,7 +10,7 @@ use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, CdfQuery};
 use crate::api::model::FileView;
 use crate::api::AppState;
-use crate::domain::{ProjectName, DEFAULT_LIST_LIMIT, MAX_ID, MAX_LIST_LIMIT};
+use crate::domain::{FileFilter, ProjectName};
 use crate::store::PageRequest;
 
 /// The body of `POST /files/list`; every member may be absent or null.
@@ -49,13 +49,10 @@ pub async fn list_files(
     project: ProjectName,
     CdfJson(body): CdfJson<ListBody>,
 ) -> Result<Json<ListResponse>, ApiError> {
-    let filter = body.filter.unwrap_or_default();
-    if let Some(key) = filter.keys().next() {
-        return Err(ApiError::bad_request(format!(
-            "filter.{key}: filtering is not supported yet; list without a filter"
-        )));
-    }
-    list(&app, &project, body.limit, body.cursor, body.partition).await
+    let raw = body.filter.unwrap_or_default();
+    let filter = FileFilter::from_json(&raw)?;
+    let fingerprint = Value::Object(raw).to_string();
+    list(&app, &project, filter, &fingerprint, body.limit, body.cursor, body.partition).await
 }
 
 /// `GET /files`.
@@ -64,11 +61,8 @@ pub async fn list_files_get(
     project: ProjectName,
     CdfQuery(query): CdfQuery<ListQuery>,
 ) -> Result<Json<ListResponse>, ApiError> {
-    if let Some(key) = query.filter.keys().next() {
-        return Err(ApiError::bad_request(format!(
-            "{key}: filtering is not supported yet; list without a filter"
-        )));
-    }
+    let filter = FileFilter::from_query(&query.filter)?;
+    let fingerprint = serde_json::to_string(&query.filter).unwrap_or_default();
     let limit = match query.limit {
         None => None,
         Some(l) => Some(
@@ -76,29 +70,23 @@ pub async fn list_files_get(
                 .map_err(|_| ApiError::bad_request("limit: must be an integer"))?,
         ),
     };
-    list(&app, &project, limit, query.cursor, query.partition).await
+    list(&app, &project, filter, &fingerprint, limit, query.cursor, query.partition).await
 }
 
 async fn list(
     app: &AppState,
     project: &ProjectName,
+    filter: FileFilter,
+    filter_fingerprint: &str,
     limit: Option<i64>,
     cursor: Option<String>,
     partition: Option<String>,
 ) -> Result<Json<ListResponse>, ApiError> {
-    let limit = match limit {
-        None => DEFAULT_LIST_LIMIT,
-        Some(l) if (1..=MAX_LIST_LIMIT as i64).contains(&l) => l as usize,
-        Some(_) => {
-            return Err(ApiError::bad_request(format!(
-                "limit: must be between 1 and {MAX_LIST_LIMIT}"
-            )))
-        }
-    };
+    let limit = super::page_limit(limit)?;
     let id_range = partition.as_deref().map(partition_range).transpose()?;
     let fingerprint = CursorCodec::fingerprint(
         project.as_str(),
-        &format!("list|{}", partition.unwrap_or_default()),
+        &format!("list|{}|{filter_fingerprint}", partition.unwrap_or_default()),
     );
     let after_id = match cursor.as_deref() {
         None => None,
@@ -113,6 +101,7 @@ async fn list(
         .list(
             project,
             PageRequest {
+                filter,
                 limit,
                 after_id,
                 id_range,
@@ -130,28 +119,17 @@ async fn list(
 }
 
 /// Most partitions a listing may be split into.
-const MAX_PARTITIONS: i64 = 10;
+pub const MAX_PARTITIONS: i64 = 10;
 
-/// Partition `"M/N"` (1-based) of the id space: ids are spread evenly over 1..=2^53−1 (see `store/ids.rs`),
-/// so N equal id ranges hold about equal numbers of files, and each is one index range scan.
+/// Parses partition `"M/N"` (1-based, N at most 10) into its id range.
 pub fn partition_range(partition: &str) -> Result<(i64, i64), ApiError> {
-    let bad = || {
-        ApiError::bad_request(format!(
-            "partition: must be \"M/N\" with 1 <= M <= N <= {MAX_PARTITIONS}"
-        ))
-    };
+    let bad = || ApiError::bad_request(format!("partition: must be \"M/N\" with 1 <= M <= N <= {MAX_PARTITIONS}"));
     let (m, n) = partition.split_once('/').ok_or_else(bad)?;
-    let (m, n): (i64, i64) = (
-        m.trim().parse().map_err(|_| bad())?,
-        n.trim().parse().map_err(|_| bad())?,
-    );
+    let (m, n): (i64, i64) = (m.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
     if !(1..=MAX_PARTITIONS).contains(&n) || !(1..=n).contains(&m) {
         return Err(bad());
     }
-    let width = MAX_ID / n + 1;
-    let low = (m - 1) * width + 1;
-    let high = if m == n { MAX_ID } else { m * width };
-    Ok((low, high))
+    Ok(crate::store::ids::partition_range(m, n))
 }
 
 #[cfg(test)]
@@ -168,7 +146,7 @@ mod tests {
                 assert!(high >= low);
                 next = high + 1;
             }
-            assert_eq!(next, MAX_ID + 1);
+            assert_eq!(next, crate::domain::MAX_ID + 1);
         }
     }
 

@@ -1,5 +1,6 @@
 //! One module per endpoint (or per closely related group of endpoints), and the helpers they share.
 
+pub mod aggregate;
 pub mod content;
 pub mod create;
 pub mod delete;
@@ -7,7 +8,9 @@ pub mod download_link;
 pub mod list;
 pub mod multipart;
 pub mod retrieve;
+pub mod search;
 pub mod token;
+pub mod update;
 pub mod upload_link;
 
 use serde::Deserialize;
@@ -112,5 +115,15 @@ pub fn check_parts(parts: Option<u32>) -> Result<u32, super::error::ApiError> {
         None => Err(super::error::ApiError::bad_request(
             "parts: the query parameter is required",
         )),
+    }
+}
+
+/// `limit` of list and search: 1..=1000, 100 when absent.
+pub fn page_limit(limit: Option<i64>) -> Result<usize, super::error::ApiError> {
+    use crate::domain::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+    match limit {
+        None => Ok(DEFAULT_LIST_LIMIT),
+        Some(l) if (1..=MAX_LIST_LIMIT as i64).contains(&l) => Ok(l as usize),
+        Some(_) => Err(super::error::ApiError::bad_request(format!("limit: must be between 1 and {MAX_LIST_LIMIT}"))),
     }
 }

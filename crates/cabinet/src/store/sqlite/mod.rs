@@ -1,8 +1,11 @@
 //! The embedded metadata store: SQLite in WAL mode with durable commits (`synchronous = FULL`), one writer
 //! thread that group-commits (see `writer.rs`) and a pool of readers.
 
+pub mod filter_sql;
 mod readers;
 mod rows;
+mod search;
+mod update;
 mod writer;
 
 use std::path::Path;
@@ -15,16 +18,35 @@ use self::rows::*;
 use self::writer::Writer;
 use super::ids::IdPermutation;
 use super::*;
-use crate::domain::{ContentRef, FileRecord, FileSpec, Identifier, ProjectName};
+use crate::domain::{ContentRef, FileFilter, FileRecord, FileSpec, FileUpdate, Identifier, ProjectName};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_query_indexes.sql"),
+    include_str!("migrations/0003_name_search.sql"),
+];
 
 /// The SQLite-backed [`MetadataStore`].
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Writer,
     readers: Readers,
+    tuning: SqliteTuning,
+}
+
+/// Knobs of the query planning, for tests and benchmarks; the defaults are what `cabinet serve` uses.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteTuning {
+    /// See [`filter_sql::DEFAULT_PROBE_LIMIT`]: with 1, every filtered list page walks files in id order;
+    /// with `i64::MAX`, every one drives from the filter's index.
+    pub list_probe_limit: i64,
+}
+
+impl Default for SqliteTuning {
+    fn default() -> Self {
+        Self { list_probe_limit: filter_sql::DEFAULT_PROBE_LIMIT }
+    }
 }
 
 pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
@@ -56,13 +78,15 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it. `id_seed` keys the id permutation
     /// and must stay the same for the life of the database.
     pub fn open(path: &Path, id_seed: u64) -> Result<Self, StoreError> {
+        Self::open_tuned(path, id_seed, SqliteTuning::default())
+    }
+
+    /// [`SqliteStore::open`] with other planning knobs.
+    pub fn open_tuned(path: &Path, id_seed: u64, tuning: SqliteTuning) -> Result<Self, StoreError> {
         let mut conn = open_connection(path, false).map_err(sql_err)?;
         migrate(&mut conn).map_err(sql_err)?;
         let writer = Writer::start(conn, IdPermutation::new(id_seed))?;
-        Ok(Self {
-            writer,
-            readers: Readers::new(path.to_path_buf()),
-        })
+        Ok(Self { writer, readers: Readers::new(path.to_path_buf()), tuning })
     }
 }
 
@@ -230,26 +254,11 @@ impl MetadataStore for SqliteStore {
 
     async fn list(&self, project: &ProjectName, page: PageRequest) -> Result<Page, StoreError> {
         let project = project.as_str().to_string();
+        let probe_limit = self.tuning.list_probe_limit;
         self.readers
-            .read(move |conn| {
-                let Some(pid) = project_id(conn, &project)? else {
-                    return Ok(Page { items: vec![], more: false });
-                };
-                let (low, high) = page.id_range.unwrap_or((1, crate::domain::MAX_ID));
-                let low = page.after_id.map_or(low, |after| low.max(after.saturating_add(1)));
-                let mut st = conn
-                    .prepare_cached(&format!(
-                        "SELECT {FILE_COLUMNS} FROM files WHERE project_id = ?1 AND id BETWEEN ?2 AND ?3 \
-                         ORDER BY id LIMIT ?4"
-                    ))
-                    .map_err(sql_err)?;
-                let mut items = st
-                    .query_map(params![pid, low, high, page.limit as i64 + 1], file_from_row)
-                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-                    .map_err(sql_err)?;
-                let more = items.len() > page.limit;
-                items.truncate(page.limit);
-                Ok(Page { items, more })
+            .read(move |conn| match project_id(conn, &project)? {
+                Some(pid) => filter_sql::list_page(conn, pid, &page, probe_limit),
+                None => Ok(Page { items: vec![], more: false }),
             })
             .await
     }
@@ -294,5 +303,44 @@ impl MetadataStore for SqliteStore {
                 Ok(deleted)
             })
             .await
+    }
+
+    async fn count(&self, project: &ProjectName, filter: &FileFilter) -> Result<u64, StoreError> {
+        let project = project.as_str().to_string();
+        let filter = filter.clone();
+        self.readers
+            .read(move |conn| match project_id(conn, &project)? {
+                Some(pid) => filter_sql::count(conn, pid, &filter),
+                None => Ok(0),
+            })
+            .await
+    }
+
+    async fn search(
+        &self,
+        project: &ProjectName,
+        filter: &FileFilter,
+        name: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        let project = project.as_str().to_string();
+        let filter = filter.clone();
+        let name = name.map(str::to_string);
+        self.readers
+            .read(move |conn| match project_id(conn, &project)? {
+                Some(pid) => search::search_files(conn, pid, &filter, name.as_deref(), limit),
+                None => Ok(vec![]),
+            })
+            .await
+    }
+
+    async fn update(
+        &self,
+        project: &ProjectName,
+        items: Vec<FileUpdate>,
+        now: i64,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        let project = project.as_str().to_string();
+        self.writer.write(move |ctx| update::update_files(ctx, &project, items, now)).await
     }
 }

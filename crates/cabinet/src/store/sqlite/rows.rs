@@ -73,6 +73,23 @@ pub(crate) fn insert_file(
     ))
     .and_then(|mut st| st.execute(rusqlite::params_from_iter(file_params(project_id, f))))
     .map_err(|e| unique_violation(e, f))?;
+    index_geo_location(conn, f)
+}
+
+/// Keeps the bounding box of the file's geoLocation in the `file_geo` R*Tree (the spatial pre-filter).
+fn index_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM file_geo WHERE id = ?1").and_then(|mut st| st.execute([f.id])).map_err(sql_err)?;
+    let rect = f
+        .geo_location
+        .as_ref()
+        .and_then(|g| g.get("geometry"))
+        .and_then(crate::domain::geometry_from_json)
+        .and_then(|g| geo::BoundingRect::bounding_rect(&g));
+    if let Some(r) = rect {
+        conn.prepare_cached("INSERT INTO file_geo (id, min_x, max_x, min_y, max_y) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .and_then(|mut st| st.execute(params![f.id, r.min().x, r.max().x, r.min().y, r.max().y]))
+            .map_err(sql_err)?;
+    }
     Ok(())
 }
 

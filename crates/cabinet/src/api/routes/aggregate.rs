@@ -1,0 +1,29 @@
+//! `POST /files/aggregate`: the number of files matching a filter.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::api::error::ApiError;
+use crate::api::extract::CdfJson;
+use crate::api::AppState;
+use crate::domain::{FileFilter, ProjectName};
+
+/// The body: an optional filter (`{}` and absent both count every file).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateBody {
+    filter: Option<Map<String, Value>>,
+}
+
+/// Answers `{"items": [{"count": n}]}`, the only aggregate the Files API has.
+pub async fn aggregate_files(
+    State(app): State<AppState>,
+    project: ProjectName,
+    CdfJson(body): CdfJson<AggregateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    let count = app.meta.count(&project, &filter).await?;
+    Ok(Json(json!({ "items": [{ "count": count }] })))
+}

@@ -1,0 +1,44 @@
+//! `POST /files/search`: files matching a filter, ranked by how well their name matches.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::page_limit;
+use crate::api::error::ApiError;
+use crate::api::extract::CdfJson;
+use crate::api::model::{FileView, Items};
+use crate::api::AppState;
+use crate::domain::{check_max_chars, FileFilter, ProjectName, MAX_NAME};
+
+/// `{"name": …}`; the Python SDK sends `{"name": null}` when it only filters.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SearchTerms {
+    name: Option<String>,
+}
+
+/// The body; every member may be absent or null.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchBody {
+    filter: Option<Map<String, Value>>,
+    search: Option<SearchTerms>,
+    limit: Option<i64>,
+}
+
+/// At most `limit` (default 100, at most 1000) files: the filter first, then the best name matches (exact,
+/// prefix, whole word, then one or two typos per word). No cursor: search is for finding, list is for walking.
+pub async fn search_files(
+    State(app): State<AppState>,
+    project: ProjectName,
+    CdfJson(body): CdfJson<SearchBody>,
+) -> Result<Json<Items<FileView>>, ApiError> {
+    let filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    let limit = page_limit(body.limit)?;
+    let name = body.search.and_then(|s| s.name).filter(|n| !n.trim().is_empty());
+    check_max_chars("search.name", name.as_deref(), MAX_NAME)?;
+    let files = app.meta.search(&project, &filter, name.as_deref(), limit).await?;
+    Ok(Json(Items { items: files.into_iter().map(FileView::from).collect() }))
+}

@@ -1,0 +1,1 @@
+-- Name search: added by the search work.
