@@ -16,7 +16,7 @@ pub use geojson::{validate_geo_location, validate_geometry};
 pub use identifier::Identifier;
 pub use limits::*;
 pub use project::ProjectName;
-pub use update::{FilePatch, FileUpdate};
+pub use update::{FilePatch, FileUpdate, ListPatch, MetadataPatch, SetOrNull};
 
 /// A reason why a request value is not acceptable, naming the offending field the way the client spelled
 /// it (`metadata`, `assetIds[3]`, `items[0].externalId`).

@@ -1,0 +1,3 @@
+//! `cabinet-bench`: measures cabinet side by side with real peers.
+
+fn main() {}
