@@ -117,6 +117,21 @@ impl Application {
     }
 }
 
+/// Opens the metadata store of a data directory as `cabinet serve` does (the secret key must exist; see
+/// [`open_data_dir_metadata`] to create it). Bulk loaders use this to write what a server will then serve.
+fn open_metadata(data_dir: &std::path::Path, secret: &Secret) -> anyhow::Result<SqliteStore> {
+    let id_seed = u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
+    Ok(SqliteStore::open(&data_dir.join("metadata.sqlite3"), id_seed)?)
+}
+
+/// The metadata store of `data_dir`, created with its secret key if missing, exactly as `cabinet serve`
+/// would open it: for bulk loads and tools that write through the store while no server runs.
+pub fn open_data_dir_metadata(data_dir: &std::path::Path) -> anyhow::Result<SqliteStore> {
+    std::fs::create_dir_all(data_dir)?;
+    let secret = Secret::load_or_create(&data_dir.join("secret.key"))?;
+    open_metadata(data_dir, &secret)
+}
+
 fn default_public_url(addr: SocketAddr) -> String {
     // A wildcard address is where to listen, not where to connect: hand out loopback URLs instead.
     let host = match addr.ip() {
