@@ -38,6 +38,7 @@ pub struct Application {
     local_addr: SocketAddr,
     public_url: String,
     router: axum::Router,
+    state: AppState,
 }
 
 impl Application {
@@ -70,12 +71,7 @@ impl Application {
             signer: UrlSigner::new(&secret, &public_url),
             cursors: CursorCodec::new(&secret),
         };
-        Ok(Self {
-            listener,
-            local_addr,
-            public_url,
-            router: api::router(state),
-        })
+        Ok(Self { listener, local_addr, public_url, router: api::router(state.clone()), state })
     }
 
     /// The address the server listens on.
@@ -99,6 +95,8 @@ impl Application {
             shutdown.await;
             let _ = stopping_tx.send(());
         };
+        let janitor = tokio::spawn(crate::janitor::run(self.state.meta.clone(), self.state.blobs.clone()));
+        let _stop_janitor = AbortOnDrop(janitor);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
         let deadline = async move {
             if stopping_rx.await.is_ok() {
@@ -130,6 +128,15 @@ pub fn open_data_dir_metadata(data_dir: &std::path::Path) -> anyhow::Result<Sqli
     std::fs::create_dir_all(data_dir)?;
     let secret = Secret::load_or_create(&data_dir.join("secret.key"))?;
     open_metadata(data_dir, &secret)
+}
+
+/// Aborts a background task when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn default_public_url(addr: SocketAddr) -> String {

@@ -62,6 +62,15 @@ pub struct DeletedFile {
     pub sessions: Vec<String>,
 }
 
+/// What [`MetadataStore::expire`] removed, for the caller to clean out of the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Expired {
+    /// Files deleted because no content arrived within a week.
+    pub files: Vec<DeletedFile>,
+    /// Upload sessions deleted because they expired; their staged parts may be removed.
+    pub sessions: Vec<String>,
+}
+
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageRequest {
@@ -181,4 +190,9 @@ pub trait MetadataStore: Send + Sync + 'static {
         ids: &[Identifier],
         ignore_unknown: bool,
     ) -> Result<Vec<DeletedFile>, StoreError>;
+
+    /// Removes, as of `now`, files that got no content within a week of their creation and have no
+    /// session left that could still deliver some, and upload sessions past their expiry (spec §7.1).
+    /// Removes at most a batch per call; callers repeat until nothing is returned.
+    async fn expire(&self, now: i64) -> Result<Expired, StoreError>;
 }

@@ -1,6 +1,7 @@
 //! The embedded metadata store: SQLite in WAL mode with durable commits (`synchronous = FULL`), one writer
 //! thread that group-commits (see `writer.rs`) and a pool of readers.
 
+mod expiry;
 pub mod filter_sql;
 mod readers;
 mod rows;
@@ -25,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_query_indexes.sql"),
     include_str!("migrations/0003_name_search.sql"),
+    include_str!("migrations/0004_expiry.sql"),
 ];
 
 /// The SQLite-backed [`MetadataStore`].
@@ -52,12 +54,16 @@ impl Default for SqliteTuning {
 pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(256);
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; \
-         PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;",
     )?;
     if read_only {
-        conn.execute_batch("PRAGMA query_only = 1")?;
+        // Readers share the OS page cache through a memory map instead of each keeping a large cache.
+        conn.execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;")?;
+    } else {
+        conn.execute_batch("PRAGMA cache_size = -65536;")?;
     }
     Ok(conn)
 }
@@ -342,5 +348,9 @@ impl MetadataStore for SqliteStore {
     ) -> Result<Vec<FileRecord>, StoreError> {
         let project = project.as_str().to_string();
         self.writer.write(move |ctx| update::update_files(ctx, &project, items, now)).await
+    }
+
+    async fn expire(&self, now: i64) -> Result<Expired, StoreError> {
+        self.writer.write(move |ctx| expiry::expire(ctx, now)).await
     }
 }
