@@ -91,7 +91,7 @@ impl SqliteStore {
     pub fn open_tuned(path: &Path, id_seed: u64, tuning: SqliteTuning) -> Result<Self, StoreError> {
         let mut conn = open_connection(path, false).map_err(sql_err)?;
         migrate(&mut conn).map_err(sql_err)?;
-        let writer = Writer::start(conn, IdPermutation::new(id_seed))?;
+        let writer = Writer::start(conn, path, IdPermutation::new(id_seed))?;
         Ok(Self { writer, readers: Readers::new(path.to_path_buf()), tuning })
     }
 }
@@ -347,7 +347,9 @@ impl MetadataStore for SqliteStore {
         now: i64,
     ) -> Result<Vec<FileRecord>, StoreError> {
         let project = project.as_str().to_string();
-        self.writer.write(move |ctx| update::update_files(ctx, &project, items, now)).await
+        self.writer
+            .write_atomic(move |ctx| update::update_files(ctx, &project, items, now))
+            .await
     }
 
     async fn expire(&self, now: i64) -> Result<Expired, StoreError> {

@@ -1,8 +1,20 @@
 //! The single writer: one thread owns the write connection and commits the jobs of many requests in one
 //! transaction (group commit), so a durable commit's fsync is paid once per batch, not once per request.
-//! Each job runs inside its own savepoint, so a failing job rolls back alone and the others commit.
+//!
+//! Two kinds of job keep a failing job from taking the others down:
+//! - [`Writer::write`] jobs must fail before they change anything (they read and check first). They run
+//!   bare, which keeps SQLite from journaling pages for a savepoint and FTS5 from flushing per job.
+//! - [`Writer::write_atomic`] jobs may fail after changing rows; each runs in its own savepoint.
+//!
+//! Should a bare job break its promise, the whole batch is rolled back and every job in it fails: nothing
+//! half-done is ever committed.
+//!
+//! Checkpoints (copying the WAL back into the database file) run on a thread of their own, so the writer
+//! only ever appends to the WAL and syncs it.
 
+use std::path::Path;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -27,10 +39,18 @@ impl WriteCtx<'_> {
 }
 
 type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Job = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (bool, Finish) + Send>;
+type Run = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (bool, Finish) + Send>;
+
+struct Job {
+    atomic: bool,
+    run: Run,
+}
 
 /// Most jobs in one transaction: bounds the latency a batch adds to its first job.
 const MAX_BATCH: usize = 1024;
+
+/// How often the checkpointer copies the WAL into the database.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The handle request handlers use to queue writes.
 #[derive(Clone)]
@@ -39,35 +59,64 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`, which must already be migrated.
-    pub(crate) fn start(conn: Connection, ids: IdPermutation) -> Result<Self, StoreError> {
+    /// Starts the writer thread on `conn`, which must already be migrated, and the checkpointer on a
+    /// connection of its own to `path`.
+    pub(crate) fn start(conn: Connection, path: &Path, ids: IdPermutation) -> Result<Self, StoreError> {
+        let internal = |e| StoreError::internal("sqlite", e);
         let counter: u64 = conn
-            .query_row("SELECT value FROM meta WHERE key = 'id_counter'", [], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row("SELECT value FROM meta WHERE key = 'id_counter'", [], |r| r.get::<_, i64>(0))
             .map(|v| v as u64)
             .or_else(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Ok(0),
                 e => Err(e),
             })
+            .map_err(internal)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(internal)?;
+        let checkpoints = super::open_connection(path, false).map_err(internal)?;
+        // The checkpointer stops when the writer does: the writer holds the sending end.
+        let (writer_alive, writer_gone) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_until(checkpoints, writer_gone))
             .map_err(|e| StoreError::internal("sqlite", e))?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, rx, counter, ids))
+            .spawn(move || {
+                run(conn, rx, counter, ids);
+                drop(writer_alive);
+            })
             .map_err(|e| StoreError::internal("sqlite", e))?;
         Ok(Self { jobs: tx })
     }
 
-    /// Runs `f` in the next batch and returns its result once the batch is durable. If `f` fails, its
-    /// changes are rolled back and the batch commits without them.
+    /// Runs `f` in the next batch and returns its result once the batch is durable. `f` must return
+    /// `Err` only before it has changed anything.
     pub(crate) async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&mut WriteCtx<'_>) -> Result<R, StoreError> + Send + 'static,
     {
+        self.submit(false, f).await
+    }
+
+    /// Runs `f` in the next batch inside a savepoint: if it fails, its changes are rolled back and the
+    /// batch commits without them.
+    pub(crate) async fn write_atomic<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.submit(true, f).await
+    }
+
+    async fn submit<R, F>(&self, atomic: bool, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut WriteCtx<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |ctx| {
+        let run: Run = Box::new(move |ctx| {
             let result = f(ctx);
             let ok = result.is_ok();
             let finish: Finish = Box::new(move |commit| {
@@ -75,14 +124,10 @@ impl Writer {
             });
             (ok, finish)
         });
-        self.jobs.send(job).map_err(|_| {
-            StoreError::internal(
-                "sqlite writer",
-                std::io::Error::other("the writer thread stopped"),
-            )
+        self.jobs.send(Job { atomic, run }).map_err(|_| {
+            StoreError::internal("sqlite writer", std::io::Error::other("the writer thread stopped"))
         })?;
-        rx.await
-            .map_err(|e| StoreError::internal("sqlite writer", e))?
+        rx.await.map_err(|e| StoreError::internal("sqlite writer", e))?
     }
 }
 
@@ -96,38 +141,46 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
             }
         }
         let start_counter = counter;
-        let mut finishes = Vec::with_capacity(batch.len());
-        let begun = conn.execute_batch("BEGIN IMMEDIATE");
-        if let Err(e) = begun {
+        if let Err(e) = conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut st| st.execute([])) {
             // Dropping the jobs drops their reply channels: every caller sees the write fail.
             tracing::error!(error = %e, "could not begin a write transaction");
-            drop(batch);
             continue;
         }
+        let mut finishes = Vec::with_capacity(batch.len());
+        let mut poisoned = None;
         for job in batch {
-            let savepoint = conn.execute_batch("SAVEPOINT job");
-            let mut ctx = WriteCtx {
-                conn: &conn,
-                counter: &mut counter,
-                ids: &ids,
-            };
-            let (ok, finish) = job(&mut ctx);
-            let end = match (savepoint, ok) {
-                (Ok(()), true) => conn.execute_batch("RELEASE job"),
-                (Ok(()), false) => conn.execute_batch("ROLLBACK TO job; RELEASE job"),
-                (Err(e), _) => Err(e),
-            };
-            match end {
-                Ok(()) => finishes.push(finish),
-                Err(e) => finish(Err(StoreError::internal("sqlite", e))),
+            let mut ctx = WriteCtx { conn: &conn, counter: &mut counter, ids: &ids };
+            if job.atomic {
+                let (ok, finish) = run_in_savepoint(&mut ctx, job.run);
+                match ok {
+                    Ok(()) => finishes.push(finish),
+                    Err(e) => {
+                        // The savepoint could not be rolled back: the transaction is in an unknown state.
+                        poisoned = Some(e);
+                        finishes.push(finish);
+                    }
+                }
+            } else {
+                let before = conn.total_changes();
+                let (ok, finish) = (job.run)(&mut ctx);
+                if !ok && conn.total_changes() != before {
+                    poisoned = Some(StoreError::internal(
+                        "sqlite writer",
+                        std::io::Error::other("a write job failed after changing rows"),
+                    ));
+                }
+                finishes.push(finish);
             }
         }
-        let commit = persist_counter(&conn, start_counter, counter)
-            .and_then(|()| conn.execute_batch("COMMIT"))
-            .map_err(|e| StoreError::internal("sqlite", e));
-        if commit.is_err() {
+        let commit = match poisoned {
+            Some(e) => Err(e),
+            None => persist_counter(&conn, start_counter, counter)
+                .and_then(|()| conn.prepare_cached("COMMIT").and_then(|mut st| st.execute([])).map(|_| ()))
+                .map_err(|e| StoreError::internal("sqlite", e)),
+        };
+        if let Err(e) = &commit {
             let _ = conn.execute_batch("ROLLBACK");
-            tracing::error!(error = ?commit, "a write batch failed to commit");
+            tracing::error!(error = %e, "a write batch was rolled back");
         }
         for finish in finishes {
             finish(commit.clone());
@@ -135,11 +188,38 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
     }
 }
 
+/// Runs an atomic job in a savepoint. The outer `Result` is `Err` only if the savepoint itself failed.
+fn run_in_savepoint(ctx: &mut WriteCtx<'_>, run: Run) -> (Result<(), StoreError>, Finish) {
+    let conn = ctx.conn;
+    let exec = |sql: &str| conn.prepare_cached(sql).and_then(|mut st| st.execute([])).map(|_| ());
+    if let Err(e) = exec("SAVEPOINT job") {
+        let err = StoreError::internal("sqlite", e);
+        let reply = err.clone();
+        return (Err(err), Box::new(move |_| drop(reply)));
+    }
+    let (ok, finish) = run(ctx);
+    let end = if ok { exec("RELEASE job") } else { exec("ROLLBACK TO job").and_then(|()| exec("RELEASE job")) };
+    (end.map_err(|e| StoreError::internal("sqlite", e)), finish)
+}
+
 fn persist_counter(conn: &Connection, before: u64, after: u64) -> rusqlite::Result<()> {
     if before == after {
         return Ok(());
     }
-    conn.prepare_cached("INSERT INTO meta (key, value) VALUES ('id_counter', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value")?
-        .execute([after as i64])?;
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES ('id_counter', ?1) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([after as i64])?;
     Ok(())
+}
+
+/// Copies committed WAL frames into the database file in the background until the writer stops. PASSIVE
+/// never blocks the writer or readers; the WAL is reused from its start once a checkpoint caught up.
+fn checkpoint_until(conn: Connection, writer_gone: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = writer_gone.recv_timeout(CHECKPOINT_INTERVAL) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
 }
