@@ -2,17 +2,24 @@
 //! `<data dir>/staging`, is synced, and is then renamed into place (and the directory synced), so an object
 //! is either whole and durable or absent, whatever happens to the process.
 
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
+use std::io::{Read, Seek, Write};
+
 use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 
 use super::*;
 
-/// Write buffer and read chunk size: large, so that a transfer costs few system calls.
-const IO_BUFFER: usize = 1 << 20;
+/// Read chunk size of downloads: large, so that a transfer costs few system calls and wake-ups.
+const READ_CHUNK: usize = 512 * 1024;
+
+/// Chunks queued between a download's reader thread and the response: bounds memory per download.
+const READ_QUEUE: usize = 4;
+
+/// Chunks queued between an upload and its writer thread: bounds memory per upload.
+const WRITE_QUEUE: usize = 8;
 
 /// The local-disk [`BlobStore`].
 #[derive(Debug, Clone)]
@@ -76,28 +83,41 @@ impl LocalBlobs {
         }
     }
 
-    /// Streams `body` into a synced staging file; returns it and its size.
-    async fn stage(
-        &self,
-        mut body: ByteStream,
-        max_bytes: u64,
-    ) -> Result<(Staged, u64), BlobError> {
+    /// Streams `body` into a synced staging file; returns it and its size. A blocking thread owns the
+    /// file and writes whatever chunks have arrived in one vectored write, so the async side never waits
+    /// on the disk and no chunk is copied on the way.
+    async fn stage(&self, mut body: ByteStream, max_bytes: u64) -> Result<(Staged, u64), BlobError> {
         let staged = self.new_staging();
-        let file = tokio::fs::File::create(&staged.path)
-            .await
-            .map_err(internal)?;
-        let mut out = tokio::io::BufWriter::with_capacity(IO_BUFFER, file);
+        let path = staged.path.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
+        let writer = tokio::task::spawn_blocking(move || write_chunks(&path, rx));
         let mut size: u64 = 0;
+        let mut failure = None;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(BlobError::Aborted)?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    failure = Some(BlobError::Aborted(e));
+                    break;
+                }
+            };
             size += chunk.len() as u64;
             if size > max_bytes {
-                return Err(BlobError::TooLarge { limit: max_bytes });
+                failure = Some(BlobError::TooLarge { limit: max_bytes });
+                break;
             }
-            out.write_all(&chunk).await.map_err(internal)?;
+            // A full queue means the disk is behind: this waits for room. A closed one means the writer
+            // failed; its error is collected below.
+            if tx.send(chunk).await.is_err() {
+                break;
+            }
         }
-        out.flush().await.map_err(internal)?;
-        out.get_mut().sync_data().await.map_err(internal)?;
+        drop(tx);
+        let written = writer.await.map_err(|e| internal(std::io::Error::other(e)))?;
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        written.map_err(internal)?;
         Ok((staged, size))
     }
 
@@ -116,6 +136,74 @@ impl LocalBlobs {
         staged.published = true;
         Ok(())
     }
+}
+
+/// The writer thread of [`LocalBlobs::stage`]: appends chunks as they come, in batches, then syncs.
+fn write_chunks(path: &Path, mut rx: tokio::sync::mpsc::Receiver<Bytes>) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    let mut batch: Vec<Bytes> = Vec::with_capacity(WRITE_QUEUE);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        write_all_vectored(&mut file, &batch)?;
+        batch.clear();
+    }
+    file.sync_data()
+}
+
+fn write_all_vectored(file: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Result<()> {
+    let mut slices: Vec<std::io::IoSlice<'_>> = chunks.iter().map(|c| std::io::IoSlice::new(c)).collect();
+    let mut slices = slices.as_mut_slice();
+    while !slices.is_empty() {
+        let n = file.write_vectored(slices)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        std::io::IoSlice::advance_slices(&mut slices, n);
+    }
+    Ok(())
+}
+
+/// The reader thread of a download: reads the file (or the range) in large chunks and hands them to the
+/// response until it is done or the client went away (the channel closed).
+fn read_chunks(mut file: std::fs::File, range: Option<(u64, u64)>, tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>) {
+    let (start, mut left) = match range {
+        Some((first, last)) => (first, last - first + 1),
+        None => (0, u64::MAX),
+    };
+    if start > 0 {
+        if let Err(e) = file.seek(std::io::SeekFrom::Start(start)) {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+    }
+    while left > 0 {
+        let want = READ_CHUNK.min(usize::try_from(left).unwrap_or(READ_CHUNK));
+        let mut buf = BytesMut::zeroed(want);
+        let n = match file.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        buf.truncate(n);
+        left -= n as u64;
+        if tx.blocking_send(Ok(buf.freeze())).is_err() {
+            return;
+        }
+    }
+}
+
+/// A receiver as a stream.
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 #[async_trait]
@@ -179,23 +267,16 @@ impl BlobStore for LocalBlobs {
     }
 
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<ByteStream, BlobError> {
-        let mut file = match tokio::fs::File::open(self.object_path(key)).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound),
-            Err(e) => return Err(internal(e)),
+        let path = self.object_path(key);
+        let file = match tokio::task::spawn_blocking(move || std::fs::File::open(path)).await {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound),
+            Ok(Err(e)) => return Err(internal(e)),
+            Err(e) => return Err(internal(std::io::Error::other(e))),
         };
-        let stream: ByteStream = match range {
-            None => Box::pin(tokio_util::io::ReaderStream::with_capacity(file, IO_BUFFER)),
-            Some((first, last)) => {
-                use tokio::io::AsyncReadExt;
-                file.seek(SeekFrom::Start(first)).await.map_err(internal)?;
-                let limited = file.take(last - first + 1);
-                Box::pin(tokio_util::io::ReaderStream::with_capacity(
-                    limited, IO_BUFFER,
-                ))
-            }
-        };
-        Ok(stream)
+        let (tx, rx) = tokio::sync::mpsc::channel(READ_QUEUE);
+        tokio::task::spawn_blocking(move || read_chunks(file, range, tx));
+        Ok(Box::pin(tokio_stream_from(rx)))
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {

@@ -168,9 +168,8 @@ fn build(filter: &FileFilter, project_id: i64, probe: bool) -> SqlFilter {
     if let Some(p) = &filter.external_id_prefix {
         b.prefix("external_id", p);
     }
-    match filter.uploaded {
-        Some(uploaded) => b.push("files.uploaded = ?", [SqlValue::Integer(uploaded as i64)]),
-        None => {}
+    if let Some(uploaded) = filter.uploaded {
+        b.push("files.uploaded = ?", [SqlValue::Integer(uploaded as i64)]);
     }
     if let Some(labels) = &filter.labels_any {
         b.side(
