@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use cabinet::domain::{ContentRef, FileFilter, FileRecord, FileSpec, ProjectName};
 use cabinet::store::sqlite::{SqliteStore, SqliteTuning};
-use cabinet::store::{MetadataStore, NewSession, PageRequest};
+use cabinet::store::{MetadataStore, NewSession, PageRequest, Partition};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -182,19 +182,22 @@ async fn load(files: Vec<GenFile>, probe_limit: i64) -> Fixture {
     let other = ProjectName::parse("other").unwrap();
     let session = |id: &str| NewSession { id: id.to_string(), parts: None, expires_time: i64::MAX };
     store.create_file(&other, FileSpec { name: "a".into(), ..Default::default() }, false, session("o"), 1).await.unwrap();
+    let mut created_order = Vec::new();
     for (i, f) in files.into_iter().enumerate() {
         let s = format!("s{i}");
         let created = store.create_file(&project, f.spec, false, session(&s), f.created).await.unwrap();
+        created_order.push(created.id);
         if let Some(at) = f.uploaded_at {
             let content = ContentRef { key: format!("k{i}"), size: 1 };
             store.publish_content(&project, created.id, &s, content, at).await.unwrap();
         }
     }
     let all = store
-        .list(&project, PageRequest { filter: FileFilter::default(), limit: 1000, after_id: None, id_range: None })
+        .list(&project, PageRequest { filter: FileFilter::default(), limit: 1000, after: None, partition: None })
         .await
         .unwrap()
         .items;
+    assert_eq!(all.iter().map(|f| f.id).collect::<Vec<_>>(), created_order, "listing order is creation order");
     Fixture { _dir: dir, store, project, all }
 }
 
@@ -202,20 +205,20 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
-async fn walk(fx: &Fixture, filter: &FileFilter, page_size: usize, id_range: Option<(i64, i64)>) -> Vec<i64> {
+async fn walk(fx: &Fixture, filter: &FileFilter, page_size: usize, partition: Option<Partition>) -> Vec<i64> {
     let mut out = Vec::new();
-    let mut after_id = None;
+    let mut after = None;
     loop {
         let page = fx
             .store
-            .list(&fx.project, PageRequest { filter: filter.clone(), limit: page_size, after_id, id_range })
+            .list(&fx.project, PageRequest { filter: filter.clone(), limit: page_size, after, partition })
             .await
             .unwrap();
         out.extend(page.items.iter().map(|f| f.id));
-        if !page.more {
-            return out;
+        match page.next {
+            None => return out,
+            next => after = next,
         }
-        after_id = page.items.last().map(|f| f.id);
     }
 }
 
@@ -247,7 +250,7 @@ proptest! {
     fn partitions_are_disjoint_and_cover_the_filtered_set(
         files in (0usize..40).prop_flat_map(|n| (0..n).map(gen_file).collect::<Vec<_>>()),
         raw in gen_filter(),
-        partitions in 1i64..=10,
+        partitions in 1u32..=10,
         page_size in 1usize..5,
         probe_limit in prop_oneof![Just(1i64), Just(i64::MAX)],
     ) {
@@ -256,9 +259,9 @@ proptest! {
             let filter = FileFilter::from_json(raw.as_object().unwrap()).unwrap();
             let expected: BTreeSet<i64> = fx.all.iter().filter(|f| filter.matches(f)).map(|f| f.id).collect();
             let mut union = Vec::new();
-            for m in 1..=partitions {
-                let range = cabinet::store::ids::partition_range(m, partitions);
-                union.extend(walk(&fx, &filter, page_size, Some(range)).await);
+            for index in 0..partitions {
+                let partition = Partition { index, count: partitions };
+                union.extend(walk(&fx, &filter, page_size, Some(partition)).await);
             }
             prop_assert_eq!(union.len(), expected.len(), "no file in two partitions");
             prop_assert_eq!(union.into_iter().collect::<BTreeSet<_>>(), expected);

@@ -51,15 +51,6 @@ impl IdPermutation {
     }
 }
 
-/// The ids of partition `m` of `n` (1-based): the m-th of n equal ranges of 1..=2^53−1. Ids are spread
-/// evenly over that space, so the partitions hold about equal numbers of files, and each is one range scan.
-pub fn partition_range(m: i64, n: i64) -> (i64, i64) {
-    let width = MAX_ID / n + 1;
-    let low = (m - 1) * width + 1;
-    let high = if m == n { MAX_ID } else { m * width };
-    (low, high)
-}
-
 fn splitmix64(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -71,6 +71,15 @@ pub struct Expired {
     pub sessions: Vec<String>,
 }
 
+/// One of `count` disjoint parts of a listing, which together hold every file once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    /// Which part, from 0.
+    pub index: u32,
+    /// How many parts, at least 1.
+    pub count: u32,
+}
+
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PageRequest {
@@ -78,19 +87,21 @@ pub struct PageRequest {
     pub filter: FileFilter,
     /// Most files to return.
     pub limit: usize,
-    /// Return only files with an id greater than this (the keyset cursor).
-    pub after_id: Option<i64>,
-    /// Return only files with an id in this inclusive range (a partition).
-    pub id_range: Option<(i64, i64)>,
+    /// Continue after this position (from [`Page::next`] of the previous page).
+    pub after: Option<i64>,
+    /// Only the files of this partition.
+    pub partition: Option<Partition>,
 }
 
 /// The answer to a [`PageRequest`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
-    /// Files in increasing id order.
+    /// Files in listing order: the order they were created in.
     pub items: Vec<FileRecord>,
-    /// Whether files beyond the last item exist.
-    pub more: bool,
+    /// Where the next page starts, when files beyond the last item exist. Positions are the store's own
+    /// (opaque, increasing in listing order); a file keeps its position for life, so a walk that resumes
+    /// from one returns every file that existed throughout exactly once.
+    pub next: Option<i64>,
 }
 
 /// Where the metadata of every project lives.
@@ -156,14 +167,14 @@ pub trait MetadataStore: Send + Sync + 'static {
         ignore_unknown: bool,
     ) -> Result<Vec<FileRecord>, StoreError>;
 
-    /// Lists files matching the page's filter in increasing id order.
+    /// Lists files matching the page's filter in listing (creation) order.
     async fn list(&self, project: &ProjectName, page: PageRequest) -> Result<Page, StoreError>;
 
     /// Counts the files matching `filter`.
     async fn count(&self, project: &ProjectName, filter: &FileFilter) -> Result<u64, StoreError>;
 
     /// At most `limit` files matching `filter`, best match of `name` first (exact, then prefix, then whole
-    /// word, then typo-tolerant); without `name`, in id order.
+    /// word, then typo-tolerant); without `name`, in listing order.
     async fn search(
         &self,
         project: &ProjectName,

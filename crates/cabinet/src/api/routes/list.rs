@@ -11,7 +11,7 @@ use crate::api::extract::{CdfJson, CdfQuery};
 use crate::api::model::FileView;
 use crate::api::AppState;
 use crate::domain::{FileFilter, ProjectName};
-use crate::store::PageRequest;
+use crate::store::{PageRequest, Partition};
 
 /// The body of `POST /files/list`; every member may be absent or null.
 #[derive(Debug, Deserialize, Default)]
@@ -83,12 +83,12 @@ async fn list(
     partition: Option<String>,
 ) -> Result<Json<ListResponse>, ApiError> {
     let limit = super::page_limit(limit)?;
-    let id_range = partition.as_deref().map(partition_range).transpose()?;
+    let partition = partition.as_deref().map(parse_partition).transpose()?;
     let fingerprint = CursorCodec::fingerprint(
         project.as_str(),
-        &format!("list|{}|{filter_fingerprint}", partition.unwrap_or_default()),
+        &format!("list|{partition:?}|{filter_fingerprint}"),
     );
-    let after_id = match cursor.as_deref() {
+    let after = match cursor.as_deref() {
         None => None,
         Some(c) => Some(
             app.cursors
@@ -103,15 +103,12 @@ async fn list(
             PageRequest {
                 filter,
                 limit,
-                after_id,
-                id_range,
+                after,
+                partition,
             },
         )
         .await?;
-    let next_cursor = match (page.more, page.items.last()) {
-        (true, Some(last)) => Some(app.cursors.seal(last.id, fingerprint)),
-        _ => None,
-    };
+    let next_cursor = page.next.map(|position| app.cursors.seal(position, fingerprint));
     Ok(Json(ListResponse {
         items: page.items.into_iter().map(FileView::from).collect(),
         next_cursor,
@@ -119,17 +116,19 @@ async fn list(
 }
 
 /// Most partitions a listing may be split into.
-pub const MAX_PARTITIONS: i64 = 10;
+pub const MAX_PARTITIONS: u32 = 10;
 
-/// Parses partition `"M/N"` (1-based, N at most 10) into its id range.
-pub fn partition_range(partition: &str) -> Result<(i64, i64), ApiError> {
-    let bad = || ApiError::bad_request(format!("partition: must be \"M/N\" with 1 <= M <= N <= {MAX_PARTITIONS}"));
+/// Parses partition `"M/N"` (1-based, N at most 10).
+pub fn parse_partition(partition: &str) -> Result<Partition, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!("partition: must be \"M/N\" with 1 <= M <= N <= {MAX_PARTITIONS}"))
+    };
     let (m, n) = partition.split_once('/').ok_or_else(bad)?;
-    let (m, n): (i64, i64) = (m.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let (m, n): (u32, u32) = (m.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
     if !(1..=MAX_PARTITIONS).contains(&n) || !(1..=n).contains(&m) {
         return Err(bad());
     }
-    Ok(crate::store::ids::partition_range(m, n))
+    Ok(Partition { index: m - 1, count: n })
 }
 
 #[cfg(test)]
@@ -137,23 +136,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partitions_tile_the_id_space() {
-        for n in 1..=10 {
-            let mut next = 1;
-            for m in 1..=n {
-                let (low, high) = partition_range(&format!("{m}/{n}")).unwrap_or((0, 0));
-                assert_eq!(low, next);
-                assert!(high >= low);
-                next = high + 1;
-            }
-            assert_eq!(next, crate::domain::MAX_ID + 1);
-        }
+    fn partitions_parse_one_based() {
+        assert_eq!(parse_partition("1/3").ok(), Some(Partition { index: 0, count: 3 }));
+        assert_eq!(parse_partition("10/10").ok(), Some(Partition { index: 9, count: 10 }));
     }
 
     #[test]
     fn malformed_partitions_are_refused() {
-        for p in ["0/3", "4/3", "1/11", "1-3", "a/b", "", "1/0"] {
-            assert!(partition_range(p).is_err(), "{p}");
+        for p in ["0/3", "4/3", "1/11", "1-3", "a/b", "", "1/0", "-1/2"] {
+            assert!(parse_partition(p).is_err(), "{p}");
         }
     }
 }

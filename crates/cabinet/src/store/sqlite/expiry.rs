@@ -78,7 +78,7 @@ mod tests {
         let mut expired = later.sessions.clone();
         expired.sort();
         assert_eq!(expired, vec!["s2".to_string(), "s3".to_string()]);
-        let page = PageRequest { filter: Default::default(), limit: 10, after_id: None, id_range: None };
+        let page = PageRequest { filter: Default::default(), limit: 10, after: None, partition: None };
         let left: Vec<i64> = store.list(&p, page.clone()).await.unwrap().items.iter().map(|f| f.id).collect();
         assert_eq!(left.len(), 2, "the uploaded file and the one with a live session stay");
 

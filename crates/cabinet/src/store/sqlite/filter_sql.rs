@@ -2,23 +2,27 @@
 //! count queries built on it.
 //!
 //! How each condition is served (the planner picks among them; `EXPLAIN QUERY PLAN` checks are in the
-//! tests below):
-//! - name, mimeType, source, dataSetIds, uploaded: equality (or `IN`, `IS NULL`) on an index
-//!   `(project_id, <field>, id)`, which also yields id order for the keyset cursor.
+//! tests below). Listing order is `seq` order (creation order), and every index ends in `seq`:
+//! - name, mimeType, source, dataSetIds, uploaded: equality (or `IN`) on an index `(project_id, <field>,
+//!   seq)`, which also yields listing order for the keyset cursor.
 //! - directoryPrefix, externalIdPrefix: a range scan `[prefix, prefix + U+10FFFF)` on
-//!   `(project_id, directory, id)` / `(project_id, external_id)`, then an exact prefix check.
-//! - time ranges: a range scan on `(project_id, <time>, id)`.
-//! - metadata, assetIds, labels: `id IN (…)` over the index tables `file_metadata (project_id, key, value,
-//!   file_id)`, `file_assets (project_id, asset_id, file_id)`, `file_labels (project_id, label, file_id)`.
+//!   `(project_id, directory, seq)` / `(project_id, external_id)`, then an exact prefix check.
+//! - time ranges: a range scan on `(project_id, <time>, seq)`.
+//! - metadata, assetIds, labels: the index tables `file_metadata (project_id, key, value, file_seq)`,
+//!   `file_assets (project_id, asset_id, file_seq)`, `file_labels (project_id, label, file_seq)`.
 //! - geoLocation: INTERSECTS and WITHIN are pre-filtered by the R*Tree `file_geo` on bounding boxes;
 //!   DISJOINT by `geo_location IS NOT NULL`; the exact relation is then evaluated in Rust.
+//!
+//! A list page has two plans: walk in listing order and test each row (many matches), or collect the
+//! matching positions through the filter's own index, sort them, and fetch only the page's rows (few
+//! matches). [`list_page`] probes the match count to choose.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
-use crate::domain::{FileFilter, FileRecord, GeoFilter, GeoRelation, TimeRange, MAX_ID};
-use crate::store::{Page, PageRequest, StoreError};
+use crate::domain::{FileFilter, FileRecord, GeoFilter, GeoRelation, TimeRange};
+use crate::store::{Page, PageRequest, Partition, StoreError};
 
 /// A filter as a SQL condition on `files` with its parameters, plus what SQL cannot decide.
 pub(crate) struct SqlFilter {
@@ -53,13 +57,13 @@ impl Builder {
         self.params.extend(params);
     }
 
-    /// A condition on an index table `table` whose file id column is `id_column`: either driving from it
-    /// (`files.id IN (SELECT …)`) or probing it per row (`EXISTS (SELECT … AND file_id = files.id)`).
-    fn side(&mut self, table: &str, id_column: &str, cond: &str, params: impl IntoIterator<Item = SqlValue>) {
+    /// A condition on an index table `table` whose file column is `seq_column`: either driving from it
+    /// (`files.seq IN (SELECT …)`) or probing it per row (`EXISTS (SELECT … AND file_seq = files.seq)`).
+    fn side(&mut self, table: &str, seq_column: &str, cond: &str, params: impl IntoIterator<Item = SqlValue>) {
         let sql = if self.probe {
-            format!("EXISTS (SELECT 1 FROM {table} WHERE {cond} AND {id_column} = files.id)")
+            format!("EXISTS (SELECT 1 FROM {table} WHERE {cond} AND {seq_column} = files.seq)")
         } else {
-            format!("files.id IN (SELECT {id_column} FROM {table} WHERE {cond})")
+            format!("files.seq IN (SELECT {seq_column} FROM {table} WHERE {cond})")
         };
         self.push(sql, params);
     }
@@ -105,7 +109,7 @@ pub(crate) fn translate(filter: &FileFilter, project_id: i64) -> SqlFilter {
 }
 
 /// Translates `filter` in the form that walks `files` and probes the index tables row by row: right when
-/// many files match and rows are read in id order until a page is full.
+/// many files match and rows are read in listing order until a page is full.
 pub(crate) fn translate_for_walk(filter: &FileFilter, project_id: i64) -> SqlFilter {
     build(filter, project_id, true)
 }
@@ -134,12 +138,12 @@ fn build(filter: &FileFilter, project_id: i64, probe: bool) -> SqlFilter {
         || filter.geo_location.is_some()
         || filter.data_set_ids.as_ref().is_some_and(|ids| ids.len() > 1);
     for (key, value) in &filter.metadata {
-        b.side("file_metadata", "file_id", "project_id = ? AND key = ? AND value = ?", [pid.clone(), text(key), text(value)]);
+        b.side("file_metadata", "file_seq", "project_id = ? AND key = ? AND value = ?", [pid.clone(), text(key), text(value)]);
     }
     if let Some(ids) = &filter.asset_ids {
         b.side(
             "file_assets",
-            "file_id",
+            "file_seq",
             &format!("project_id = ? AND asset_id IN ({})", Builder::placeholders(ids.len())),
             std::iter::once(pid.clone()).chain(ids.iter().map(|i| SqlValue::Integer(*i))),
         );
@@ -174,7 +178,7 @@ fn build(filter: &FileFilter, project_id: i64, probe: bool) -> SqlFilter {
     if let Some(labels) = &filter.labels_any {
         b.side(
             "file_labels",
-            "file_id",
+            "file_seq",
             &format!("project_id = ? AND label IN ({})", Builder::placeholders(labels.len())),
             std::iter::once(pid.clone()).chain(labels.iter().map(|l| text(l))),
         );
@@ -185,13 +189,13 @@ fn build(filter: &FileFilter, project_id: i64, probe: bool) -> SqlFilter {
         distinct.dedup();
         let sql = if b.probe {
             format!(
-                "(SELECT count(*) FROM file_labels WHERE project_id = ? AND label IN ({}) AND file_id = files.id) = ?",
+                "(SELECT count(*) FROM file_labels WHERE project_id = ? AND label IN ({}) AND file_seq = files.seq) = ?",
                 Builder::placeholders(distinct.len())
             )
         } else {
             format!(
-                "files.id IN (SELECT file_id FROM file_labels WHERE project_id = ? AND label IN ({}) \
-                 GROUP BY file_id HAVING count(*) = ?)",
+                "files.seq IN (SELECT file_seq FROM file_labels WHERE project_id = ? AND label IN ({}) \
+                 GROUP BY file_seq HAVING count(*) = ?)",
                 Builder::placeholders(distinct.len())
             )
         };
@@ -206,7 +210,7 @@ fn build(filter: &FileFilter, project_id: i64, probe: bool) -> SqlFilter {
         match (geo.relation, geo::BoundingRect::bounding_rect(&geo.shape)) {
             (GeoRelation::Intersects | GeoRelation::Within, Some(rect)) => b.side(
                 "file_geo",
-                "id",
+                "seq",
                 "max_x >= ? AND min_x <= ? AND max_y >= ? AND min_y <= ?",
                 [rect.min().x, rect.max().x, rect.min().y, rect.max().y].map(SqlValue::Real),
             ),
@@ -216,37 +220,75 @@ fn build(filter: &FileFilter, project_id: i64, probe: bool) -> SqlFilter {
     SqlFilter { clause: b.parts.join(" AND "), params: b.params, post: filter.geo_location.clone(), unordered: b.unordered }
 }
 
-/// Above this many matches left in a walk, a list page walks files in id order and tests each row;
-/// below it, it fetches the matches through the filter's own index and sorts them by id. A page then costs
-/// at most about this many index entries either way: walking in id order finds `limit` matches within
-/// about `limit × total / PROBE_LIMIT` rows, as ids are spread evenly (store/ids.rs).
+/// Above this many matches left in a walk, a list page walks files in listing order and tests each row;
+/// below it, it collects the matching positions through the filter's own index and sorts them. A page then
+/// costs at most about this many index entries either way: walking finds `limit` matches within about
+/// `limit × total / DEFAULT_PROBE_LIMIT` rows when matches are spread over the listing.
 pub const DEFAULT_PROBE_LIMIT: i64 = 10_000;
 
-/// The two plans of a list page: `ordered` walks an index in id order, `sorted` drives from the filter's
-/// index and sorts the matches (the `+` keeps SQLite from using the id bounds to pick an index).
-fn page_sql(filter: &SqlFilter, sorted: bool) -> String {
-    if sorted {
+/// Where a page starts and which files it may hold: after a position, inside a partition.
+struct Window {
+    after: i64,
+    partition: Option<Partition>,
+}
+
+impl Window {
+    /// SQL and parameters restricting `files.seq`; `bare` keeps SQLite from choosing an index for it (the
+    /// `+`), so the filter's own index drives the plan.
+    fn clause(&self, bare: bool) -> (String, Vec<SqlValue>) {
+        let seq = if bare { "+files.seq" } else { "files.seq" };
+        let mut sql = format!("{seq} > ?");
+        let mut params = vec![SqlValue::Integer(self.after)];
+        if let Some(p) = self.partition {
+            sql.push_str(&format!(" AND {seq} % ? = ?"));
+            params.extend([SqlValue::Integer(p.count as i64), SqlValue::Integer(p.index as i64)]);
+        }
+        (sql, params)
+    }
+}
+
+/// The rows of a page in listing order, as `(seq, file)`, at most `limit` of them.
+fn fetch(
+    conn: &Connection,
+    filter: &SqlFilter,
+    window: &Window,
+    sorted: bool,
+    limit: usize,
+) -> Result<Vec<(i64, FileRecord)>, StoreError> {
+    let (bounds, bound_params) = window.clause(sorted);
+    let sql = if sorted {
+        // Positions first, from the filter's index (usually without touching the table), then only the
+        // page's rows.
         format!(
-            "SELECT {FILE_COLUMNS} FROM files WHERE {} AND +files.id > ? AND +files.id <= ? ORDER BY +files.id LIMIT ?",
+            "SELECT {FILE_COLUMNS}, files.seq FROM files WHERE files.seq IN \
+             (SELECT files.seq FROM files WHERE {} AND {bounds} ORDER BY +files.seq LIMIT ?) ORDER BY files.seq",
             filter.clause
         )
     } else {
         format!(
-            "SELECT {FILE_COLUMNS} FROM files WHERE {} AND files.id > ? AND files.id <= ? ORDER BY files.id LIMIT ?",
+            "SELECT {FILE_COLUMNS}, files.seq FROM files WHERE {} AND {bounds} ORDER BY files.seq LIMIT ?",
             filter.clause
         )
-    }
+    };
+    let mut params = filter.params.clone();
+    params.extend(bound_params);
+    params.push(SqlValue::Integer(limit as i64));
+    let mut st = conn.prepare_cached(&sql).map_err(sql_err)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(params), |row| Ok((row.get::<_, i64>(19)?, file_from_row(row)?)))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(sql_err)?;
+    Ok(rows)
 }
 
-/// Whether fewer than `probe_limit` files in `(after, high]` match: counted through the filter's own
-/// index, stopping at the limit.
-fn is_sparse(conn: &Connection, filter: &SqlFilter, after: i64, high: i64, probe_limit: i64) -> Result<bool, StoreError> {
-    let sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM files WHERE {} AND +files.id > ? AND +files.id <= ? LIMIT ?)",
-        filter.clause
-    );
+/// Whether fewer than `probe_limit` files after the window's position match: counted through the
+/// filter's own index, stopping at the limit.
+fn is_sparse(conn: &Connection, filter: &SqlFilter, window: &Window, probe_limit: i64) -> Result<bool, StoreError> {
+    let (bounds, bound_params) = window.clause(true);
+    let sql = format!("SELECT count(*) FROM (SELECT 1 FROM files WHERE {} AND {bounds} LIMIT ?)", filter.clause);
     let mut params = filter.params.clone();
-    params.extend([SqlValue::Integer(after), SqlValue::Integer(high), SqlValue::Integer(probe_limit)]);
+    params.extend(bound_params);
+    params.push(SqlValue::Integer(probe_limit));
     let n: i64 = conn
         .prepare_cached(&sql)
         .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
@@ -254,7 +296,7 @@ fn is_sparse(conn: &Connection, filter: &SqlFilter, after: i64, high: i64, probe
     Ok(n < probe_limit)
 }
 
-/// One page of the files matching the page's filter, in id order.
+/// One page of the files matching the page's filter, in listing order.
 pub(crate) fn list_page(
     conn: &Connection,
     project_id: i64,
@@ -262,26 +304,19 @@ pub(crate) fn list_page(
     probe_limit: i64,
 ) -> Result<Page, StoreError> {
     let driving = translate(&page.filter, project_id);
-    let (low, high) = page.id_range.unwrap_or((1, MAX_ID));
-    let mut after = page.after_id.map_or(low - 1, |a| a.max(low - 1));
-    let sorted = driving.unordered && is_sparse(conn, &driving, after, high, probe_limit)?;
+    let mut window = Window { after: page.after.unwrap_or(0), partition: page.partition };
+    let sorted = driving.unordered && is_sparse(conn, &driving, &window, probe_limit)?;
     let filter = if sorted { driving } else { translate_for_walk(&page.filter, project_id) };
     // With a spatial post-filter, fetch in larger batches until the page is full.
     let batch = if filter.post.is_some() { (page.limit + 1).max(256) } else { page.limit + 1 };
-    let mut st = conn.prepare_cached(&page_sql(&filter, sorted)).map_err(sql_err)?;
-    let mut items = Vec::with_capacity(page.limit + 1);
+    let mut items: Vec<(i64, FileRecord)> = Vec::with_capacity(page.limit + 1);
     loop {
-        let mut params = filter.params.clone();
-        params.extend([SqlValue::Integer(after), SqlValue::Integer(high), SqlValue::Integer(batch as i64)]);
-        let rows = st
-            .query_map(rusqlite::params_from_iter(params), file_from_row)
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(sql_err)?;
+        let rows = fetch(conn, &filter, &window, sorted, batch)?;
         let fetched = rows.len();
-        for row in rows {
-            after = row.id;
+        for (seq, row) in rows {
+            window.after = seq;
             if filter.accepts(&row) {
-                items.push(row);
+                items.push((seq, row));
                 if items.len() > page.limit {
                     break;
                 }
@@ -293,7 +328,8 @@ pub(crate) fn list_page(
     }
     let more = items.len() > page.limit;
     items.truncate(page.limit);
-    Ok(Page { items, more })
+    let next = if more { items.last().map(|(seq, _)| *seq) } else { None };
+    Ok(Page { items: items.into_iter().map(|(_, f)| f).collect(), next })
 }
 
 /// How many files match `filter`.
@@ -333,9 +369,23 @@ mod tests {
         let filter = FileFilter::from_json(filter.as_object().unwrap()).unwrap();
         let sorted = sorted.unwrap_or(translate(&filter, 1).unordered);
         let f = if sorted { translate(&filter, 1) } else { translate_for_walk(&filter, 1) };
-        let sql = format!("EXPLAIN QUERY PLAN {}", page_sql(&f, sorted));
+        let window = Window { after: 0, partition: None };
+        let (bounds, bound_params) = window.clause(sorted);
+        let sql = if sorted {
+            format!(
+                "EXPLAIN QUERY PLAN SELECT {FILE_COLUMNS}, files.seq FROM files WHERE files.seq IN \
+                 (SELECT files.seq FROM files WHERE {} AND {bounds} ORDER BY +files.seq LIMIT ?) ORDER BY files.seq",
+                f.clause
+            )
+        } else {
+            format!(
+                "EXPLAIN QUERY PLAN SELECT {FILE_COLUMNS}, files.seq FROM files WHERE {} AND {bounds} ORDER BY files.seq LIMIT ?",
+                f.clause
+            )
+        };
         let mut params = f.params.clone();
-        params.extend([SqlValue::Integer(0), SqlValue::Integer(MAX_ID), SqlValue::Integer(101)]);
+        params.extend(bound_params);
+        params.push(SqlValue::Integer(101));
         let mut st = conn.prepare(&sql).unwrap();
         let rows = st.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3)).unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")

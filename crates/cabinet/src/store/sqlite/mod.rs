@@ -264,7 +264,7 @@ impl MetadataStore for SqliteStore {
         self.readers
             .read(move |conn| match project_id(conn, &project)? {
                 Some(pid) => filter_sql::list_page(conn, pid, &page, probe_limit),
-                None => Ok(Page { items: vec![], more: false }),
+                None => Ok(Page { items: vec![], next: None }),
             })
             .await
     }

@@ -78,7 +78,9 @@ pub(crate) fn insert_file(
 
 /// Keeps the bounding box of the file's geoLocation in the `file_geo` R*Tree (the spatial pre-filter).
 fn index_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM file_geo WHERE id = ?1").and_then(|mut st| st.execute([f.id])).map_err(sql_err)?;
+    conn.prepare_cached("DELETE FROM file_geo WHERE seq = (SELECT seq FROM files WHERE id = ?1)")
+        .and_then(|mut st| st.execute([f.id]))
+        .map_err(sql_err)?;
     let rect = f
         .geo_location
         .as_ref()
@@ -86,7 +88,8 @@ fn index_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreErro
         .and_then(crate::domain::geometry_from_json)
         .and_then(|g| geo::BoundingRect::bounding_rect(&g));
     if let Some(r) = rect {
-        conn.prepare_cached("INSERT INTO file_geo (id, min_x, max_x, min_y, max_y) VALUES (?1, ?2, ?3, ?4, ?5)")
+        conn.prepare_cached("INSERT INTO file_geo (seq, min_x, max_x, min_y, max_y) \
+             SELECT seq, ?2, ?3, ?4, ?5 FROM files WHERE id = ?1")
             .and_then(|mut st| st.execute(params![f.id, r.min().x, r.max().x, r.min().y, r.max().y]))
             .map_err(sql_err)?;
     }

@@ -10,10 +10,13 @@ CREATE TABLE projects (
     name TEXT NOT NULL UNIQUE
 );
 
--- One row per file. Ids are unique across projects (one counter), so the id is the rowid.
+-- One row per file. The rowid `seq` counts up as files are created: new rows, and new entries of every
+-- index ending in seq, land at the end of their b-tree, so a batch of creates dirties few pages. The public
+-- `id` is random (store/ids.rs) and unique across projects. Listing order is seq order.
 -- List-like fields are JSON text, NULL when empty.
 CREATE TABLE files (
-    id                   INTEGER PRIMARY KEY,
+    seq                  INTEGER PRIMARY KEY,
+    id                   INTEGER NOT NULL,
     project_id           INTEGER NOT NULL,
     external_id          TEXT,
     name                 TEXT NOT NULL,
@@ -34,7 +37,8 @@ CREATE TABLE files (
     content_key          TEXT,
     content_size         INTEGER
 );
-CREATE UNIQUE INDEX files_by_project ON files (project_id, id);
+CREATE UNIQUE INDEX files_by_id ON files (id);
+CREATE INDEX files_by_project ON files (project_id, seq);
 CREATE UNIQUE INDEX files_by_external_id ON files (project_id, external_id) WHERE external_id IS NOT NULL;
 
 -- Open and completed upload sessions. parts is NULL for a single-PUT session.
