@@ -32,9 +32,29 @@ pub(crate) struct SqlFilter {
     pub(crate) params: Vec<SqlValue>,
     /// A spatial condition to check on each candidate row after the SQL filter.
     pub(crate) post: Option<GeoFilter>,
-    /// Whether a condition is served by a range scan or an index table, whose index does not yield id
-    /// order: then a list page probes how many rows match before choosing a plan (see [`list_page`]).
+    /// Whether a condition is served by a range scan or an index table, whose index does not yield
+    /// listing order: then a list page probes how many rows match before choosing a plan (see [`list_page`]).
     pub(crate) unordered: bool,
+    /// The conditions that can drive a plan from their own index, with a query counting their matches.
+    candidates: Vec<Candidate>,
+}
+
+/// A condition that can drive a plan, and how to count (up to a bound) the files it lets through.
+struct Candidate {
+    /// `SELECT count(*) FROM (SELECT 1 … LIMIT ?)`, the bound being the last parameter.
+    count_sql: String,
+    params: Vec<SqlValue>,
+}
+
+/// How conditions on index tables are written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Every one as `files.seq IN (SELECT …)`: drive from the index tables.
+    DriveAll,
+    /// Only the n-th candidate drives (as `IN`); index-table conditions other than it probe (`EXISTS`).
+    Drive(usize),
+    /// Every one as `EXISTS (…)`: walk `files` in listing order and test each row.
+    Walk,
 }
 
 impl SqlFilter {
@@ -48,7 +68,9 @@ struct Builder {
     parts: Vec<String>,
     params: Vec<SqlValue>,
     unordered: bool,
-    probe: bool,
+    mode: Mode,
+    candidates: Vec<Candidate>,
+    project: SqlValue,
 }
 
 impl Builder {
@@ -60,12 +82,42 @@ impl Builder {
     /// A condition on an index table `table` whose file column is `seq_column`: either driving from it
     /// (`files.seq IN (SELECT …)`) or probing it per row (`EXISTS (SELECT … AND file_seq = files.seq)`).
     fn side(&mut self, table: &str, seq_column: &str, cond: &str, params: impl IntoIterator<Item = SqlValue>) {
-        let sql = if self.probe {
-            format!("EXISTS (SELECT 1 FROM {table} WHERE {cond} AND {seq_column} = files.seq)")
-        } else {
+        let params: Vec<SqlValue> = params.into_iter().collect();
+        let drives = self.next_drives();
+        self.candidates.push(Candidate {
+            count_sql: format!("SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {cond} LIMIT ?)"),
+            params: params.clone(),
+        });
+        let sql = if drives {
             format!("files.seq IN (SELECT {seq_column} FROM {table} WHERE {cond})")
+        } else {
+            format!("EXISTS (SELECT 1 FROM {table} WHERE {cond} AND {seq_column} = files.seq)")
         };
         self.push(sql, params);
+    }
+
+    /// Whether the next candidate drives the plan.
+    fn next_drives(&self) -> bool {
+        match self.mode {
+            Mode::DriveAll => true,
+            Mode::Drive(n) => n == self.candidates.len(),
+            Mode::Walk => false,
+        }
+    }
+
+    /// A condition on columns of `files` that an index can serve by a range scan. `sql` names each column
+    /// as `{c}.<column>`: when the condition does not drive, the column is written `+files.<column>`, which
+    /// keeps SQLite from choosing its index, so the plan walks an index in listing order instead of
+    /// sorting every match.
+    fn column_range(&mut self, sql: String, params: Vec<SqlValue>) {
+        self.unordered = true;
+        let indexed = sql.replace("{c}", "files");
+        let rendered = if self.next_drives() { indexed.clone() } else { sql.replace("{c}", "+files") };
+        self.candidates.push(Candidate {
+            count_sql: format!("SELECT count(*) FROM (SELECT 1 FROM files WHERE files.project_id = ? AND {indexed} LIMIT ?)"),
+            params: std::iter::once(self.project.clone()).chain(params.iter().cloned()).collect(),
+        });
+        self.push(rendered, params);
     }
 
     fn placeholders(n: usize) -> String {
@@ -73,11 +125,10 @@ impl Builder {
     }
 
     fn prefix(&mut self, column: &str, prefix: &str) {
-        self.unordered = true;
         let upper = format!("{prefix}\u{10FFFF}");
-        self.push(
-            format!("files.{column} >= ? AND files.{column} < ? AND substr(files.{column}, 1, ?) = ?"),
-            [
+        self.column_range(
+            format!("{{c}}.{column} >= ? AND {{c}}.{column} < ? AND substr(files.{column}, 1, ?) = ?"),
+            vec![
                 SqlValue::Text(prefix.to_string()),
                 SqlValue::Text(upper),
                 SqlValue::Integer(prefix.chars().count() as i64),
@@ -87,36 +138,35 @@ impl Builder {
     }
 
     fn range(&mut self, column: &str, r: &TimeRange) {
-        self.unordered = true;
-        let mut sql = format!("files.{column} IS NOT NULL");
+        let mut sql = format!("{{c}}.{column} IS NOT NULL");
         let mut params = Vec::new();
         if let Some(min) = r.min {
-            sql.push_str(&format!(" AND files.{column} >= ?"));
+            sql.push_str(&format!(" AND {{c}}.{column} >= ?"));
             params.push(SqlValue::Integer(min));
         }
         if let Some(max) = r.max {
-            sql.push_str(&format!(" AND files.{column} <= ?"));
+            sql.push_str(&format!(" AND {{c}}.{column} <= ?"));
             params.push(SqlValue::Integer(max));
         }
-        self.push(sql, params);
+        self.column_range(sql, params);
     }
 }
 
 /// Translates `filter` for the files of project `project_id`, in the form that drives from the index
 /// tables: right when few files match, as for counting and for sorted pages.
 pub(crate) fn translate(filter: &FileFilter, project_id: i64) -> SqlFilter {
-    build(filter, project_id, false)
+    build(filter, project_id, Mode::DriveAll)
 }
 
 /// Translates `filter` in the form that walks `files` and probes the index tables row by row: right when
 /// many files match and rows are read in listing order until a page is full.
 pub(crate) fn translate_for_walk(filter: &FileFilter, project_id: i64) -> SqlFilter {
-    build(filter, project_id, true)
+    build(filter, project_id, Mode::Walk)
 }
 
-fn build(filter: &FileFilter, project_id: i64, probe: bool) -> SqlFilter {
-    let mut b = Builder { parts: vec![], params: vec![], unordered: false, probe };
+fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
     let pid = SqlValue::Integer(project_id);
+    let mut b = Builder { parts: vec![], params: vec![], unordered: false, mode, candidates: vec![], project: pid.clone() };
     b.push("files.project_id = ?", [pid.clone()]);
     let text = |s: &str| SqlValue::Text(s.to_string());
     if let Some(name) = &filter.name {
@@ -187,7 +237,16 @@ fn build(filter: &FileFilter, project_id: i64, probe: bool) -> SqlFilter {
         let mut distinct = labels.clone();
         distinct.sort();
         distinct.dedup();
-        let sql = if b.probe {
+        let drives = b.next_drives();
+        let label_params: Vec<SqlValue> = std::iter::once(pid.clone()).chain(distinct.iter().map(|l| text(l))).collect();
+        b.candidates.push(Candidate {
+            count_sql: format!(
+                "SELECT count(*) FROM (SELECT 1 FROM file_labels WHERE project_id = ? AND label IN ({}) LIMIT ?)",
+                Builder::placeholders(distinct.len())
+            ),
+            params: label_params,
+        });
+        let sql = if !drives {
             format!(
                 "(SELECT count(*) FROM file_labels WHERE project_id = ? AND label IN ({}) AND file_seq = files.seq) = ?",
                 Builder::placeholders(distinct.len())
@@ -217,7 +276,13 @@ fn build(filter: &FileFilter, project_id: i64, probe: bool) -> SqlFilter {
             _ => b.push("files.geo_location IS NOT NULL", []),
         }
     }
-    SqlFilter { clause: b.parts.join(" AND "), params: b.params, post: filter.geo_location.clone(), unordered: b.unordered }
+    SqlFilter {
+        clause: b.parts.join(" AND "),
+        params: b.params,
+        post: filter.geo_location.clone(),
+        unordered: b.unordered,
+        candidates: b.candidates,
+    }
 }
 
 /// Above this many matches left in a walk, a list page walks files in listing order and tests each row;
@@ -281,19 +346,22 @@ fn fetch(
     Ok(rows)
 }
 
-/// Whether fewer than `probe_limit` files after the window's position match: counted through the
-/// filter's own index, stopping at the limit.
-fn is_sparse(conn: &Connection, filter: &SqlFilter, window: &Window, probe_limit: i64) -> Result<bool, StoreError> {
-    let (bounds, bound_params) = window.clause(true);
-    let sql = format!("SELECT count(*) FROM (SELECT 1 FROM files WHERE {} AND {bounds} LIMIT ?)", filter.clause);
-    let mut params = filter.params.clone();
-    params.extend(bound_params);
-    params.push(SqlValue::Integer(probe_limit));
-    let n: i64 = conn
-        .prepare_cached(&sql)
-        .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
-        .map_err(sql_err)?;
-    Ok(n < probe_limit)
+/// The candidate condition with the fewest matches, counted through its own index up to `bound`, and that
+/// count. Each count is an upper bound of what the whole filter matches.
+fn best_driver(conn: &Connection, filter: &SqlFilter, bound: i64) -> Result<Option<(usize, i64)>, StoreError> {
+    let mut best: Option<(usize, i64)> = None;
+    for (i, c) in filter.candidates.iter().enumerate() {
+        let mut params = c.params.clone();
+        params.push(SqlValue::Integer(bound));
+        let n: i64 = conn
+            .prepare_cached(&c.count_sql)
+            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
+            .map_err(sql_err)?;
+        if best.is_none_or(|(_, m)| n < m) {
+            best = Some((i, n));
+        }
+    }
+    Ok(best)
 }
 
 /// One page of the files matching the page's filter, in listing order.
@@ -303,10 +371,17 @@ pub(crate) fn list_page(
     page: &PageRequest,
     probe_limit: i64,
 ) -> Result<Page, StoreError> {
-    let driving = translate(&page.filter, project_id);
+    let walk = translate_for_walk(&page.filter, project_id);
     let mut window = Window { after: page.after.unwrap_or(0), partition: page.partition };
-    let sorted = driving.unordered && is_sparse(conn, &driving, &window, probe_limit)?;
-    let filter = if sorted { driving } else { translate_for_walk(&page.filter, project_id) };
+    let driver = match walk.unordered {
+        true => best_driver(conn, &walk, probe_limit)?.filter(|(_, n)| *n < probe_limit),
+        false => None,
+    };
+    let sorted = driver.is_some();
+    let filter = match driver {
+        Some((k, _)) => build(&page.filter, project_id, Mode::Drive(k)),
+        None => walk,
+    };
     // With a spatial post-filter, fetch in larger batches until the page is full.
     let batch = if filter.post.is_some() { (page.limit + 1).max(256) } else { page.limit + 1 };
     let mut items: Vec<(i64, FileRecord)> = Vec::with_capacity(page.limit + 1);
@@ -332,9 +407,17 @@ pub(crate) fn list_page(
     Ok(Page { items: items.into_iter().map(|(_, f)| f).collect(), next })
 }
 
+/// How far [`count`] counts each candidate condition when choosing the one to drive from.
+const COUNT_PROBE_LIMIT: i64 = 100_000;
+
 /// How many files match `filter`.
 pub(crate) fn count(conn: &Connection, project_id: i64, filter: &crate::domain::FileFilter) -> Result<u64, StoreError> {
-    let filter = translate(filter, project_id);
+    // Drive from the condition with the fewest matches; the others are checked row by row.
+    let walk = translate_for_walk(filter, project_id);
+    let filter = match best_driver(conn, &walk, COUNT_PROBE_LIMIT)? {
+        Some((k, _)) => build(filter, project_id, Mode::Drive(k)),
+        None => walk,
+    };
     if filter.post.is_none() {
         let sql = format!("SELECT count(*) FROM files WHERE {}", filter.clause);
         return conn
