@@ -198,6 +198,7 @@ async fn load(files: Vec<GenFile>, probe_limit: i64) -> Fixture {
         .unwrap()
         .items;
     assert_eq!(all.iter().map(|f| f.id).collect::<Vec<_>>(), created_order, "listing order is creation order");
+    assert_eq!(store.count(&project, &FileFilter::default()).await.unwrap() as usize, all.len());
     Fixture { _dir: dir, store, project, all }
 }
 

@@ -412,6 +412,13 @@ const COUNT_PROBE_LIMIT: i64 = 100_000;
 
 /// How many files match `filter`.
 pub(crate) fn count(conn: &Connection, project_id: i64, filter: &crate::domain::FileFilter) -> Result<u64, StoreError> {
+    if *filter == FileFilter::default() {
+        return conn
+            .prepare_cached("SELECT file_count FROM projects WHERE id = ?1")
+            .and_then(|mut st| st.query_row([project_id], |r| r.get::<_, i64>(0)))
+            .map(|n| n.max(0) as u64)
+            .map_err(sql_err);
+    }
     // Drive from the condition with the fewest matches; the others are checked row by row.
     let walk = translate_for_walk(filter, project_id);
     let filter = match best_driver(conn, &walk, COUNT_PROBE_LIMIT)? {

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_query_indexes.sql"),
     include_str!("migrations/0003_name_search.sql"),
     include_str!("migrations/0004_expiry.sql"),
+    include_str!("migrations/0005_project_counts.sql"),
 ];
 
 /// The SQLite-backed [`MetadataStore`].
