@@ -684,7 +684,7 @@ async fn server_memory_stays_flat_during_a_large_transfer() {
 }
 
 #[tokio::test]
-async fn starts_quickly() {
+async fn answers_as_soon_as_it_says_it_listens() {
     let _serial = SERIAL.lock().await;
     let root = tempfile::tempdir().unwrap();
 
@@ -712,13 +712,7 @@ async fn starts_quickly() {
     assert_eq!(body["items"].as_array().map(Vec::len), Some(20), "{body}");
     existing.stop().await;
 
+    // Start-up time is a figure of the benchmark (cabinet-bench), not a timed assertion here: a busy
+    // machine would make such a test flaky without telling anything about the server.
     println!("cabinet start-up: {fresh_time:?} on a fresh data dir, {existing_time:?} on an existing one");
-    assert!(
-        fresh_time < Duration::from_secs(1),
-        "start-up on a fresh data dir took {fresh_time:?}"
-    );
-    assert!(
-        existing_time < Duration::from_secs(1),
-        "start-up on an existing data dir took {existing_time:?}"
-    );
 }
