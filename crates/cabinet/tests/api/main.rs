@@ -11,4 +11,5 @@ mod list;
 mod multipart;
 mod query;
 mod retrieve;
+mod search;
 mod update;
