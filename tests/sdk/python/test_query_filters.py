@@ -330,6 +330,9 @@ def test_filter_labels(corpus):
     assert corpus.list(labels=LabelFilter(contains_all=["PUMP"])) == {"A", "B"}
     assert corpus.list(labels=LabelFilter(contains_any=["NOPE"])) == set()
     assert corpus.list(labels=LabelFilter(contains_all=["PUMP", "NOPE"])) == set()
+    # Python can send both keys at once; then both conditions apply (spec §6)
+    both = LabelFilter(contains_any=["VALVE", "VERIFIED"], contains_all=["PUMP"])
+    assert corpus.list(labels=both) == {"A"}
 
 
 def test_filter_geo_location(corpus):
@@ -401,6 +404,60 @@ def test_post_list_raw_filter_bodies(corpus):
         {"filter": {"geoLocation": {"relation": "Intersects", "shape": {"type": "LineString", "coordinates": [[5.0, 58.0], [5.0, 62.0]]}}}}
     ) == {"C"}
     assert post({"filter": {"createdTime": {"min": 0}, "uploaded": True, "metadata": {}}}) == {"A", "C", "D"}
+    # JSON null for optional members means "absent" (spec §11.3)
+    assert post({"filter": None, "limit": None, "cursor": None, "partition": None}) == set(Corpus.KEYS)
+    assert post({"filter": {"name": None, "metadata": None, "labels": None, "uploaded": True}}) == {"A", "C", "D"}
+    assert post({"filter": {"createdTime": {"min": None, "max": None}, "mimeType": "text/csv"}}) == {"D"}
+
+
+# The same filter object means the same thing on list, search (without a name) and aggregate.
+FILTER_MATRIX = [
+    ({}, {"A", "B", "C", "D", "E", "F"}),
+    ({"name": "pump-report.pdf"}, {"A", "F"}),
+    ({"directoryPrefix": "/plant/"}, {"A", "B", "C"}),
+    ({"mimeType": "application/pdf"}, {"A", "F"}),
+    ({"metadata": {"kind": "report"}}, {"A", "F"}),
+    ({"assetIds": [1, 4]}, {"A", "C"}),
+    ({"dataSetIds": [{"id": 200}, {"id": 300}]}, {"C", "F"}),
+    ({"source": "SAP"}, {"D"}),
+    ({"createdTime": {"min": 0}}, {"A", "B", "C", "D", "E", "F"}),
+    ({"uploadedTime": {"min": 0}}, {"A", "C", "D"}),
+    ({"sourceCreatedTime": {"max": 2_000_000}}, {"A", "B"}),
+    ({"sourceModifiedTime": {"min": 2_000_000, "max": 5_000_000}}, {"A", "B", "D"}),
+    ({"externalIdPrefix": "doc-A"}, {"A", "B", "F"}),
+    ({"uploaded": False}, {"B", "E", "F"}),
+    ({"labels": {"containsAny": [{"externalId": "VALVE"}, {"externalId": "VERIFIED"}]}}, {"A", "C", "F"}),
+    ({"labels": {"containsAll": [{"externalId": "VERIFIED"}, {"externalId": "PUMP"}]}}, {"A"}),
+    ({"geoLocation": {"relation": "WITHIN", "shape": {"type": "Polygon", "coordinates": BOX_AB}}}, {"A", "B"}),
+    ({"geoLocation": {"relation": "disjoint", "shape": {"type": "Point", "coordinates": [10.0, 59.0]}}}, {"B", "C", "F"}),
+    ({"geoLocation": {"relation": "intersects", "shape": {"type": "Point", "coordinates": [10.0, 59.0]}}}, {"A"}),
+    (
+        {
+            "geoLocation": {
+                "relation": "INTERSECTS",
+                "shape": {"type": "MultiLineString", "coordinates": [[[5.0, 58.0], [5.0, 62.0]], [[20.5, 69.0], [20.5, 72.0]]]},
+            }
+        },
+        {"C", "F"},
+    ),
+    (
+        {"geoLocation": {"relation": "within", "shape": {"type": "MultiPolygon", "coordinates": [BOX_AB, BOX_F]}}},
+        {"A", "B", "F"},
+    ),
+    ({"mimeType": "text/plain", "uploaded": True, "labels": {"containsAny": [{"externalId": "VALVE"}]}}, {"C"}),
+]
+
+
+def test_same_filter_semantics_on_list_search_aggregate(corpus):
+    c = corpus.client
+    for flt, want in FILTER_MATRIX:
+        listed = corpus.keys_of_items(api_post(c, "/files/list", {"filter": flt, "limit": 1000})["items"])
+        searched = corpus.keys_of_items(api_post(c, "/files/search", {"filter": flt, "limit": 1000})["items"])
+        searched_null = corpus.keys_of_items(
+            api_post(c, "/files/search", {"search": {"name": None}, "filter": flt, "limit": 1000})["items"]
+        )
+        count = api_post(c, "/files/aggregate", {"filter": flt})["items"][0]["count"]
+        assert (listed, searched, searched_null, count) == (want, want, want, len(want)), flt
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -460,6 +517,26 @@ def test_get_files_unsupported_parameters(corpus):
         assert "not supported" in err.message.lower(), (params, err.message)
 
 
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"assetIds": "[1,"}, "assetIds"),
+        ({"assetIds": "[0]"}, "assetIds"),
+        ({"assetIds": "[" + ",".join(str(i) for i in range(1, 102)) + "]"}, "assetIds"),
+        ({"uploaded": "maybe"}, "uploaded"),
+        ({"minCreatedTime": "yesterday"}, "reatedTime"),  # minCreatedTime or createdTime
+        ({"name": "n" * 257}, "name"),
+        ({"partition": "1/11"}, "partition"),
+    ],
+)
+def test_get_files_malformed_parameters(client, params, field):
+    with pytest.raises(CogniteAPIError) as excinfo:
+        api_get(client, "/files", params)
+    err = _api_error(excinfo)
+    assert err.code == 400, (params, err)
+    assert field in err.message, f"the message should name {field}: {err.message}"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Filters that need other resources, malformed filters
 
@@ -513,6 +590,8 @@ def test_filter_not_supported_yet_on_search_and_aggregate(client):
         ({"assetIds": []}, "assetIds"),
         ({"assetIds": [0]}, "assetIds"),
         ({"assetIds": ["one"]}, "assetIds"),
+        ({"assetIds": [2, 2]}, "assetIds"),  # unique
+        ({"dataSetIds": [{"id": 1}, {"id": 1}]}, "dataSetIds"),  # unique
         ({"dataSetIds": [{"id": i} for i in range(1, 102)]}, "dataSetIds"),  # <= 100
         ({"dataSetIds": [{"id": 0}]}, "dataSetIds"),
         ({"name": "n" * 257}, "name"),
@@ -527,12 +606,18 @@ def test_filter_not_supported_yet_on_search_and_aggregate(client):
         ({"createdTime": {"min": "yesterday"}}, "createdTime"),
         ({"lastUpdatedTime": 5}, "lastUpdatedTime"),
         ({"sourceCreatedTime": {"max": "x"}}, "sourceCreatedTime"),
+        ({"uploadedTime": {"from": 0}}, "uploadedTime"),
         ({"labels": {"containsAny": [{"externalId": f"L{i}"} for i in range(11)]}}, "labels"),
         ({"labels": {"containsAll": []}}, "labels"),
         ({"labels": {"containsSome": [{"externalId": "L"}]}}, "labels"),
         ({"geoLocation": {"relation": "NEAR", "shape": {"type": "Point", "coordinates": [1, 2]}}}, "geoLocation"),
         ({"geoLocation": {"relation": "within", "shape": {"type": "Point", "coordinates": [1]}}}, "geoLocation"),
         ({"geoLocation": {"relation": "within"}}, "geoLocation"),
+        (
+            {"geoLocation": {"relation": "within", "shape": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1]]]}}},
+            "geoLocation",
+        ),  # ring not closed, fewer than 4 points
+        ({"geoLocation": {"relation": "within", "shape": {"type": "Circle", "coordinates": [1, 2]}}}, "geoLocation"),
         ({"noSuchFilter": 1}, "noSuchFilter"),
     ],
 )

@@ -16,15 +16,16 @@ def api_post(client, path: str, body: dict) -> dict:
 
 
 # name -> (directory, mimeType, labels). Directories split the ranking corpus for the filter tests.
+# Created in this order, which is deliberately not the ranking order.
 NAMES = {
-    "pump": ("/a", "text/plain", ["PUMP"]),  # exact
-    "pumping station": ("/b", "text/plain", []),  # prefix
-    "main pump": ("/a", "text/csv", ["PUMP"]),  # whole word
-    "pamp": ("/a", "text/plain", []),  # one typo (substitution)
+    "pamp": ("/a", "text/plain", []),  # one typo (substitution) of "pump"
     "valve": ("/a", "text/plain", []),  # unrelated
-    "compressor house": ("/b", "text/csv", []),  # unrelated to "pump"; prefix of "compressor"
+    "main pump": ("/a", "text/csv", ["PUMP"]),  # whole word
     "old kompressar": ("/b", "text/plain", []),  # two typos of "compressor"
+    "pumping station": ("/b", "text/plain", []),  # prefix
     "heat exchanger": ("/c", "application/pdf", []),
+    "pump": ("/a", "text/plain", ["PUMP"]),  # exact
+    "compressor house": ("/b", "text/csv", []),  # unrelated to "pump"; prefix match for "compressor"
 }
 
 
@@ -56,6 +57,11 @@ def test_search_ranking_exact_prefix_word_typo(client, named):
     res = client.files.search(name="pump")
     assert isinstance(res, FileMetadataList)
     assert names_of(res, named) == ["pump", "pumping station", "main pump", "pamp"]
+
+
+def test_search_exact_match_ignores_case(client, named):
+    res = client.files.search(name="PUMP")
+    assert names_of(res, named)[0] == "pump", "exact name match is case-insensitive (spec §5.7)"
 
 
 def test_search_two_typos_in_a_long_word(client, named):
@@ -99,6 +105,8 @@ def test_search_with_filter(client, named):
 def test_search_without_name_returns_filtered_files(client, named):
     res = client.files.search(filter=FileMetadataFilter(directory_prefix="/b"))
     assert set(names_of(res, named)) == {"pumping station", "compressor house", "old kompressar"}
+    listed = client.files.list(directory_prefix="/b", limit=-1)
+    assert [f.id for f in res] == [f.id for f in listed], "without a name, search returns files in list order"
     res = client.files.search(filter={"mime_type": "text/csv"})
     assert set(names_of(res, named)) == {"main pump", "compressor house"}
     res = client.files.search()  # {"search": {"name": null}, "filter": {}, "limit": 25}
@@ -109,6 +117,13 @@ def test_search_without_name_returns_filtered_files(client, named):
     for body in ({"filter": {"directoryPrefix": "/c"}}, {"search": {}, "filter": {"directoryPrefix": "/c"}}):
         items = api_post(client, "/files/search", body)["items"]
         assert [f["id"] for f in items] == [named["heat exchanger"]]
+
+
+def test_search_accepts_nulls(client, named):
+    res = api_post(client, "/files/search", {"search": {"name": None}, "filter": None, "limit": None})
+    assert {f["id"] for f in res["items"]} == set(named.values())
+    res = api_post(client, "/files/search", {"search": None, "filter": {"directoryPrefix": "/c"}})
+    assert [f["id"] for f in res["items"]] == [named["heat exchanger"]]
 
 
 def test_search_response_has_no_cursor(client, named):

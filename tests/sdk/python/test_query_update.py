@@ -15,6 +15,7 @@ from cognite.client.data_classes import (
     Geometry,
     Label,
 )
+from cognite.client.data_classes.data_modeling import NodeId
 from cognite.client.exceptions import CogniteAPIError, CogniteDuplicatedError, CogniteNotFoundError
 
 from sdk_helpers import UNKNOWN_ID
@@ -238,6 +239,19 @@ def test_update_default_mode_replace_ignore_null(client, full):
         assert geo_dump(g.geo_location) == geo_dump(point(1, 2))
 
 
+def test_update_retrieved_object_mode_replace(client, full):
+    f = client.files.retrieve(id=full.id)
+    f.source = None
+    f.geo_location = None
+    f.metadata = {"z": "1"}
+    res = client.files.update(f, mode="replace")
+    for g in (res, client.files.retrieve(id=full.id)):
+        assert g.source is None and g.geo_location is None, "fields that are None are cleared"
+        assert g.metadata == {"z": "1"}
+        assert g.external_id == "u1" and g.directory == "/d1" and sorted(g.asset_ids) == [1, 2]
+        assert label_set(g) == {"L0", "L1"} and g.data_set_id == 10 and g.source_modified_time == 200
+
+
 def test_update_write_object_default_mode(client, full):
     res = client.files.update(FileMetadataWrite(name="ignored.txt", external_id="u1", source="w"))
     assert res.id == full.id and res.name == full.name
@@ -349,6 +363,13 @@ def test_update_unknown_id_is_not_found(client, full):
     assert excinfo.value.not_found == [{"externalId": "nope"}]
 
 
+@pytest.mark.filterwarnings("ignore:It is not recommended to update a file with an instance_id")
+def test_update_unknown_instance_id_is_not_found(client, full):
+    with pytest.raises(CogniteNotFoundError) as excinfo:
+        client.files.update(FileMetadataUpdate(instance_id=NodeId("sp", "no-such-node")).metadata.add({"k": "v"}))
+    assert excinfo.value.not_found == [{"instanceId": {"space": "sp", "externalId": "no-such-node"}}]
+
+
 def test_update_known_and_unknown_reports_only_unknown(client, full):
     with pytest.raises(CogniteNotFoundError) as excinfo:
         client.files.update(
@@ -386,6 +407,11 @@ def _raw_update_error(client, item: dict) -> CogniteAPIError:
         ({"geoLocation": {"set": {"type": "Point", "coordinates": [1, 2]}}}, "geoLocation"),
         ({"assetIds": {"add": [0]}}, "assetIds"),
         ({"noSuchField": {"set": 1}}, "noSuchField"),
+        ({"source": {}}, "source"),
+        ({"metadata": {"setNull": True}}, "metadata"),
+        ({"assetIds": {"setNull": True}}, "assetIds"),
+        ({"labels": {"set": [{"externalId": f"L{i}"} for i in range(11)]}}, "labels"),
+        ({"securityCategories": {"add": list(range(1, 102))}}, "securityCategories"),
     ],
 )
 def test_update_invalid_is_400_naming_the_field(client, full, update, field):
@@ -403,6 +429,39 @@ def test_update_result_over_limit_is_400(client, full):
     )
     assert err.code == 400 and "labels" in err.message, err
     assert label_set(client.files.retrieve(id=full.id)) == {"L0", "L1"}
+    # metadata: <= 256 pairs in the result
+    err = _raw_update_error(
+        client, {"id": full.id, "update": {"metadata": {"add": {f"k{i}": "v" for i in range(255)}}}}
+    )
+    assert err.code == 400 and "metadata" in err.message, err
+    # assetIds: <= 1000 in the result
+    err = _raw_update_error(client, {"id": full.id, "update": {"assetIds": {"add": list(range(100, 1099))}}})
+    assert err.code == 400 and "assetIds" in err.message, err
+    got = client.files.retrieve(id=full.id)
+    assert got.metadata == {"a": "1", "b": "2"} and sorted(got.asset_ids) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"items": []},
+        {"items": [{"id": i, "update": {}} for i in range(1, 1002)]},
+        {"items": [{"update": {"source": {"set": "x"}}}]},  # no identifier
+        {},
+    ],
+    ids=["empty", "1001-items", "no-identifier", "no-items"],
+)
+def test_update_malformed_request_is_400(client, full, body):
+    with pytest.raises(CogniteAPIError) as excinfo:
+        api_post(client, "/files/update", body)
+    assert excinfo.value.code == 400, excinfo.value
+
+
+def test_update_item_with_two_identifiers_is_400(client, full):
+    with pytest.raises(CogniteAPIError) as excinfo:
+        api_post(client, "/files/update", {"items": [{"id": full.id, "externalId": "u1", "update": {"source": {"set": "x"}}}]})
+    assert excinfo.value.code == 400
+    assert client.files.retrieve(id=full.id).source == "s1"
 
 
 def test_update_same_identifier_twice_is_400(client, full):
