@@ -71,7 +71,13 @@ impl Application {
             signer: UrlSigner::new(&secret, &public_url),
             cursors: CursorCodec::new(&secret),
         };
-        Ok(Self { listener, local_addr, public_url, router: api::router(state.clone()), state })
+        Ok(Self {
+            listener,
+            local_addr,
+            public_url,
+            router: api::router(state.clone()),
+            state,
+        })
     }
 
     /// The address the server listens on.
@@ -95,7 +101,10 @@ impl Application {
             shutdown.await;
             let _ = stopping_tx.send(());
         };
-        let janitor = tokio::spawn(crate::janitor::run(self.state.meta.clone(), self.state.blobs.clone()));
+        let janitor = tokio::spawn(crate::janitor::run(
+            self.state.meta.clone(),
+            self.state.blobs.clone(),
+        ));
         let _stop_janitor = AbortOnDrop(janitor);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
         let deadline = async move {
@@ -119,7 +128,10 @@ impl Application {
 /// [`open_data_dir_metadata`] to create it). Bulk loaders use this to write what a server will then serve.
 fn open_metadata(data_dir: &std::path::Path, secret: &Secret) -> anyhow::Result<SqliteStore> {
     let id_seed = u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
-    Ok(SqliteStore::open(&data_dir.join("metadata.sqlite3"), id_seed)?)
+    Ok(SqliteStore::open(
+        &data_dir.join("metadata.sqlite3"),
+        id_seed,
+    )?)
 }
 
 /// The metadata store of `data_dir`, created with its secret key if missing, exactly as `cabinet serve`

@@ -19,14 +19,20 @@ pub async fn run(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>) {
         tick.tick().await;
         match sweep(meta.as_ref(), blobs.as_ref()).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "janitor removed expired files and upload sessions"),
+            Ok(n) => tracing::info!(
+                removed = n,
+                "janitor removed expired files and upload sessions"
+            ),
             Err(e) => tracing::warn!(error = %e, "janitor sweep failed; retrying in an hour"),
         }
     }
 }
 
 /// One full sweep as of now; returns how many files and sessions it removed.
-pub async fn sweep(meta: &dyn MetadataStore, blobs: &dyn BlobStore) -> Result<usize, crate::store::StoreError> {
+pub async fn sweep(
+    meta: &dyn MetadataStore,
+    blobs: &dyn BlobStore,
+) -> Result<usize, crate::store::StoreError> {
     let mut removed = 0;
     loop {
         let expired = meta.expire(now_ms()).await?;
@@ -34,7 +40,11 @@ pub async fn sweep(meta: &dyn MetadataStore, blobs: &dyn BlobStore) -> Result<us
             return Ok(removed);
         }
         removed += expired.files.len() + expired.sessions.len();
-        let sessions = expired.files.iter().flat_map(|f| f.sessions.iter()).chain(expired.sessions.iter());
+        let sessions = expired
+            .files
+            .iter()
+            .flat_map(|f| f.sessions.iter())
+            .chain(expired.sessions.iter());
         for session in sessions {
             if let Err(e) = blobs.delete_parts(session).await {
                 tracing::warn!(error = %e, "could not remove the parts of an expired upload");

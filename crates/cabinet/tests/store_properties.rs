@@ -23,7 +23,8 @@ fn opt<T: Clone + std::fmt::Debug + 'static>(values: Vec<T>) -> impl Strategy<Va
 }
 
 fn subset(values: &'static [&'static str]) -> impl Strategy<Value = Vec<String>> {
-    proptest::sample::subsequence(values.to_vec(), 0..=values.len()).prop_map(|v| v.into_iter().map(String::from).collect())
+    proptest::sample::subsequence(values.to_vec(), 0..=values.len())
+        .prop_map(|v| v.into_iter().map(String::from).collect())
 }
 
 fn gen_file(index: usize) -> impl Strategy<Value = GenFile> {
@@ -35,13 +36,22 @@ fn gen_file(index: usize) -> impl Strategy<Value = GenFile> {
         opt(vec!["ab", "abc", "b", "c"]),
     );
     let lists = (
-        proptest::collection::btree_map(proptest::sample::select(vec!["k1", "k2"]), proptest::sample::select(vec!["v1", "v2"]), 0..=2),
+        proptest::collection::btree_map(
+            proptest::sample::select(vec!["k1", "k2"]),
+            proptest::sample::select(vec!["v1", "v2"]),
+            0..=2,
+        ),
         proptest::sample::subsequence(vec![1i64, 2, 3], 0..=3),
         subset(&["L1", "L2", "L3"]),
         opt(vec![1i64, 2]),
         opt(vec![(0.0, 0.0), (1.0, 1.0), (2.5, 2.5), (5.0, 1.0)]),
     );
-    let times = (0i64..10, opt((0i64..10).collect()), opt((0i64..10).collect()), opt((0i64..10).collect()));
+    let times = (
+        0i64..10,
+        opt((0i64..10).collect()),
+        opt((0i64..10).collect()),
+        opt((0i64..10).collect()),
+    );
     (strings, lists, times).prop_map(move |(s, l, t)| {
         let (name, directory, mime, source, xid) = s;
         let (metadata, assets, labels, data_set, point) = l;
@@ -91,14 +101,24 @@ fn gen_full_filter() -> impl Strategy<Value = Value> {
         opt(vec![true, false]),
     );
     let b = (
-        proptest::collection::btree_map(proptest::sample::select(vec!["k1", "k2"]), proptest::sample::select(vec!["v1", "v2"]), 0..=2),
+        proptest::collection::btree_map(
+            proptest::sample::select(vec!["k1", "k2"]),
+            proptest::sample::select(vec!["v1", "v2"]),
+            0..=2,
+        ),
         opt(vec![vec![1i64], vec![2, 3], vec![3]]),
         opt(vec![vec![1i64], vec![2], vec![1, 2]]),
         opt(vec![vec!["L1"], vec!["L2", "L3"]]),
         opt(vec![vec!["L1"], vec!["L1", "L2"]]),
         opt(vec!["INTERSECTS", "within", "Disjoint"]),
     );
-    let c = (opt(vec![0u8]).prop_flat_map(|_| Just(())), gen_range(), gen_range(), gen_range(), proptest::collection::vec(any::<bool>(), 4));
+    let c = (
+        opt(vec![0u8]).prop_flat_map(|_| Just(())),
+        gen_range(),
+        gen_range(),
+        gen_range(),
+        proptest::collection::vec(any::<bool>(), 4),
+    );
     (a, b, c).prop_map(|(a, b, c)| {
         let mut f = Map::new();
         let (name, dir, mime, source, xid, uploaded) = a;
@@ -152,16 +172,23 @@ fn gen_full_filter() -> impl Strategy<Value = Value> {
 
 /// A filter of one to three conditions: with more, almost every filter would match nothing.
 fn gen_filter() -> impl Strategy<Value = Value> {
-    (gen_full_filter(), proptest::collection::vec(any::<proptest::sample::Index>(), 1..=3)).prop_map(|(full, picks)| {
-        let full = full.as_object().cloned().unwrap_or_default();
-        if full.is_empty() {
-            return Value::Object(full);
-        }
-        let keys: Vec<&String> = full.keys().collect();
-        let kept: Map<String, Value> =
-            picks.iter().map(|i| keys[i.index(keys.len())]).map(|k| (k.clone(), full[k].clone())).collect();
-        Value::Object(kept)
-    })
+    (
+        gen_full_filter(),
+        proptest::collection::vec(any::<proptest::sample::Index>(), 1..=3),
+    )
+        .prop_map(|(full, picks)| {
+            let full = full.as_object().cloned().unwrap_or_default();
+            if full.is_empty() {
+                return Value::Object(full);
+            }
+            let keys: Vec<&String> = full.keys().collect();
+            let kept: Map<String, Value> = picks
+                .iter()
+                .map(|i| keys[i.index(keys.len())])
+                .map(|k| (k.clone(), full[k].clone()))
+                .collect();
+            Value::Object(kept)
+        })
 }
 
 struct Fixture {
@@ -175,44 +202,107 @@ struct Fixture {
 /// every one drive from the filter's index; both must give the same answers.
 async fn load(files: Vec<GenFile>, probe_limit: i64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let tuning = SqliteTuning { list_probe_limit: probe_limit };
+    let tuning = SqliteTuning {
+        list_probe_limit: probe_limit,
+    };
     let store = SqliteStore::open_tuned(&dir.path().join("m.sqlite3"), 7, tuning).unwrap();
     let project = ProjectName::parse("prop").unwrap();
     // Another project's files must never show up.
     let other = ProjectName::parse("other").unwrap();
-    let session = |id: &str| NewSession { id: id.to_string(), parts: None, expires_time: i64::MAX };
-    store.create_file(&other, FileSpec { name: "a".into(), ..Default::default() }, false, session("o"), 1).await.unwrap();
+    let session = |id: &str| NewSession {
+        id: id.to_string(),
+        parts: None,
+        expires_time: i64::MAX,
+    };
+    store
+        .create_file(
+            &other,
+            FileSpec {
+                name: "a".into(),
+                ..Default::default()
+            },
+            false,
+            session("o"),
+            1,
+        )
+        .await
+        .unwrap();
     let mut created_order = Vec::new();
     for (i, f) in files.into_iter().enumerate() {
         let s = format!("s{i}");
-        let created = store.create_file(&project, f.spec, false, session(&s), f.created).await.unwrap();
+        let created = store
+            .create_file(&project, f.spec, false, session(&s), f.created)
+            .await
+            .unwrap();
         created_order.push(created.id);
         if let Some(at) = f.uploaded_at {
-            let content = ContentRef { key: format!("k{i}"), size: 1 };
-            store.publish_content(&project, created.id, &s, content, at).await.unwrap();
+            let content = ContentRef {
+                key: format!("k{i}"),
+                size: 1,
+            };
+            store
+                .publish_content(&project, created.id, &s, content, at)
+                .await
+                .unwrap();
         }
     }
     let all = store
-        .list(&project, PageRequest { filter: FileFilter::default(), limit: 1000, after: None, partition: None })
+        .list(
+            &project,
+            PageRequest {
+                filter: FileFilter::default(),
+                limit: 1000,
+                after: None,
+                partition: None,
+            },
+        )
         .await
         .unwrap()
         .items;
-    assert_eq!(all.iter().map(|f| f.id).collect::<Vec<_>>(), created_order, "listing order is creation order");
-    assert_eq!(store.count(&project, &FileFilter::default()).await.unwrap() as usize, all.len());
-    Fixture { _dir: dir, store, project, all }
+    assert_eq!(
+        all.iter().map(|f| f.id).collect::<Vec<_>>(),
+        created_order,
+        "listing order is creation order"
+    );
+    assert_eq!(
+        store.count(&project, &FileFilter::default()).await.unwrap() as usize,
+        all.len()
+    );
+    Fixture {
+        _dir: dir,
+        store,
+        project,
+        all,
+    }
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
-async fn walk(fx: &Fixture, filter: &FileFilter, page_size: usize, partition: Option<Partition>) -> Vec<i64> {
+async fn walk(
+    fx: &Fixture,
+    filter: &FileFilter,
+    page_size: usize,
+    partition: Option<Partition>,
+) -> Vec<i64> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
         let page = fx
             .store
-            .list(&fx.project, PageRequest { filter: filter.clone(), limit: page_size, after, partition })
+            .list(
+                &fx.project,
+                PageRequest {
+                    filter: filter.clone(),
+                    limit: page_size,
+                    after,
+                    partition,
+                },
+            )
             .await
             .unwrap();
         out.extend(page.items.iter().map(|f| f.id));

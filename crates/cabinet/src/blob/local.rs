@@ -86,7 +86,11 @@ impl LocalBlobs {
     /// Streams `body` into a synced staging file; returns it and its size. A blocking thread owns the
     /// file and writes whatever chunks have arrived in one vectored write, so the async side never waits
     /// on the disk and no chunk is copied on the way.
-    async fn stage(&self, mut body: ByteStream, max_bytes: u64) -> Result<(Staged, u64), BlobError> {
+    async fn stage(
+        &self,
+        mut body: ByteStream,
+        max_bytes: u64,
+    ) -> Result<(Staged, u64), BlobError> {
         let staged = self.new_staging();
         let path = staged.path.clone();
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
@@ -113,7 +117,9 @@ impl LocalBlobs {
             }
         }
         drop(tx);
-        let written = writer.await.map_err(|e| internal(std::io::Error::other(e)))?;
+        let written = writer
+            .await
+            .map_err(|e| internal(std::io::Error::other(e)))?;
         if let Some(failure) = failure {
             return Err(failure);
         }
@@ -169,7 +175,12 @@ fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
     // SAFETY: sync_file_range only reads its integer arguments; the descriptor is open for the call.
     unsafe {
-        libc::sync_file_range(file.as_raw_fd(), offset as i64, len as i64, libc::SYNC_FILE_RANGE_WRITE);
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as i64,
+            len as i64,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
     }
 }
 
@@ -177,7 +188,8 @@ fn start_writeback(file: &std::fs::File, offset: u64, len: u64) {
 fn start_writeback(_file: &std::fs::File, _offset: u64, _len: u64) {}
 
 fn write_all_vectored(file: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Result<()> {
-    let mut slices: Vec<std::io::IoSlice<'_>> = chunks.iter().map(|c| std::io::IoSlice::new(c)).collect();
+    let mut slices: Vec<std::io::IoSlice<'_>> =
+        chunks.iter().map(|c| std::io::IoSlice::new(c)).collect();
     let mut slices = slices.as_mut_slice();
     while !slices.is_empty() {
         let n = file.write_vectored(slices)?;
@@ -191,7 +203,11 @@ fn write_all_vectored(file: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Re
 
 /// The reader thread of a download: reads the file (or the range) in large chunks and hands them to the
 /// response until it is done or the client went away (the channel closed).
-fn read_chunks(mut file: std::fs::File, range: Option<(u64, u64)>, tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>) {
+fn read_chunks(
+    mut file: std::fs::File,
+    range: Option<(u64, u64)>,
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+) {
     let (start, mut left) = match range {
         Some((first, last)) => (first, last - first + 1),
         None => (0, u64::MAX),
@@ -293,7 +309,9 @@ impl BlobStore for LocalBlobs {
         let path = self.object_path(key);
         let file = match tokio::task::spawn_blocking(move || std::fs::File::open(path)).await {
             Ok(Ok(f)) => f,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BlobError::NotFound)
+            }
             Ok(Err(e)) => return Err(internal(e)),
             Err(e) => return Err(internal(std::io::Error::other(e))),
         };

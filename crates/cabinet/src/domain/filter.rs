@@ -22,7 +22,9 @@ pub struct TimeRange {
 impl TimeRange {
     /// Whether `t` is set and inside the range.
     pub fn contains(&self, t: Option<i64>) -> bool {
-        t.is_some_and(|t| self.min.is_none_or(|min| t >= min) && self.max.is_none_or(|max| t <= max))
+        t.is_some_and(|t| {
+            self.min.is_none_or(|min| t >= min) && self.max.is_none_or(|max| t <= max)
+        })
     }
 }
 
@@ -51,7 +53,10 @@ pub struct GeoFilter {
 impl GeoFilter {
     /// Whether a file with `geo_location` (a GeoJSON Feature) matches. Files without one never match.
     pub fn matches(&self, geo_location: Option<&Value>) -> bool {
-        let Some(geometry) = geo_location.and_then(|g| g.get("geometry")).and_then(geometry_from_json) else {
+        let Some(geometry) = geo_location
+            .and_then(|g| g.get("geometry"))
+            .and_then(geometry_from_json)
+        else {
             return false;
         };
         let m = geometry.relate(&self.shape);
@@ -108,17 +113,31 @@ pub const MAX_FILTER_IDS: usize = 100;
 impl FileFilter {
     /// Whether `f` satisfies every condition: the reference semantics of the filter.
     pub fn matches(&self, f: &FileRecord) -> bool {
-        let eq = |want: &Option<String>, have: &Option<String>| want.as_ref().is_none_or(|w| have.as_ref() == Some(w));
-        let prefix = |want: &Option<String>, have: &Option<String>| {
-            want.as_ref().is_none_or(|w| have.as_ref().is_some_and(|h| h.starts_with(w.as_str())))
+        let eq = |want: &Option<String>, have: &Option<String>| {
+            want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
         };
-        let range = |want: &Option<TimeRange>, have: Option<i64>| want.as_ref().is_none_or(|r| r.contains(have));
+        let prefix = |want: &Option<String>, have: &Option<String>| {
+            want.as_ref()
+                .is_none_or(|w| have.as_ref().is_some_and(|h| h.starts_with(w.as_str())))
+        };
+        let range = |want: &Option<TimeRange>, have: Option<i64>| {
+            want.as_ref().is_none_or(|r| r.contains(have))
+        };
         self.name.as_ref().is_none_or(|n| *n == f.name)
             && prefix(&self.directory_prefix, &f.directory)
             && eq(&self.mime_type, &f.mime_type)
-            && self.metadata.iter().all(|(k, v)| f.metadata.get(k) == Some(v))
-            && self.asset_ids.as_ref().is_none_or(|ids| ids.iter().any(|a| f.asset_ids.contains(a)))
-            && self.data_set_ids.as_ref().is_none_or(|ids| f.data_set_id.is_some_and(|d| ids.contains(&d)))
+            && self
+                .metadata
+                .iter()
+                .all(|(k, v)| f.metadata.get(k) == Some(v))
+            && self
+                .asset_ids
+                .as_ref()
+                .is_none_or(|ids| ids.iter().any(|a| f.asset_ids.contains(a)))
+            && self
+                .data_set_ids
+                .as_ref()
+                .is_none_or(|ids| f.data_set_id.is_some_and(|d| ids.contains(&d)))
             && eq(&self.source, &f.source)
             && range(&self.created_time, Some(f.created_time))
             && range(&self.last_updated_time, Some(f.last_updated_time))
@@ -127,9 +146,18 @@ impl FileFilter {
             && range(&self.source_modified_time, f.source_modified_time)
             && prefix(&self.external_id_prefix, &f.external_id)
             && self.uploaded.is_none_or(|u| u == f.uploaded())
-            && self.labels_any.as_ref().is_none_or(|ls| ls.iter().any(|l| f.labels.contains(l)))
-            && self.labels_all.as_ref().is_none_or(|ls| ls.iter().all(|l| f.labels.contains(l)))
-            && self.geo_location.as_ref().is_none_or(|g| g.matches(f.geo_location.as_ref()))
+            && self
+                .labels_any
+                .as_ref()
+                .is_none_or(|ls| ls.iter().any(|l| f.labels.contains(l)))
+            && self
+                .labels_all
+                .as_ref()
+                .is_none_or(|ls| ls.iter().all(|l| f.labels.contains(l)))
+            && self
+                .geo_location
+                .as_ref()
+                .is_none_or(|g| g.matches(f.geo_location.as_ref()))
     }
 
     /// Parses the `filter` object of list, search and aggregate. Errors name the field as
@@ -150,20 +178,37 @@ impl FileFilter {
                     "false" => Value::Bool(false),
                     _ => return Err(Invalid::new(key.clone(), "must be true or false")),
                 },
-                "assetIds" | "dataSetIds" | "assetExternalIds" | "rootAssetIds" | "assetSubtreeIds"
+                "assetIds"
+                | "dataSetIds"
+                | "assetExternalIds"
+                | "rootAssetIds"
+                | "assetSubtreeIds"
                 | "assetSubtreeExternalIds" => query_array(key, raw)?,
                 k if time_param(k).is_some() => {
                     let (field, bound) = time_param(k).unwrap_or_default();
-                    let n: i64 = raw.parse().map_err(|_| Invalid::new(key.clone(), "must be an integer"))?;
-                    let entry = map.entry(field.to_string()).or_insert_with(|| Value::Object(Map::new()));
+                    let n: i64 = raw
+                        .parse()
+                        .map_err(|_| Invalid::new(key.clone(), "must be an integer"))?;
+                    let entry = map
+                        .entry(field.to_string())
+                        .or_insert_with(|| Value::Object(Map::new()));
                     if let Value::Object(o) = entry {
                         o.insert(bound.to_string(), Value::from(n));
                     }
                     continue;
                 }
-                _ => return Err(Invalid::new(key.clone(), "is not a query parameter of GET /files")),
+                _ => {
+                    return Err(Invalid::new(
+                        key.clone(),
+                        "is not a query parameter of GET /files",
+                    ))
+                }
             };
-            let field = if key == "assetSubtreeExternalIds" { "assetSubtreeIds" } else { key.as_str() };
+            let field = if key == "assetSubtreeExternalIds" {
+                "assetSubtreeIds"
+            } else {
+                key.as_str()
+            };
             map.insert(field.to_string(), value);
         }
         parse(&map)
@@ -183,7 +228,10 @@ fn time_param(key: &str) -> Option<(&'static str, &'static str)> {
     } else {
         ("max", key.strip_prefix("max")?)
     };
-    FIELDS.iter().find(|(suffix, _)| *suffix == rest).map(|(_, field)| (*field, bound))
+    FIELDS
+        .iter()
+        .find(|(suffix, _)| *suffix == rest)
+        .map(|(_, field)| (*field, bound))
 }
 
 fn query_array(key: &str, raw: &str) -> Result<Value, Invalid> {
@@ -192,7 +240,12 @@ fn query_array(key: &str, raw: &str) -> Result<Value, Invalid> {
     }
     Ok(Value::Array(
         raw.split(',')
-            .map(|part| part.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(part.trim().into())))
+            .map(|part| {
+                part.trim()
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or_else(|_| Value::String(part.trim().into()))
+            })
             .collect(),
     ))
 }
@@ -213,8 +266,16 @@ fn parse(filter: &Map<String, Value>) -> Result<FileFilter, Invalid> {
             "directoryPrefix" => f.directory_prefix = Some(string(field, value, MAX_DIRECTORY)?),
             "mimeType" => f.mime_type = Some(string(field, value, MAX_MIME_TYPE)?),
             "source" => f.source = Some(string(field, value, MAX_SOURCE)?),
-            "externalIdPrefix" => f.external_id_prefix = Some(string(field, value, MAX_EXTERNAL_ID)?),
-            "uploaded" => f.uploaded = Some(value.as_bool().ok_or_else(|| Invalid::new(field, "must be true or false"))?),
+            "externalIdPrefix" => {
+                f.external_id_prefix = Some(string(field, value, MAX_EXTERNAL_ID)?)
+            }
+            "uploaded" => {
+                f.uploaded = Some(
+                    value
+                        .as_bool()
+                        .ok_or_else(|| Invalid::new(field, "must be true or false"))?,
+                )
+            }
             "metadata" => f.metadata = metadata(value)?,
             "assetIds" => f.asset_ids = Some(ids(field, value, 1)?),
             "dataSetIds" => f.data_set_ids = Some(data_set_ids(value)?),
@@ -225,12 +286,14 @@ fn parse(filter: &Map<String, Value>) -> Result<FileFilter, Invalid> {
             "sourceModifiedTime" => f.source_modified_time = Some(time_range(field, value)?),
             "labels" => (f.labels_any, f.labels_all) = labels(value)?,
             "geoLocation" => f.geo_location = Some(geo_filter(value)?),
-            "assetExternalIds" => {
-                return Err(unsupported(field, "cabinet has no asset registry to resolve asset externalIds; filter by assetIds"))
-            }
-            "rootAssetIds" | "assetSubtreeIds" => {
-                return Err(unsupported(field, "cabinet has no asset hierarchy to find the assets of a tree; filter by assetIds"))
-            }
+            "assetExternalIds" => return Err(unsupported(
+                field,
+                "cabinet has no asset registry to resolve asset externalIds; filter by assetIds",
+            )),
+            "rootAssetIds" | "assetSubtreeIds" => return Err(unsupported(
+                field,
+                "cabinet has no asset hierarchy to find the assets of a tree; filter by assetIds",
+            )),
             _ => return Err(Invalid::new(field, "is not a field of the files filter")),
         }
     }
@@ -238,16 +301,22 @@ fn parse(filter: &Map<String, Value>) -> Result<FileFilter, Invalid> {
 }
 
 fn string(field: &str, v: &Value, max: usize) -> Result<String, Invalid> {
-    let s = v.as_str().ok_or_else(|| Invalid::new(field, "must be a string"))?;
+    let s = v
+        .as_str()
+        .ok_or_else(|| Invalid::new(field, "must be a string"))?;
     check_max_chars(field, Some(s), max)?;
     Ok(s.to_string())
 }
 
 fn metadata(v: &Value) -> Result<BTreeMap<String, String>, Invalid> {
-    let obj = v.as_object().ok_or_else(|| Invalid::new("metadata", "must be an object of strings"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Invalid::new("metadata", "must be an object of strings"))?;
     let mut out = Metadata::new();
     for (k, v) in obj {
-        let v = v.as_str().ok_or_else(|| Invalid::new(format!("metadata.{k}"), "must be a string"))?;
+        let v = v
+            .as_str()
+            .ok_or_else(|| Invalid::new(format!("metadata.{k}"), "must be a string"))?;
         out.insert(k.clone(), v.to_string());
     }
     check_metadata(&out)?;
@@ -255,13 +324,20 @@ fn metadata(v: &Value) -> Result<BTreeMap<String, String>, Invalid> {
 }
 
 fn ids(field: &str, v: &Value, min: usize) -> Result<Vec<i64>, Invalid> {
-    let arr = v.as_array().ok_or_else(|| Invalid::new(field, "must be an array of ids"))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| Invalid::new(field, "must be an array of ids"))?;
     if arr.len() < min || arr.len() > MAX_FILTER_IDS {
-        return Err(Invalid::new(field, format!("must have {min} to {MAX_FILTER_IDS} items")));
+        return Err(Invalid::new(
+            field,
+            format!("must have {min} to {MAX_FILTER_IDS} items"),
+        ));
     }
     let mut out = Vec::with_capacity(arr.len());
     for (i, item) in arr.iter().enumerate() {
-        let id = item.as_i64().ok_or_else(|| Invalid::new(format!("{field}[{i}]"), "must be an integer id"))?;
+        let id = item
+            .as_i64()
+            .ok_or_else(|| Invalid::new(format!("{field}[{i}]"), "must be an integer id"))?;
         check_id(&format!("{field}[{i}]"), id)?;
         if out.contains(&id) {
             return Err(Invalid::new(format!("{field}[{i}]"), "is given twice"));
@@ -272,11 +348,14 @@ fn ids(field: &str, v: &Value, min: usize) -> Result<Vec<i64>, Invalid> {
 }
 
 fn data_set_ids(v: &Value) -> Result<Vec<i64>, Invalid> {
-    let arr = v.as_array().ok_or_else(|| Invalid::new("dataSetIds", "must be an array of {\"id\": n}"))?;
-    let plain: Vec<Value> = arr
-        .iter()
-        .enumerate()
-        .map(|(i, item)| match item {
+    let arr = v
+        .as_array()
+        .ok_or_else(|| Invalid::new("dataSetIds", "must be an array of {\"id\": n}"))?;
+    let plain: Vec<Value> =
+        arr.iter()
+            .enumerate()
+            .map(|(i, item)| {
+                match item {
             Value::Object(o) if o.len() == 1 && o.contains_key("id") => Ok(o["id"].clone()),
             Value::Object(o) if o.contains_key("externalId") => Err(unsupported(
                 &format!("dataSetIds[{i}].externalId"),
@@ -284,19 +363,27 @@ fn data_set_ids(v: &Value) -> Result<Vec<i64>, Invalid> {
             )),
             Value::Number(_) => Ok(item.clone()),
             _ => Err(Invalid::new(format!("dataSetIds[{i}]"), "must be {\"id\": n}")),
-        })
-        .collect::<Result<_, _>>()?;
+        }
+            })
+            .collect::<Result<_, _>>()?;
     ids("dataSetIds", &Value::Array(plain), 0)
 }
 
 fn time_range(field: &str, v: &Value) -> Result<TimeRange, Invalid> {
-    let obj = v.as_object().ok_or_else(|| Invalid::new(field, "must be {\"min\": ms, \"max\": ms}"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Invalid::new(field, "must be {\"min\": ms, \"max\": ms}"))?;
     let mut r = TimeRange::default();
     for (k, bound) in obj {
         if bound.is_null() {
             continue;
         }
-        let n = bound.as_i64().ok_or_else(|| Invalid::new(format!("{field}.{k}"), "must be an integer (ms since epoch)"))?;
+        let n = bound.as_i64().ok_or_else(|| {
+            Invalid::new(
+                format!("{field}.{k}"),
+                "must be an integer (ms since epoch)",
+            )
+        })?;
         match k.as_str() {
             "min" => r.min = Some(n),
             "max" => r.max = Some(n),
@@ -309,13 +396,23 @@ fn time_range(field: &str, v: &Value) -> Result<TimeRange, Invalid> {
 type LabelConditions = (Option<Vec<String>>, Option<Vec<String>>);
 
 fn labels(v: &Value) -> Result<LabelConditions, Invalid> {
-    let obj = v.as_object().ok_or_else(|| Invalid::new("labels", "must be {\"containsAny\": [...]} or {\"containsAll\": [...]}"))?;
+    let obj = v.as_object().ok_or_else(|| {
+        Invalid::new(
+            "labels",
+            "must be {\"containsAny\": [...]} or {\"containsAll\": [...]}",
+        )
+    })?;
     let mut out: LabelConditions = (None, None);
     for (k, list) in obj {
         let field = format!("labels.{k}");
-        let arr = list.as_array().ok_or_else(|| Invalid::new(&*field, "must be an array of {\"externalId\"}"))?;
+        let arr = list
+            .as_array()
+            .ok_or_else(|| Invalid::new(&*field, "must be an array of {\"externalId\"}"))?;
         if arr.is_empty() || arr.len() > MAX_LABELS {
-            return Err(Invalid::new(&*field, format!("must have 1 to {MAX_LABELS} items")));
+            return Err(Invalid::new(
+                &*field,
+                format!("must have 1 to {MAX_LABELS} items"),
+            ));
         }
         let mut refs = Vec::with_capacity(arr.len());
         for (i, item) in arr.iter().enumerate() {
@@ -323,7 +420,9 @@ fn labels(v: &Value) -> Result<LabelConditions, Invalid> {
                 .get("externalId")
                 .and_then(Value::as_str)
                 .filter(|_| item.as_object().is_some_and(|o| o.len() == 1))
-                .ok_or_else(|| Invalid::new(format!("{field}[{i}]"), "must be {\"externalId\": \"…\"}"))?;
+                .ok_or_else(|| {
+                    Invalid::new(format!("{field}[{i}]"), "must be {\"externalId\": \"…\"}")
+                })?;
             check_external_id(&format!("{field}[{i}].externalId"), x)?;
             refs.push(x.to_string());
         }
@@ -340,22 +439,45 @@ fn labels(v: &Value) -> Result<LabelConditions, Invalid> {
 }
 
 fn geo_filter(v: &Value) -> Result<GeoFilter, Invalid> {
-    let obj = v.as_object().ok_or_else(|| Invalid::new("geoLocation", "must be {\"relation\", \"shape\"}"))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Invalid::new("geoLocation", "must be {\"relation\", \"shape\"}"))?;
     for key in obj.keys() {
         if key != "relation" && key != "shape" {
-            return Err(Invalid::new(format!("geoLocation.{key}"), "is not relation or shape"));
+            return Err(Invalid::new(
+                format!("geoLocation.{key}"),
+                "is not relation or shape",
+            ));
         }
     }
-    let relation = match obj.get("relation").and_then(Value::as_str).map(str::to_ascii_uppercase).as_deref() {
+    let relation = match obj
+        .get("relation")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         Some("INTERSECTS") => GeoRelation::Intersects,
         Some("DISJOINT") => GeoRelation::Disjoint,
         Some("WITHIN") => GeoRelation::Within,
-        _ => return Err(Invalid::new("geoLocation.relation", "must be INTERSECTS, DISJOINT or WITHIN")),
+        _ => {
+            return Err(Invalid::new(
+                "geoLocation.relation",
+                "must be INTERSECTS, DISJOINT or WITHIN",
+            ))
+        }
     };
-    let shape_json = obj.get("shape").cloned().ok_or_else(|| Invalid::new("geoLocation.shape", "is required"))?;
+    let shape_json = obj
+        .get("shape")
+        .cloned()
+        .ok_or_else(|| Invalid::new("geoLocation.shape", "is required"))?;
     validate_geometry(&shape_json).map_err(|e| e.within("geoLocation.shape"))?;
-    let shape = geometry_from_json(&shape_json).ok_or_else(|| Invalid::new("geoLocation.shape", "is not a valid geometry"))?;
-    Ok(GeoFilter { relation, shape_json, shape })
+    let shape = geometry_from_json(&shape_json)
+        .ok_or_else(|| Invalid::new("geoLocation.shape", "is not a valid geometry"))?;
+    Ok(GeoFilter {
+        relation,
+        shape_json,
+        shape,
+    })
 }
 
 /// A GeoJSON geometry object as a `geo` geometry; `None` when it is not valid GeoJSON.
@@ -363,10 +485,15 @@ pub fn geometry_from_json(v: &Value) -> Option<Geometry<f64>> {
     use geo::{Coord, LineString, MultiLineString, MultiPoint, MultiPolygon, Point, Polygon};
     fn coord(v: &Value) -> Option<Coord<f64>> {
         let a = v.as_array()?;
-        Some(Coord { x: a.first()?.as_f64()?, y: a.get(1)?.as_f64()? })
+        Some(Coord {
+            x: a.first()?.as_f64()?,
+            y: a.get(1)?.as_f64()?,
+        })
     }
     fn line(v: &Value) -> Option<LineString<f64>> {
-        Some(LineString::new(v.as_array()?.iter().map(coord).collect::<Option<_>>()?))
+        Some(LineString::new(
+            v.as_array()?.iter().map(coord).collect::<Option<_>>()?,
+        ))
     }
     fn polygon(v: &Value) -> Option<Polygon<f64>> {
         let rings = v.as_array()?;
@@ -379,9 +506,23 @@ pub fn geometry_from_json(v: &Value) -> Option<Geometry<f64>> {
         "Point" => Geometry::Point(Point(coord(coords)?)),
         "LineString" => Geometry::LineString(line(coords)?),
         "Polygon" => Geometry::Polygon(polygon(coords)?),
-        "MultiPoint" => Geometry::MultiPoint(MultiPoint(coords.as_array()?.iter().map(|c| coord(c).map(Point)).collect::<Option<_>>()?)),
-        "MultiLineString" => Geometry::MultiLineString(MultiLineString(coords.as_array()?.iter().map(line).collect::<Option<_>>()?)),
-        "MultiPolygon" => Geometry::MultiPolygon(MultiPolygon(coords.as_array()?.iter().map(polygon).collect::<Option<_>>()?)),
+        "MultiPoint" => Geometry::MultiPoint(MultiPoint(
+            coords
+                .as_array()?
+                .iter()
+                .map(|c| coord(c).map(Point))
+                .collect::<Option<_>>()?,
+        )),
+        "MultiLineString" => Geometry::MultiLineString(MultiLineString(
+            coords.as_array()?.iter().map(line).collect::<Option<_>>()?,
+        )),
+        "MultiPolygon" => Geometry::MultiPolygon(MultiPolygon(
+            coords
+                .as_array()?
+                .iter()
+                .map(polygon)
+                .collect::<Option<_>>()?,
+        )),
         _ => return None,
     })
 }
@@ -414,33 +555,64 @@ mod tests {
     #[test]
     fn unsupported_and_malformed_filters_name_the_field() {
         let cases = [
-            (json!({"assetExternalIds": ["a"]}), "filter.assetExternalIds"),
+            (
+                json!({"assetExternalIds": ["a"]}),
+                "filter.assetExternalIds",
+            ),
             (json!({"rootAssetIds": [{"id": 1}]}), "filter.rootAssetIds"),
-            (json!({"assetSubtreeIds": [{"id": 1}]}), "filter.assetSubtreeIds"),
-            (json!({"dataSetIds": [{"externalId": "ds"}]}), "filter.dataSetIds[0].externalId"),
+            (
+                json!({"assetSubtreeIds": [{"id": 1}]}),
+                "filter.assetSubtreeIds",
+            ),
+            (
+                json!({"dataSetIds": [{"externalId": "ds"}]}),
+                "filter.dataSetIds[0].externalId",
+            ),
             (json!({"assetIds": []}), "filter.assetIds"),
-            (json!({"assetIds": (1..=101).collect::<Vec<i64>>()}), "filter.assetIds"),
+            (
+                json!({"assetIds": (1..=101).collect::<Vec<i64>>()}),
+                "filter.assetIds",
+            ),
             (json!({"assetIds": [1, 1]}), "filter.assetIds[1]"),
             (json!({"name": 3}), "filter.name"),
-            (json!({"createdTime": {"from": 1}}), "filter.createdTime.from"),
-            (json!({"labels": {"containsAny": []}}), "filter.labels.containsAny"),
-            (json!({"geoLocation": {"relation": "touches", "shape": {"type": "Point", "coordinates": [1, 2]}}}), "filter.geoLocation.relation"),
+            (
+                json!({"createdTime": {"from": 1}}),
+                "filter.createdTime.from",
+            ),
+            (
+                json!({"labels": {"containsAny": []}}),
+                "filter.labels.containsAny",
+            ),
+            (
+                json!({"geoLocation": {"relation": "touches", "shape": {"type": "Point", "coordinates": [1, 2]}}}),
+                "filter.geoLocation.relation",
+            ),
             (json!({"bogus": 1}), "filter.bogus"),
         ];
         for (v, field) in cases {
             let e = parse_json(v.clone()).unwrap_err();
             assert_eq!(e.field, field, "{v}: {e}");
         }
-        assert!(parse_json(json!({"assetExternalIds": ["a"]})).unwrap_err().reason.contains("not supported yet"));
+        assert!(parse_json(json!({"assetExternalIds": ["a"]}))
+            .unwrap_err()
+            .reason
+            .contains("not supported yet"));
     }
 
     #[test]
     fn geo_relations_follow_de9im() {
         let square = json!({"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]]});
-        let inside = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [5, 5]}});
-        let outside = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [20, 5]}});
+        let inside =
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [5, 5]}});
+        let outside =
+            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [20, 5]}});
         let across = json!({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[5, 5], [20, 5]]}});
-        let filter = |relation: &str| parse_json(json!({"geoLocation": {"relation": relation, "shape": square}})).unwrap().geo_location.unwrap();
+        let filter = |relation: &str| {
+            parse_json(json!({"geoLocation": {"relation": relation, "shape": square}}))
+                .unwrap()
+                .geo_location
+                .unwrap()
+        };
         assert!(filter("WITHIN").matches(Some(&inside)));
         assert!(!filter("WITHIN").matches(Some(&across)));
         assert!(filter("intersects").matches(Some(&across)));
@@ -463,10 +635,18 @@ mod tests {
         .collect();
         let f = FileFilter::from_query(&params).unwrap();
         assert_eq!(f.asset_ids, Some(vec![1, 2]));
-        assert_eq!(f.created_time, Some(TimeRange { min: Some(5), max: Some(9) }));
+        assert_eq!(
+            f.created_time,
+            Some(TimeRange {
+                min: Some(5),
+                max: Some(9)
+            })
+        );
         assert_eq!(f.uploaded, Some(true));
         assert_eq!(f.data_set_ids, Some(vec![3]));
-        let bad: BTreeMap<String, String> = [("metadata".to_string(), "{}".to_string())].into_iter().collect();
+        let bad: BTreeMap<String, String> = [("metadata".to_string(), "{}".to_string())]
+            .into_iter()
+            .collect();
         assert!(FileFilter::from_query(&bad).is_err());
     }
 }

@@ -10,7 +10,9 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 
-use crate::domain::{ContentRef, FileFilter, FileRecord, FileSpec, FileUpdate, Identifier, ProjectName};
+use crate::domain::{
+    ContentRef, FileFilter, FileRecord, FileSpec, FileUpdate, Identifier, ProjectName,
+};
 
 /// An upload session to open together with a create or an upload-link request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,23 +7,41 @@ use crate::helpers::*;
 #[tokio::test]
 async fn delete_removes_metadata_content_and_every_url() {
     let app = TestApp::spawn().await;
-    let f = app.upload(json!({"name": "a", "externalId": "gone"}), b"bytes").await;
+    let f = app
+        .upload(json!({"name": "a", "externalId": "gone"}), b"bytes")
+        .await;
     let download = app.download_url(json!({"id": f["id"]})).await;
-    let pending = app.post("/files/uploadlink", json!({"items": [{"externalId": "gone"}]})).await.body["items"][0]
-        ["uploadUrl"]
+    let pending = app
+        .post(
+            "/files/uploadlink",
+            json!({"items": [{"externalId": "gone"}]}),
+        )
+        .await
+        .body["items"][0]["uploadUrl"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(walk(&app.dir.path().join("blobs")).len(), 1);
 
-    let r = app.post("/files/delete", json!({"items": [{"id": f["id"]}]})).await;
+    let r = app
+        .post("/files/delete", json!({"items": [{"id": f["id"]}]}))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, json!({}));
 
     assert_error(&app.retrieve(json!({"id": f["id"]})).await, 400);
-    assert_error(&reply(app.client.get(&download).send().await.unwrap()).await, 404);
-    assert_error(&reply(app.client.put(&pending).body("again").send().await.unwrap()).await, 404);
-    assert!(walk(&app.dir.path().join("blobs")).is_empty(), "content removed from disk");
+    assert_error(
+        &reply(app.client.get(&download).send().await.unwrap()).await,
+        404,
+    );
+    assert_error(
+        &reply(app.client.put(&pending).body("again").send().await.unwrap()).await,
+        404,
+    );
+    assert!(
+        walk(&app.dir.path().join("blobs")).is_empty(),
+        "content removed from disk"
+    );
     // The externalId is free again, and the new file gets a new id.
     let again = app.create(json!({"name": "a", "externalId": "gone"})).await;
     assert_ne!(again["id"], f["id"]);
@@ -33,12 +51,27 @@ async fn delete_removes_metadata_content_and_every_url() {
 async fn delete_is_all_or_nothing() {
     let app = TestApp::spawn().await;
     let f = app.create(json!({"name": "a", "externalId": "stay"})).await;
-    let r = app.post("/files/delete", json!({"items": [{"id": f["id"]}, {"externalId": "unknown"}, {"id": 3}]})).await;
-    assert_eq!(assert_error(&r, 400)["missing"], json!([{"externalId": "unknown"}, {"id": 3}]));
-    assert_eq!(app.retrieve(json!({"id": f["id"]})).await.status, StatusCode::OK, "nothing was deleted");
+    let r = app
+        .post(
+            "/files/delete",
+            json!({"items": [{"id": f["id"]}, {"externalId": "unknown"}, {"id": 3}]}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(&r, 400)["missing"],
+        json!([{"externalId": "unknown"}, {"id": 3}])
+    );
+    assert_eq!(
+        app.retrieve(json!({"id": f["id"]})).await.status,
+        StatusCode::OK,
+        "nothing was deleted"
+    );
 
     let r = app
-        .post("/files/delete", json!({"items": [{"externalId": "stay"}, {"id": 3}], "ignoreUnknownIds": true}))
+        .post(
+            "/files/delete",
+            json!({"items": [{"externalId": "stay"}, {"id": 3}], "ignoreUnknownIds": true}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_error(&app.retrieve(json!({"id": f["id"]})).await, 400);
@@ -47,21 +80,46 @@ async fn delete_is_all_or_nothing() {
 #[tokio::test]
 async fn delete_refuses_instance_ids_and_repeats() {
     let app = TestApp::spawn().await;
-    let r = app.post("/files/delete", json!({"items": [{"instanceId": {"space": "s", "externalId": "x"}}]})).await;
+    let r = app
+        .post(
+            "/files/delete",
+            json!({"items": [{"instanceId": {"space": "s", "externalId": "x"}}]}),
+        )
+        .await;
     assert_error(&r, 400);
-    let r = app.post("/files/delete", json!({"items": [{"id": 5}, {"id": 5}]})).await;
+    let r = app
+        .post("/files/delete", json!({"items": [{"id": 5}, {"id": 5}]}))
+        .await;
     assert_eq!(assert_error(&r, 400)["duplicated"], json!([{"id": 5}]));
 }
 
 #[tokio::test]
 async fn deleting_during_a_multipart_upload_stops_it() {
     let app = TestApp::spawn().await;
-    let init = app.post("/files/initmultipartupload?parts=1", json!({"name": "m"})).await.body;
+    let init = app
+        .post("/files/initmultipartupload?parts=1", json!({"name": "m"}))
+        .await
+        .body;
     let part = init["uploadUrls"][0].as_str().unwrap();
     assert_eq!(app.put(part, b"p".to_vec()).await, StatusCode::OK);
-    app.post("/files/delete", json!({"items": [{"id": init["id"]}]})).await;
-    assert!(walk(&app.dir.path().join("parts")).is_empty(), "staged parts removed");
-    assert_error(&reply(app.client.put(part).body("p").send().await.unwrap()).await, 404);
-    let r = app.post("/files/completemultipartupload", json!({"id": init["id"], "uploadId": init["uploadId"]})).await;
-    assert_eq!(assert_error(&r, 400)["missing"], json!([{"id": init["id"]}]));
+    app.post("/files/delete", json!({"items": [{"id": init["id"]}]}))
+        .await;
+    assert!(
+        walk(&app.dir.path().join("parts")).is_empty(),
+        "staged parts removed"
+    );
+    assert_error(
+        &reply(app.client.put(part).body("p").send().await.unwrap()).await,
+        404,
+    );
+    let r = app
+        .post(
+            "/files/completemultipartupload",
+            json!({"id": init["id"], "uploadId": init["uploadId"]}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(&r, 400)["missing"],
+        json!([{"id": init["id"]}])
+    );
 }

@@ -35,22 +35,38 @@ fn uuid_hex() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:016x}{:016x}", t as u64 ^ (std::process::id() as u64) << 32, n)
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:016x}{:016x}",
+        t as u64 ^ (std::process::id() as u64) << 32,
+        n
+    )
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config =
-            ServeConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().to_path_buf(), public_url: None };
+        let config = ServeConfig {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().to_path_buf(),
+            public_url: None,
+        };
         let app = Application::build(config).await.expect("server builds");
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        TestApp { base, project: unique_project(), client: reqwest::Client::new(), dir, _stop: stop }
+        TestApp {
+            base,
+            project: unique_project(),
+            client: reqwest::Client::new(),
+            dir,
+            _stop: stop,
+        }
     }
 
     /// The project-scoped API URL of `path` (which starts with `/files`).
@@ -59,7 +75,10 @@ impl TestApp {
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
-        let mut req = self.client.request(method, self.url(path)).bearer_auth("test-token");
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth("test-token");
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -84,13 +103,24 @@ impl TestApp {
     /// Creates a file and uploads `content` through its upload URL; returns the created file.
     pub async fn upload(&self, body: Value, content: &[u8]) -> Value {
         let created = self.create(body).await;
-        let status = self.put(created["uploadUrl"].as_str().expect("uploadUrl"), content.to_vec()).await;
+        let status = self
+            .put(
+                created["uploadUrl"].as_str().expect("uploadUrl"),
+                content.to_vec(),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         created
     }
 
     pub async fn put(&self, url: &str, content: Vec<u8>) -> StatusCode {
-        self.client.put(url).body(content).send().await.expect("PUT sent").status()
+        self.client
+            .put(url)
+            .body(content)
+            .send()
+            .await
+            .expect("PUT sent")
+            .status()
     }
 
     pub async fn retrieve(&self, ident: Value) -> Reply {
@@ -98,9 +128,14 @@ impl TestApp {
     }
 
     pub async fn download_url(&self, ident: Value) -> String {
-        let r = self.post("/files/downloadlink", json!({ "items": [ident] })).await;
+        let r = self
+            .post("/files/downloadlink", json!({ "items": [ident] }))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
-        r.body["items"][0]["downloadUrl"].as_str().expect("downloadUrl").to_string()
+        r.body["items"][0]["downloadUrl"]
+            .as_str()
+            .expect("downloadUrl")
+            .to_string()
     }
 
     pub async fn download(&self, ident: Value) -> Vec<u8> {
@@ -115,17 +150,32 @@ pub async fn reply(resp: reqwest::Response) -> Reply {
     let status = resp.status();
     let headers = resp.headers().clone();
     let bytes = resp.bytes().await.expect("body");
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
-    Reply { status, headers, body }
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Asserts a CDF error envelope with this status, and returns the error object.
 pub fn assert_error(r: &Reply, status: u16) -> Value {
     assert_eq!(r.status.as_u16(), status, "{r:?}");
-    assert!(r.headers.contains_key("x-request-id"), "no x-request-id on {r:?}");
+    assert!(
+        r.headers.contains_key("x-request-id"),
+        "no x-request-id on {r:?}"
+    );
     let error = r.body["error"].clone();
     assert_eq!(error["code"], json!(status), "{r:?}");
-    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "no message in {r:?}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "no message in {r:?}"
+    );
     error
 }
 

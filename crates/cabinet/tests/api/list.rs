@@ -12,7 +12,11 @@ async fn create_many(app: &TestApp, n: usize) -> HashSet<i64> {
 async fn create_in_order(app: &TestApp, n: usize) -> Vec<i64> {
     let mut ids = Vec::new();
     for i in 0..n {
-        ids.push(app.create(json!({"name": format!("f{i}")})).await["id"].as_i64().unwrap());
+        ids.push(
+            app.create(json!({"name": format!("f{i}")})).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     ids
 }
@@ -25,7 +29,13 @@ async fn walk_pages(app: &TestApp, body: Value) -> (Vec<i64>, usize) {
         let r = app.post("/files/list", body.clone()).await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
         pages += 1;
-        seen.extend(r.body["items"].as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()));
+        seen.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_i64().unwrap()),
+        );
         match r.body.get("nextCursor") {
             None => break,
             Some(Value::String(c)) => {
@@ -47,7 +57,11 @@ async fn a_cursor_walk_returns_every_file_once_in_creation_order() {
     assert_eq!(seen, ids);
 
     let r = app.post("/files/list", json!({})).await;
-    assert_eq!(r.body["items"].as_array().unwrap().len(), 25, "default limit 100 covers all");
+    assert_eq!(
+        r.body["items"].as_array().unwrap().len(),
+        25,
+        "default limit 100 covers all"
+    );
     assert!(r.body.get("nextCursor").is_none());
 }
 
@@ -77,8 +91,12 @@ async fn files_created_and_deleted_during_a_walk_do_not_disturb_the_others() {
         }
         // Churn between pages: add a file, delete a file not seen yet.
         app.create(json!({"name": "churn"})).await;
-        if let Some(victim) = ids.iter().find(|id| !seen.contains(id) && !deleted.contains(*id)) {
-            app.post("/files/delete", json!({"items": [{"id": victim}]})).await;
+        if let Some(victim) = ids
+            .iter()
+            .find(|id| !seen.contains(id) && !deleted.contains(*id))
+        {
+            app.post("/files/delete", json!({"items": [{"id": victim}]}))
+                .await;
             deleted.insert(*victim);
         }
         match r.body.get("nextCursor") {
@@ -89,7 +107,10 @@ async fn files_created_and_deleted_during_a_walk_do_not_disturb_the_others() {
     let seen_set: HashSet<i64> = seen.iter().copied().collect();
     assert_eq!(seen_set.len(), seen.len(), "no file twice");
     for id in ids.difference(&deleted) {
-        assert!(seen_set.contains(id), "file {id} that existed throughout was returned");
+        assert!(
+            seen_set.contains(id),
+            "file {id} that existed throughout was returned"
+        );
     }
 }
 
@@ -99,7 +120,11 @@ async fn partitions_are_disjoint_and_cover_everything() {
     let ids = create_many(&app, 40).await;
     let mut union = Vec::new();
     for m in 1..=3 {
-        let (seen, _) = walk_pages(&app, json!({"limit": 5, "partition": format!("{m}/3"), "filter": {}})).await;
+        let (seen, _) = walk_pages(
+            &app,
+            json!({"limit": 5, "partition": format!("{m}/3"), "filter": {}}),
+        )
+        .await;
         union.extend(seen);
     }
     assert_eq!(union.len(), 40);
@@ -112,13 +137,36 @@ async fn bad_limits_cursors_and_partitions_are_400() {
     create_many(&app, 3).await;
     assert_error(&app.post("/files/list", json!({"limit": 0})).await, 400);
     assert_error(&app.post("/files/list", json!({"limit": 1001})).await, 400);
-    assert_error(&app.post("/files/list", json!({"cursor": "forged"})).await, 400);
-    assert_error(&app.post("/files/list", json!({"partition": "11/11"})).await, 400);
-    assert_error(&app.post("/files/list", json!({"partition": "2/1"})).await, 400);
+    assert_error(
+        &app.post("/files/list", json!({"cursor": "forged"})).await,
+        400,
+    );
+    assert_error(
+        &app.post("/files/list", json!({"partition": "11/11"})).await,
+        400,
+    );
+    assert_error(
+        &app.post("/files/list", json!({"partition": "2/1"})).await,
+        400,
+    );
     assert_error(&app.get("/files?limit=abc").await, 400);
     // A cursor is bound to its partition.
-    let r = app.post("/files/list", json!({"limit": 1, "partition": "1/1"})).await;
+    let r = app
+        .post("/files/list", json!({"limit": 1, "partition": "1/1"}))
+        .await;
     let cursor = r.body["nextCursor"].clone();
-    assert_error(&app.post("/files/list", json!({"limit": 1, "cursor": cursor})).await, 400);
-    assert_eq!(app.post("/files/list", json!({"limit": 1, "partition": "1/1", "cursor": cursor})).await.status, StatusCode::OK);
+    assert_error(
+        &app.post("/files/list", json!({"limit": 1, "cursor": cursor}))
+            .await,
+        400,
+    );
+    assert_eq!(
+        app.post(
+            "/files/list",
+            json!({"limit": 1, "partition": "1/1", "cursor": cursor})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
 }

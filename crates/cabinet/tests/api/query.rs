@@ -4,7 +4,8 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 async fn corpus(app: &TestApp) -> Vec<Value> {
-    let square = |x: f64| json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, x]}});
+    let square =
+        |x: f64| json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, x]}});
     let mut files = Vec::new();
     files.push(app.upload(json!({"name": "a.txt", "externalId": "doc-a", "mimeType": "text/plain", "directory": "/docs/a",
         "metadata": {"site": "oslo", "kind": "report"}, "assetIds": [1, 2], "dataSetId": 10, "source": "sap",
@@ -17,7 +18,12 @@ async fn corpus(app: &TestApp) -> Vec<Value> {
 }
 
 fn ids(r: &Reply) -> Vec<i64> {
-    let mut ids: Vec<i64> = r.body["items"].as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    let mut ids: Vec<i64> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_i64().unwrap())
+        .collect();
     ids.sort();
     ids
 }
@@ -36,29 +42,59 @@ async fn list_applies_every_filter_kind() {
         (json!({"name": "a.txt"}), vec![id(0)]),
         (json!({"directoryPrefix": "/docs"}), vec![id(0), id(1)]),
         (json!({"mimeType": "text/plain"}), vec![id(0), id(2)]),
-        (json!({"metadata": {"site": "oslo", "kind": "report"}}), vec![id(0)]),
-        (json!({"metadata": {"site": "oslo", "kind": "memo"}}), vec![]),
+        (
+            json!({"metadata": {"site": "oslo", "kind": "report"}}),
+            vec![id(0)],
+        ),
+        (
+            json!({"metadata": {"site": "oslo", "kind": "memo"}}),
+            vec![],
+        ),
         (json!({"assetIds": [2, 99]}), vec![id(0), id(1)]),
         (json!({"dataSetIds": [{"id": 20}]}), vec![id(1)]),
         (json!({"source": "sap"}), vec![id(0)]),
         (json!({"sourceCreatedTime": {"min": 150}}), vec![id(1)]),
-        (json!({"createdTime": {"min": 0}}), vec![id(0), id(1), id(2)]),
+        (
+            json!({"createdTime": {"min": 0}}),
+            vec![id(0), id(1), id(2)],
+        ),
         (json!({"uploadedTime": {"min": 0}}), vec![id(0)]),
         (json!({"externalIdPrefix": "doc-"}), vec![id(0), id(1)]),
         (json!({"uploaded": false}), vec![id(1), id(2)]),
-        (json!({"labels": {"containsAny": [{"externalId": "L2"}, {"externalId": "L9"}]}}), vec![id(1)]),
-        (json!({"labels": {"containsAll": [{"externalId": "L1"}, {"externalId": "L2"}]}}), vec![id(1)]),
-        (json!({"geoLocation": {"relation": "within", "shape": {"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]]}}}), vec![id(0)]),
-        (json!({"geoLocation": {"relation": "DISJOINT", "shape": {"type": "Point", "coordinates": [1, 1]}}}), vec![id(1)]),
-        (json!({"mimeType": "text/plain", "directoryPrefix": "/docs"}), vec![id(0)]),
+        (
+            json!({"labels": {"containsAny": [{"externalId": "L2"}, {"externalId": "L9"}]}}),
+            vec![id(1)],
+        ),
+        (
+            json!({"labels": {"containsAll": [{"externalId": "L1"}, {"externalId": "L2"}]}}),
+            vec![id(1)],
+        ),
+        (
+            json!({"geoLocation": {"relation": "within", "shape": {"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]]}}}),
+            vec![id(0)],
+        ),
+        (
+            json!({"geoLocation": {"relation": "DISJOINT", "shape": {"type": "Point", "coordinates": [1, 1]}}}),
+            vec![id(1)],
+        ),
+        (
+            json!({"mimeType": "text/plain", "directoryPrefix": "/docs"}),
+            vec![id(0)],
+        ),
         (json!({}), vec![id(0), id(1), id(2)]),
     ];
     for (filter, expected) in cases {
         let r = app.post("/files/list", json!({"filter": filter})).await;
         assert_eq!(r.status, StatusCode::OK, "{filter}: {r:?}");
         assert_eq!(ids(&r), sorted(expected.clone()), "{filter}");
-        let count = app.post("/files/aggregate", json!({"filter": filter})).await;
-        assert_eq!(count.body, json!({"items": [{"count": expected.len()}]}), "{filter}");
+        let count = app
+            .post("/files/aggregate", json!({"filter": filter}))
+            .await;
+        assert_eq!(
+            count.body,
+            json!({"items": [{"count": expected.len()}]}),
+            "{filter}"
+        );
     }
 }
 
@@ -68,7 +104,9 @@ async fn get_files_takes_filters_as_query_parameters() {
     let files = corpus(&app).await;
     let r = app.get("/files?mimeType=text/plain&uploaded=true").await;
     assert_eq!(ids(&r), vec![files[0]["id"].as_i64().unwrap()]);
-    let r = app.get("/files?assetIds=%5B2%5D&minSourceCreatedTime=150").await;
+    let r = app
+        .get("/files?assetIds=%5B2%5D&minSourceCreatedTime=150")
+        .await;
     assert_eq!(ids(&r), vec![files[1]["id"].as_i64().unwrap()]);
     let r = app.get("/files?externalIdPrefix=other").await;
     assert_eq!(ids(&r), vec![files[2]["id"].as_i64().unwrap()]);
@@ -81,15 +119,27 @@ async fn get_files_takes_filters_as_query_parameters() {
 async fn filters_that_need_other_resources_are_refused_with_a_reason() {
     let app = TestApp::spawn().await;
     for (filter, field) in [
-        (json!({"assetExternalIds": ["pump"]}), "filter.assetExternalIds"),
+        (
+            json!({"assetExternalIds": ["pump"]}),
+            "filter.assetExternalIds",
+        ),
         (json!({"rootAssetIds": [{"id": 1}]}), "filter.rootAssetIds"),
-        (json!({"assetSubtreeIds": [{"externalId": "a"}]}), "filter.assetSubtreeIds"),
-        (json!({"dataSetIds": [{"externalId": "ds"}]}), "filter.dataSetIds[0].externalId"),
+        (
+            json!({"assetSubtreeIds": [{"externalId": "a"}]}),
+            "filter.assetSubtreeIds",
+        ),
+        (
+            json!({"dataSetIds": [{"externalId": "ds"}]}),
+            "filter.dataSetIds[0].externalId",
+        ),
     ] {
         for path in ["/files/list", "/files/aggregate", "/files/search"] {
             let e = assert_error(&app.post(path, json!({"filter": filter})).await, 400);
             let message = e["message"].as_str().unwrap();
-            assert!(message.contains(field) && message.contains("not supported yet"), "{path} {message}");
+            assert!(
+                message.contains(field) && message.contains("not supported yet"),
+                "{path} {message}"
+            );
         }
     }
 }
@@ -100,16 +150,40 @@ async fn malformed_filters_are_400_naming_the_field() {
     for (filter, field) in [
         (json!({"name": 5}), "filter.name"),
         (json!({"assetIds": []}), "filter.assetIds"),
-        (json!({"assetIds": (1..=101).collect::<Vec<i64>>()}), "filter.assetIds"),
-        (json!({"createdTime": {"min": "yesterday"}}), "filter.createdTime.min"),
-        (json!({"labels": {"containsAny": [{"externalId": "a"}], "containsSome": []}}), "filter.labels.containsSome"),
-        (json!({"geoLocation": {"relation": "near", "shape": {"type": "Point", "coordinates": [1, 2]}}}), "filter.geoLocation.relation"),
-        (json!({"geoLocation": {"relation": "within", "shape": {"type": "Point", "coordinates": [1]}}}), "filter.geoLocation.shape.coordinates"),
-        (json!({"directoryPrefix": "d".repeat(513)}), "filter.directoryPrefix"),
+        (
+            json!({"assetIds": (1..=101).collect::<Vec<i64>>()}),
+            "filter.assetIds",
+        ),
+        (
+            json!({"createdTime": {"min": "yesterday"}}),
+            "filter.createdTime.min",
+        ),
+        (
+            json!({"labels": {"containsAny": [{"externalId": "a"}], "containsSome": []}}),
+            "filter.labels.containsSome",
+        ),
+        (
+            json!({"geoLocation": {"relation": "near", "shape": {"type": "Point", "coordinates": [1, 2]}}}),
+            "filter.geoLocation.relation",
+        ),
+        (
+            json!({"geoLocation": {"relation": "within", "shape": {"type": "Point", "coordinates": [1]}}}),
+            "filter.geoLocation.shape.coordinates",
+        ),
+        (
+            json!({"directoryPrefix": "d".repeat(513)}),
+            "filter.directoryPrefix",
+        ),
         (json!({"colour": "red"}), "filter.colour"),
     ] {
-        let e = assert_error(&app.post("/files/list", json!({"filter": filter})).await, 400);
-        assert!(e["message"].as_str().unwrap().contains(field), "{filter}: {e}");
+        let e = assert_error(
+            &app.post("/files/list", json!({"filter": filter})).await,
+            400,
+        );
+        assert!(
+            e["message"].as_str().unwrap().contains(field),
+            "{filter}: {e}"
+        );
     }
 }
 
@@ -117,12 +191,28 @@ async fn malformed_filters_are_400_naming_the_field() {
 async fn a_cursor_only_continues_its_own_filter() {
     let app = TestApp::spawn().await;
     for i in 0..5 {
-        app.create(json!({"name": format!("f{i}"), "mimeType": "text/plain"})).await;
+        app.create(json!({"name": format!("f{i}"), "mimeType": "text/plain"}))
+            .await;
     }
-    let first = app.post("/files/list", json!({"filter": {"mimeType": "text/plain"}, "limit": 2})).await;
+    let first = app
+        .post(
+            "/files/list",
+            json!({"filter": {"mimeType": "text/plain"}, "limit": 2}),
+        )
+        .await;
     let cursor = first.body["nextCursor"].clone();
-    let same = app.post("/files/list", json!({"filter": {"mimeType": "text/plain"}, "limit": 2, "cursor": cursor})).await;
+    let same = app
+        .post(
+            "/files/list",
+            json!({"filter": {"mimeType": "text/plain"}, "limit": 2, "cursor": cursor}),
+        )
+        .await;
     assert_eq!(same.status, StatusCode::OK);
-    let changed = app.post("/files/list", json!({"filter": {"mimeType": "text/csv"}, "limit": 2, "cursor": cursor})).await;
+    let changed = app
+        .post(
+            "/files/list",
+            json!({"filter": {"mimeType": "text/csv"}, "limit": 2, "cursor": cursor}),
+        )
+        .await;
     assert_error(&changed, 400);
 }

@@ -52,7 +52,16 @@ pub async fn list_files(
     let raw = body.filter.unwrap_or_default();
     let filter = FileFilter::from_json(&raw)?;
     let fingerprint = Value::Object(raw).to_string();
-    list(&app, &project, filter, &fingerprint, body.limit, body.cursor, body.partition).await
+    list(
+        &app,
+        &project,
+        filter,
+        &fingerprint,
+        body.limit,
+        body.cursor,
+        body.partition,
+    )
+    .await
 }
 
 /// `GET /files`.
@@ -70,7 +79,16 @@ pub async fn list_files_get(
                 .map_err(|_| ApiError::bad_request("limit: must be an integer"))?,
         ),
     };
-    list(&app, &project, filter, &fingerprint, limit, query.cursor, query.partition).await
+    list(
+        &app,
+        &project,
+        filter,
+        &fingerprint,
+        limit,
+        query.cursor,
+        query.partition,
+    )
+    .await
 }
 
 async fn list(
@@ -108,7 +126,9 @@ async fn list(
             },
         )
         .await?;
-    let next_cursor = page.next.map(|position| app.cursors.seal(position, fingerprint));
+    let next_cursor = page
+        .next
+        .map(|position| app.cursors.seal(position, fingerprint));
     Ok(Json(ListResponse {
         items: page.items.into_iter().map(FileView::from).collect(),
         next_cursor,
@@ -121,14 +141,22 @@ pub const MAX_PARTITIONS: u32 = 10;
 /// Parses partition `"M/N"` (1-based, N at most 10).
 pub fn parse_partition(partition: &str) -> Result<Partition, ApiError> {
     let bad = || {
-        ApiError::bad_request(format!("partition: must be \"M/N\" with 1 <= M <= N <= {MAX_PARTITIONS}"))
+        ApiError::bad_request(format!(
+            "partition: must be \"M/N\" with 1 <= M <= N <= {MAX_PARTITIONS}"
+        ))
     };
     let (m, n) = partition.split_once('/').ok_or_else(bad)?;
-    let (m, n): (u32, u32) = (m.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let (m, n): (u32, u32) = (
+        m.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
     if !(1..=MAX_PARTITIONS).contains(&n) || !(1..=n).contains(&m) {
         return Err(bad());
     }
-    Ok(Partition { index: m - 1, count: n })
+    Ok(Partition {
+        index: m - 1,
+        count: n,
+    })
 }
 
 #[cfg(test)]
@@ -137,8 +165,17 @@ mod tests {
 
     #[test]
     fn partitions_parse_one_based() {
-        assert_eq!(parse_partition("1/3").ok(), Some(Partition { index: 0, count: 3 }));
-        assert_eq!(parse_partition("10/10").ok(), Some(Partition { index: 9, count: 10 }));
+        assert_eq!(
+            parse_partition("1/3").ok(),
+            Some(Partition { index: 0, count: 3 })
+        );
+        assert_eq!(
+            parse_partition("10/10").ok(),
+            Some(Partition {
+                index: 9,
+                count: 10
+            })
+        );
     }
 
     #[test]

@@ -124,6 +124,8 @@ pub fn page_limit(limit: Option<i64>) -> Result<usize, super::error::ApiError> {
     match limit {
         None => Ok(DEFAULT_LIST_LIMIT),
         Some(l) if (1..=MAX_LIST_LIMIT as i64).contains(&l) => Ok(l as usize),
-        Some(_) => Err(super::error::ApiError::bad_request(format!("limit: must be between 1 and {MAX_LIST_LIMIT}"))),
+        Some(_) => Err(super::error::ApiError::bad_request(format!(
+            "limit: must be between 1 and {MAX_LIST_LIMIT}"
+        ))),
     }
 }

@@ -37,8 +37,16 @@ pub async fn search_files(
 ) -> Result<Json<Items<FileView>>, ApiError> {
     let filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
     let limit = page_limit(body.limit)?;
-    let name = body.search.and_then(|s| s.name).filter(|n| !n.trim().is_empty());
+    let name = body
+        .search
+        .and_then(|s| s.name)
+        .filter(|n| !n.trim().is_empty());
     check_max_chars("search.name", name.as_deref(), MAX_NAME)?;
-    let files = app.meta.search(&project, &filter, name.as_deref(), limit).await?;
-    Ok(Json(Items { items: files.into_iter().map(FileView::from).collect() }))
+    let files = app
+        .meta
+        .search(&project, &filter, name.as_deref(), limit)
+        .await?;
+    Ok(Json(Items {
+        items: files.into_iter().map(FileView::from).collect(),
+    }))
 }

@@ -29,19 +29,29 @@ pub(super) fn expire(ctx: &mut WriteCtx<'_>, now: i64) -> Result<Expired, StoreE
     for id in ids {
         let sessions = conn
             .prepare_cached("DELETE FROM upload_sessions WHERE file_id = ?1 RETURNING id")
-            .and_then(|mut st| st.query_map([id], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>())
+            .and_then(|mut st| {
+                st.query_map([id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
             .map_err(sql_err)?;
         conn.prepare_cached("DELETE FROM files WHERE id = ?1")
             .and_then(|mut st| st.execute([id]))
             .map_err(sql_err)?;
-        files.push(DeletedFile { id, content: None, sessions });
+        files.push(DeletedFile {
+            id,
+            content: None,
+            sessions,
+        });
     }
     let sessions = conn
         .prepare_cached(
             "DELETE FROM upload_sessions WHERE id IN \
              (SELECT id FROM upload_sessions WHERE expires_time < ?1 LIMIT ?2) RETURNING id",
         )
-        .and_then(|mut st| st.query_map(params![now, BATCH], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>())
+        .and_then(|mut st| {
+            st.query_map(params![now, BATCH], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
         .map_err(sql_err)?;
     Ok(Expired { files, sessions })
 }
@@ -53,7 +63,11 @@ mod tests {
     use crate::store::{MetadataStore, NewSession, PageRequest};
 
     fn session(id: &str, expires_time: i64) -> NewSession {
-        NewSession { id: id.into(), parts: None, expires_time }
+        NewSession {
+            id: id.into(),
+            parts: None,
+            expires_time,
+        }
     }
 
     #[tokio::test]
@@ -62,28 +76,81 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("m.sqlite3"), 1).unwrap();
         let p = ProjectName::parse("exp").unwrap();
         let week = UPLOAD_URL_TTL_MS;
-        let spec = |n: &str| FileSpec { name: n.into(), ..Default::default() };
-        let empty = store.create_file(&p, spec("empty"), false, session("s1", week), 0).await.unwrap();
-        let full = store.create_file(&p, spec("full"), false, session("s2", week), 0).await.unwrap();
-        store.publish_content(&p, full.id, "s2", ContentRef { key: "k".into(), size: 1 }, 10).await.unwrap();
-        let relinked = store.create_file(&p, spec("relinked"), false, session("s3", week), 0).await.unwrap();
-        store.open_session(&p, &crate::domain::Identifier::Id(relinked.id), session("s4", 3 * week)).await.unwrap();
+        let spec = |n: &str| FileSpec {
+            name: n.into(),
+            ..Default::default()
+        };
+        let empty = store
+            .create_file(&p, spec("empty"), false, session("s1", week), 0)
+            .await
+            .unwrap();
+        let full = store
+            .create_file(&p, spec("full"), false, session("s2", week), 0)
+            .await
+            .unwrap();
+        store
+            .publish_content(
+                &p,
+                full.id,
+                "s2",
+                ContentRef {
+                    key: "k".into(),
+                    size: 1,
+                },
+                10,
+            )
+            .await
+            .unwrap();
+        let relinked = store
+            .create_file(&p, spec("relinked"), false, session("s3", week), 0)
+            .await
+            .unwrap();
+        store
+            .open_session(
+                &p,
+                &crate::domain::Identifier::Id(relinked.id),
+                session("s4", 3 * week),
+            )
+            .await
+            .unwrap();
 
         let early = store.expire(week - 1).await.unwrap();
         assert!(early.files.is_empty() && early.sessions.is_empty());
 
         let later = store.expire(week + 1).await.unwrap();
-        assert_eq!(later.files.iter().map(|f| f.id).collect::<Vec<_>>(), vec![empty.id]);
+        assert_eq!(
+            later.files.iter().map(|f| f.id).collect::<Vec<_>>(),
+            vec![empty.id]
+        );
         assert_eq!(later.files[0].sessions, vec!["s1".to_string()]);
         let mut expired = later.sessions.clone();
         expired.sort();
         assert_eq!(expired, vec!["s2".to_string(), "s3".to_string()]);
-        let page = PageRequest { filter: Default::default(), limit: 10, after: None, partition: None };
-        let left: Vec<i64> = store.list(&p, page.clone()).await.unwrap().items.iter().map(|f| f.id).collect();
-        assert_eq!(left.len(), 2, "the uploaded file and the one with a live session stay");
+        let page = PageRequest {
+            filter: Default::default(),
+            limit: 10,
+            after: None,
+            partition: None,
+        };
+        let left: Vec<i64> = store
+            .list(&p, page.clone())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(
+            left.len(),
+            2,
+            "the uploaded file and the one with a live session stay"
+        );
 
         let much_later = store.expire(3 * week + 1).await.unwrap();
-        assert_eq!(much_later.files.iter().map(|f| f.id).collect::<Vec<_>>(), vec![relinked.id]);
+        assert_eq!(
+            much_later.files.iter().map(|f| f.id).collect::<Vec<_>>(),
+            vec![relinked.id]
+        );
         assert_eq!(store.list(&p, page).await.unwrap().items.len(), 1);
     }
 }

@@ -60,7 +60,9 @@ enum Mode {
 impl SqlFilter {
     /// Whether a row the SQL condition let through really matches.
     pub(crate) fn accepts(&self, f: &FileRecord) -> bool {
-        self.post.as_ref().is_none_or(|g| g.matches(f.geo_location.as_ref()))
+        self.post
+            .as_ref()
+            .is_none_or(|g| g.matches(f.geo_location.as_ref()))
     }
 }
 
@@ -81,7 +83,13 @@ impl Builder {
 
     /// A condition on an index table `table` whose file column is `seq_column`: either driving from it
     /// (`files.seq IN (SELECT …)`) or probing it per row (`EXISTS (SELECT … AND file_seq = files.seq)`).
-    fn side(&mut self, table: &str, seq_column: &str, cond: &str, params: impl IntoIterator<Item = SqlValue>) {
+    fn side(
+        &mut self,
+        table: &str,
+        seq_column: &str,
+        cond: &str,
+        params: impl IntoIterator<Item = SqlValue>,
+    ) {
         let params: Vec<SqlValue> = params.into_iter().collect();
         let drives = self.next_drives();
         self.candidates.push(Candidate {
@@ -112,7 +120,11 @@ impl Builder {
     fn column_range(&mut self, sql: String, params: Vec<SqlValue>) {
         self.unordered = true;
         let indexed = sql.replace("{c}", "files");
-        let rendered = if self.next_drives() { indexed.clone() } else { sql.replace("{c}", "+files") };
+        let rendered = if self.next_drives() {
+            indexed.clone()
+        } else {
+            sql.replace("{c}", "+files")
+        };
         self.candidates.push(Candidate {
             count_sql: format!("SELECT count(*) FROM (SELECT 1 FROM files WHERE files.project_id = ? AND {indexed} LIMIT ?)"),
             params: std::iter::once(self.project.clone()).chain(params.iter().cloned()).collect(),
@@ -127,7 +139,9 @@ impl Builder {
     fn prefix(&mut self, column: &str, prefix: &str) {
         let upper = format!("{prefix}\u{10FFFF}");
         self.column_range(
-            format!("{{c}}.{column} >= ? AND {{c}}.{column} < ? AND substr(files.{column}, 1, ?) = ?"),
+            format!(
+                "{{c}}.{column} >= ? AND {{c}}.{column} < ? AND substr(files.{column}, 1, ?) = ?"
+            ),
             vec![
                 SqlValue::Text(prefix.to_string()),
                 SqlValue::Text(upper),
@@ -166,7 +180,14 @@ pub(crate) fn translate_for_walk(filter: &FileFilter, project_id: i64) -> SqlFil
 
 fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
     let pid = SqlValue::Integer(project_id);
-    let mut b = Builder { parts: vec![], params: vec![], unordered: false, mode, candidates: vec![], project: pid.clone() };
+    let mut b = Builder {
+        parts: vec![],
+        params: vec![],
+        unordered: false,
+        mode,
+        candidates: vec![],
+        project: pid.clone(),
+    };
     b.push("files.project_id = ?", [pid.clone()]);
     let text = |s: &str| SqlValue::Text(s.to_string());
     if let Some(name) = &filter.name {
@@ -186,15 +207,26 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
         || filter.labels_any.is_some()
         || filter.labels_all.is_some()
         || filter.geo_location.is_some()
-        || filter.data_set_ids.as_ref().is_some_and(|ids| ids.len() > 1);
+        || filter
+            .data_set_ids
+            .as_ref()
+            .is_some_and(|ids| ids.len() > 1);
     for (key, value) in &filter.metadata {
-        b.side("file_metadata", "file_seq", "project_id = ? AND key = ? AND value = ?", [pid.clone(), text(key), text(value)]);
+        b.side(
+            "file_metadata",
+            "file_seq",
+            "project_id = ? AND key = ? AND value = ?",
+            [pid.clone(), text(key), text(value)],
+        );
     }
     if let Some(ids) = &filter.asset_ids {
         b.side(
             "file_assets",
             "file_seq",
-            &format!("project_id = ? AND asset_id IN ({})", Builder::placeholders(ids.len())),
+            &format!(
+                "project_id = ? AND asset_id IN ({})",
+                Builder::placeholders(ids.len())
+            ),
             std::iter::once(pid.clone()).chain(ids.iter().map(|i| SqlValue::Integer(*i))),
         );
     }
@@ -203,7 +235,10 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
             b.push("0", []);
         } else {
             b.push(
-                format!("files.data_set_id IN ({})", Builder::placeholders(ids.len())),
+                format!(
+                    "files.data_set_id IN ({})",
+                    Builder::placeholders(ids.len())
+                ),
                 ids.iter().map(|i| SqlValue::Integer(*i)),
             );
         }
@@ -229,7 +264,10 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
         b.side(
             "file_labels",
             "file_seq",
-            &format!("project_id = ? AND label IN ({})", Builder::placeholders(labels.len())),
+            &format!(
+                "project_id = ? AND label IN ({})",
+                Builder::placeholders(labels.len())
+            ),
             std::iter::once(pid.clone()).chain(labels.iter().map(|l| text(l))),
         );
     }
@@ -238,7 +276,9 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
         distinct.sort();
         distinct.dedup();
         let drives = b.next_drives();
-        let label_params: Vec<SqlValue> = std::iter::once(pid.clone()).chain(distinct.iter().map(|l| text(l))).collect();
+        let label_params: Vec<SqlValue> = std::iter::once(pid.clone())
+            .chain(distinct.iter().map(|l| text(l)))
+            .collect();
         b.candidates.push(Candidate {
             count_sql: format!(
                 "SELECT count(*) FROM (SELECT 1 FROM file_labels WHERE project_id = ? AND label IN ({}) LIMIT ?)",
@@ -306,7 +346,10 @@ impl Window {
         let mut params = vec![SqlValue::Integer(self.after)];
         if let Some(p) = self.partition {
             sql.push_str(&format!(" AND {seq} % ? = ?"));
-            params.extend([SqlValue::Integer(p.count as i64), SqlValue::Integer(p.index as i64)]);
+            params.extend([
+                SqlValue::Integer(p.count as i64),
+                SqlValue::Integer(p.index as i64),
+            ]);
         }
         (sql, params)
     }
@@ -340,7 +383,9 @@ fn fetch(
     params.push(SqlValue::Integer(limit as i64));
     let mut st = conn.prepare_cached(&sql).map_err(sql_err)?;
     let rows = st
-        .query_map(rusqlite::params_from_iter(params), |row| Ok((row.get::<_, i64>(19)?, file_from_row(row)?)))
+        .query_map(rusqlite::params_from_iter(params), |row| {
+            Ok((row.get::<_, i64>(19)?, file_from_row(row)?))
+        })
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(sql_err)?;
     Ok(rows)
@@ -348,7 +393,11 @@ fn fetch(
 
 /// The candidate condition with the fewest matches, counted through its own index up to `bound`, and that
 /// count. Each count is an upper bound of what the whole filter matches.
-fn best_driver(conn: &Connection, filter: &SqlFilter, bound: i64) -> Result<Option<(usize, i64)>, StoreError> {
+fn best_driver(
+    conn: &Connection,
+    filter: &SqlFilter,
+    bound: i64,
+) -> Result<Option<(usize, i64)>, StoreError> {
     let mut best: Option<(usize, i64)> = None;
     for (i, c) in filter.candidates.iter().enumerate() {
         let mut params = c.params.clone();
@@ -372,7 +421,10 @@ pub(crate) fn list_page(
     probe_limit: i64,
 ) -> Result<Page, StoreError> {
     let walk = translate_for_walk(&page.filter, project_id);
-    let mut window = Window { after: page.after.unwrap_or(0), partition: page.partition };
+    let mut window = Window {
+        after: page.after.unwrap_or(0),
+        partition: page.partition,
+    };
     let driver = match walk.unordered {
         true => best_driver(conn, &walk, probe_limit)?.filter(|(_, n)| *n < probe_limit),
         false => None,
@@ -383,7 +435,11 @@ pub(crate) fn list_page(
         None => walk,
     };
     // With a spatial post-filter, fetch in larger batches until the page is full.
-    let batch = if filter.post.is_some() { (page.limit + 1).max(256) } else { page.limit + 1 };
+    let batch = if filter.post.is_some() {
+        (page.limit + 1).max(256)
+    } else {
+        page.limit + 1
+    };
     let mut items: Vec<(i64, FileRecord)> = Vec::with_capacity(page.limit + 1);
     loop {
         let rows = fetch(conn, &filter, &window, sorted, batch)?;
@@ -403,15 +459,26 @@ pub(crate) fn list_page(
     }
     let more = items.len() > page.limit;
     items.truncate(page.limit);
-    let next = if more { items.last().map(|(seq, _)| *seq) } else { None };
-    Ok(Page { items: items.into_iter().map(|(_, f)| f).collect(), next })
+    let next = if more {
+        items.last().map(|(seq, _)| *seq)
+    } else {
+        None
+    };
+    Ok(Page {
+        items: items.into_iter().map(|(_, f)| f).collect(),
+        next,
+    })
 }
 
 /// How far [`count`] counts each candidate condition when choosing the one to drive from.
 const COUNT_PROBE_LIMIT: i64 = 100_000;
 
 /// How many files match `filter`.
-pub(crate) fn count(conn: &Connection, project_id: i64, filter: &crate::domain::FileFilter) -> Result<u64, StoreError> {
+pub(crate) fn count(
+    conn: &Connection,
+    project_id: i64,
+    filter: &crate::domain::FileFilter,
+) -> Result<u64, StoreError> {
     if *filter == FileFilter::default() {
         return conn
             .prepare_cached("SELECT file_count FROM projects WHERE id = ?1")
@@ -429,13 +496,19 @@ pub(crate) fn count(conn: &Connection, project_id: i64, filter: &crate::domain::
         let sql = format!("SELECT count(*) FROM files WHERE {}", filter.clause);
         return conn
             .prepare_cached(&sql)
-            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(filter.params.iter()), |r| r.get::<_, i64>(0)))
+            .and_then(|mut st| {
+                st.query_row(rusqlite::params_from_iter(filter.params.iter()), |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
             .map(|n| n as u64)
             .map_err(sql_err);
     }
     let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE {}", filter.clause);
     let mut st = conn.prepare_cached(&sql).map_err(sql_err)?;
-    let mut rows = st.query(rusqlite::params_from_iter(filter.params.iter())).map_err(sql_err)?;
+    let mut rows = st
+        .query(rusqlite::params_from_iter(filter.params.iter()))
+        .map_err(sql_err)?;
     let mut n = 0;
     while let Some(row) = rows.next().map_err(sql_err)? {
         if filter.accepts(&file_from_row(row).map_err(sql_err)?) {
@@ -458,8 +531,15 @@ mod tests {
     fn plan_of(conn: &Connection, filter: serde_json::Value, sorted: Option<bool>) -> String {
         let filter = FileFilter::from_json(filter.as_object().unwrap()).unwrap();
         let sorted = sorted.unwrap_or(translate(&filter, 1).unordered);
-        let f = if sorted { translate(&filter, 1) } else { translate_for_walk(&filter, 1) };
-        let window = Window { after: 0, partition: None };
+        let f = if sorted {
+            translate(&filter, 1)
+        } else {
+            translate_for_walk(&filter, 1)
+        };
+        let window = Window {
+            after: 0,
+            partition: None,
+        };
         let (bounds, bound_params) = window.clause(sorted);
         let sql = if sorted {
             format!(
@@ -477,7 +557,11 @@ mod tests {
         params.extend(bound_params);
         params.push(SqlValue::Integer(101));
         let mut st = conn.prepare(&sql).unwrap();
-        let rows = st.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3)).unwrap();
+        let rows = st
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
     }
 
@@ -493,26 +577,62 @@ mod tests {
             (json!({"directoryPrefix": "/a"}), "files_by_directory"),
             (json!({"mimeType": "text/plain"}), "files_by_mime_type"),
             (json!({"source": "s"}), "files_by_source"),
-            (json!({"dataSetIds": [{"id": 1}, {"id": 2}]}), "files_by_data_set"),
+            (
+                json!({"dataSetIds": [{"id": 1}, {"id": 2}]}),
+                "files_by_data_set",
+            ),
             (json!({"externalIdPrefix": "ab"}), "files_by_external_id"),
-            (json!({"createdTime": {"min": 1, "max": 2}}), "files_by_created_time"),
-            (json!({"lastUpdatedTime": {"min": 1}}), "files_by_last_updated_time"),
-            (json!({"uploadedTime": {"max": 2}}), "files_by_uploaded_time"),
-            (json!({"sourceCreatedTime": {"min": 1}}), "files_by_source_created_time"),
-            (json!({"sourceModifiedTime": {"min": 1}}), "files_by_source_modified_time"),
+            (
+                json!({"createdTime": {"min": 1, "max": 2}}),
+                "files_by_created_time",
+            ),
+            (
+                json!({"lastUpdatedTime": {"min": 1}}),
+                "files_by_last_updated_time",
+            ),
+            (
+                json!({"uploadedTime": {"max": 2}}),
+                "files_by_uploaded_time",
+            ),
+            (
+                json!({"sourceCreatedTime": {"min": 1}}),
+                "files_by_source_created_time",
+            ),
+            (
+                json!({"sourceModifiedTime": {"min": 1}}),
+                "files_by_source_modified_time",
+            ),
             (json!({"uploaded": false}), "files_by_uploaded"),
             (json!({"metadata": {"k": "v"}}), "file_metadata_by_value"),
             (json!({"assetIds": [1, 2]}), "file_assets"),
-            (json!({"labels": {"containsAny": [{"externalId": "L"}]}}), "file_labels"),
-            (json!({"labels": {"containsAll": [{"externalId": "L"}, {"externalId": "M"}]}}), "file_labels"),
-            (json!({"geoLocation": {"relation": "intersects", "shape": square}}), "file_geo"),
+            (
+                json!({"labels": {"containsAny": [{"externalId": "L"}]}}),
+                "file_labels",
+            ),
+            (
+                json!({"labels": {"containsAll": [{"externalId": "L"}, {"externalId": "M"}]}}),
+                "file_labels",
+            ),
+            (
+                json!({"geoLocation": {"relation": "intersects", "shape": square}}),
+                "file_geo",
+            ),
         ];
         for (filter, index) in cases {
             let walk = plan_of(&conn, filter.clone(), Some(false));
-            assert!(!walk.contains("TEMP B-TREE FOR ORDER BY") && !walk.contains("SCAN files"), "{filter}: {walk}");
+            assert!(
+                !walk.contains("TEMP B-TREE FOR ORDER BY") && !walk.contains("SCAN files"),
+                "{filter}: {walk}"
+            );
             let plan = plan(&conn, filter.clone());
-            assert!(plan.contains(index), "{filter}: expected {index} in the plan: {plan}");
-            assert!(!plan.contains("SCAN files"), "{filter}: full scan in the plan: {plan}");
+            assert!(
+                plan.contains(index),
+                "{filter}: expected {index} in the plan: {plan}"
+            );
+            assert!(
+                !plan.contains("SCAN files"),
+                "{filter}: full scan in the plan: {plan}"
+            );
         }
     }
 }

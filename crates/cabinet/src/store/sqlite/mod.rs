@@ -19,7 +19,9 @@ use self::rows::*;
 use self::writer::Writer;
 use super::ids::IdPermutation;
 use super::*;
-use crate::domain::{ContentRef, FileFilter, FileRecord, FileSpec, FileUpdate, Identifier, ProjectName};
+use crate::domain::{
+    ContentRef, FileFilter, FileRecord, FileSpec, FileUpdate, Identifier, ProjectName,
+};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -48,7 +50,9 @@ pub struct SqliteTuning {
 
 impl Default for SqliteTuning {
     fn default() -> Self {
-        Self { list_probe_limit: filter_sql::DEFAULT_PROBE_LIMIT }
+        Self {
+            list_probe_limit: filter_sql::DEFAULT_PROBE_LIMIT,
+        }
     }
 }
 
@@ -62,7 +66,9 @@ pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<
     )?;
     if read_only {
         // Readers share the OS page cache through a memory map instead of each keeping a large cache.
-        conn.execute_batch("PRAGMA query_only = 1; PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;")?;
+        conn.execute_batch(
+            "PRAGMA query_only = 1; PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;",
+        )?;
     } else {
         conn.execute_batch("PRAGMA cache_size = -65536;")?;
     }
@@ -93,7 +99,11 @@ impl SqliteStore {
         let mut conn = open_connection(path, false).map_err(sql_err)?;
         migrate(&mut conn).map_err(sql_err)?;
         let writer = Writer::start(conn, path, IdPermutation::new(id_seed))?;
-        Ok(Self { writer, readers: Readers::new(path.to_path_buf()), tuning })
+        Ok(Self {
+            writer,
+            readers: Readers::new(path.to_path_buf()),
+            tuning,
+        })
     }
 }
 
@@ -265,7 +275,10 @@ impl MetadataStore for SqliteStore {
         self.readers
             .read(move |conn| match project_id(conn, &project)? {
                 Some(pid) => filter_sql::list_page(conn, pid, &page, probe_limit),
-                None => Ok(Page { items: vec![], next: None }),
+                None => Ok(Page {
+                    items: vec![],
+                    next: None,
+                }),
             })
             .await
     }

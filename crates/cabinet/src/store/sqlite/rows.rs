@@ -88,10 +88,12 @@ fn index_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreErro
         .and_then(crate::domain::geometry_from_json)
         .and_then(|g| geo::BoundingRect::bounding_rect(&g));
     if let Some(r) = rect {
-        conn.prepare_cached("INSERT INTO file_geo (seq, min_x, max_x, min_y, max_y) \
-             SELECT seq, ?2, ?3, ?4, ?5 FROM files WHERE id = ?1")
-            .and_then(|mut st| st.execute(params![f.id, r.min().x, r.max().x, r.min().y, r.max().y]))
-            .map_err(sql_err)?;
+        conn.prepare_cached(
+            "INSERT INTO file_geo (seq, min_x, max_x, min_y, max_y) \
+             SELECT seq, ?2, ?3, ?4, ?5 FROM files WHERE id = ?1",
+        )
+        .and_then(|mut st| st.execute(params![f.id, r.min().x, r.max().x, r.min().y, r.max().y]))
+        .map_err(sql_err)?;
     }
     Ok(())
 }

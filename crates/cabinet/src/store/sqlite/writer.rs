@@ -61,17 +61,24 @@ pub(crate) struct Writer {
 impl Writer {
     /// Starts the writer thread on `conn`, which must already be migrated, and the checkpointer on a
     /// connection of its own to `path`.
-    pub(crate) fn start(conn: Connection, path: &Path, ids: IdPermutation) -> Result<Self, StoreError> {
+    pub(crate) fn start(
+        conn: Connection,
+        path: &Path,
+        ids: IdPermutation,
+    ) -> Result<Self, StoreError> {
         let internal = |e| StoreError::internal("sqlite", e);
         let counter: u64 = conn
-            .query_row("SELECT value FROM meta WHERE key = 'id_counter'", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT value FROM meta WHERE key = 'id_counter'", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .map(|v| v as u64)
             .or_else(|e| match e {
                 rusqlite::Error::QueryReturnedNoRows => Ok(0),
                 e => Err(e),
             })
             .map_err(internal)?;
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0").map_err(internal)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(internal)?;
         let checkpoints = super::open_connection(path, false).map_err(internal)?;
         // The checkpointer stops when the writer does: the writer holds the sending end.
         let (writer_alive, writer_gone) = mpsc::channel::<()>();
@@ -125,9 +132,13 @@ impl Writer {
             (ok, finish)
         });
         self.jobs.send(Job { atomic, run }).map_err(|_| {
-            StoreError::internal("sqlite writer", std::io::Error::other("the writer thread stopped"))
+            StoreError::internal(
+                "sqlite writer",
+                std::io::Error::other("the writer thread stopped"),
+            )
         })?;
-        rx.await.map_err(|e| StoreError::internal("sqlite writer", e))?
+        rx.await
+            .map_err(|e| StoreError::internal("sqlite writer", e))?
     }
 }
 
@@ -141,7 +152,10 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
             }
         }
         let start_counter = counter;
-        if let Err(e) = conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut st| st.execute([])) {
+        if let Err(e) = conn
+            .prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut st| st.execute([]))
+        {
             // Dropping the jobs drops their reply channels: every caller sees the write fail.
             tracing::error!(error = %e, "could not begin a write transaction");
             continue;
@@ -149,7 +163,11 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
         let mut finishes = Vec::with_capacity(batch.len());
         let mut poisoned = None;
         for job in batch {
-            let mut ctx = WriteCtx { conn: &conn, counter: &mut counter, ids: &ids };
+            let mut ctx = WriteCtx {
+                conn: &conn,
+                counter: &mut counter,
+                ids: &ids,
+            };
             if job.atomic {
                 let (ok, finish) = run_in_savepoint(&mut ctx, job.run);
                 match ok {
@@ -175,7 +193,11 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
         let commit = match poisoned {
             Some(e) => Err(e),
             None => persist_counter(&conn, start_counter, counter)
-                .and_then(|()| conn.prepare_cached("COMMIT").and_then(|mut st| st.execute([])).map(|_| ()))
+                .and_then(|()| {
+                    conn.prepare_cached("COMMIT")
+                        .and_then(|mut st| st.execute([]))
+                        .map(|_| ())
+                })
                 .map_err(|e| StoreError::internal("sqlite", e)),
         };
         if let Err(e) = &commit {
@@ -191,14 +213,22 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
 /// Runs an atomic job in a savepoint. The outer `Result` is `Err` only if the savepoint itself failed.
 fn run_in_savepoint(ctx: &mut WriteCtx<'_>, run: Run) -> (Result<(), StoreError>, Finish) {
     let conn = ctx.conn;
-    let exec = |sql: &str| conn.prepare_cached(sql).and_then(|mut st| st.execute([])).map(|_| ());
+    let exec = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.execute([]))
+            .map(|_| ())
+    };
     if let Err(e) = exec("SAVEPOINT job") {
         let err = StoreError::internal("sqlite", e);
         let reply = err.clone();
         return (Err(err), Box::new(move |_| drop(reply)));
     }
     let (ok, finish) = run(ctx);
-    let end = if ok { exec("RELEASE job") } else { exec("ROLLBACK TO job").and_then(|()| exec("RELEASE job")) };
+    let end = if ok {
+        exec("RELEASE job")
+    } else {
+        exec("ROLLBACK TO job").and_then(|()| exec("RELEASE job"))
+    };
     (end.map_err(|e| StoreError::internal("sqlite", e)), finish)
 }
 
