@@ -98,7 +98,7 @@ impl SqliteStore {
     pub fn open_tuned(path: &Path, id_seed: u64, tuning: SqliteTuning) -> Result<Self, StoreError> {
         let mut conn = open_connection(path, false).map_err(sql_err)?;
         migrate(&mut conn).map_err(sql_err)?;
-        let writer = Writer::start(conn, path, IdPermutation::new(id_seed))?;
+        let writer = Writer::start(conn, IdPermutation::new(id_seed))?;
         Ok(Self {
             writer,
             readers: Readers::new(path.to_path_buf()),

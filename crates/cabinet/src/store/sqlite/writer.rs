@@ -9,12 +9,12 @@
 //! Should a bare job break its promise, the whole batch is rolled back and every job in it fails: nothing
 //! half-done is ever committed.
 //!
-//! Checkpoints (copying the WAL back into the database file) run on a thread of their own, so the writer
-//! only ever appends to the WAL and syncs it.
+//! Checkpoints (copying the WAL back into the database file) stay SQLite's automatic ones, run by the
+//! writer after a commit once the WAL passes 1000 pages: only a checkpoint that catches up with the WAL
+//! lets it start again from its beginning, and one running beside a busy writer never does, so the WAL
+//! would grow without bound.
 
-use std::path::Path;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -49,9 +49,6 @@ struct Job {
 /// Most jobs in one transaction: bounds the latency a batch adds to its first job.
 const MAX_BATCH: usize = 1024;
 
-/// How often the checkpointer copies the WAL into the database.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
-
 /// The handle request handlers use to queue writes.
 #[derive(Clone)]
 pub(crate) struct Writer {
@@ -59,13 +56,8 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`, which must already be migrated, and the checkpointer on a
-    /// connection of its own to `path`.
-    pub(crate) fn start(
-        conn: Connection,
-        path: &Path,
-        ids: IdPermutation,
-    ) -> Result<Self, StoreError> {
+    /// Starts the writer thread on `conn`, which must already be migrated.
+    pub(crate) fn start(conn: Connection, ids: IdPermutation) -> Result<Self, StoreError> {
         let internal = |e| StoreError::internal("sqlite", e);
         let counter: u64 = conn
             .query_row("SELECT value FROM meta WHERE key = 'id_counter'", [], |r| {
@@ -77,22 +69,10 @@ impl Writer {
                 e => Err(e),
             })
             .map_err(internal)?;
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
-            .map_err(internal)?;
-        let checkpoints = super::open_connection(path, false).map_err(internal)?;
-        // The checkpointer stops when the writer does: the writer holds the sending end.
-        let (writer_alive, writer_gone) = mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_until(checkpoints, writer_gone))
-            .map_err(|e| StoreError::internal("sqlite", e))?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || {
-                run(conn, rx, counter, ids);
-                drop(writer_alive);
-            })
+            .spawn(move || run(conn, rx, counter, ids))
             .map_err(|e| StoreError::internal("sqlite", e))?;
         Ok(Self { jobs: tx })
     }
@@ -242,14 +222,4 @@ fn persist_counter(conn: &Connection, before: u64, after: u64) -> rusqlite::Resu
     )?
     .execute([after as i64])?;
     Ok(())
-}
-
-/// Copies committed WAL frames into the database file in the background until the writer stops. PASSIVE
-/// never blocks the writer or readers; the WAL is reused from its start once a checkpoint caught up.
-fn checkpoint_until(conn: Connection, writer_gone: mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = writer_gone.recv_timeout(CHECKPOINT_INTERVAL) {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
-    }
 }
