@@ -86,7 +86,7 @@ fn main() -> std::process::ExitCode {
     let outcome = runtime.block_on(async {
         tokio::select! {
             r = run_all(args) => r,
-            _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted; every server started was stopped")),
+            sig = stop_signal() => Err(anyhow::anyhow!("{sig}: stopped every server started and removed the data")),
         }
     });
     // Dropping the runtime drops the server handles of an interrupted run, which stops those servers.
@@ -218,6 +218,23 @@ fn workspace_root() -> anyhow::Result<PathBuf> {
     let root = manifest.join("../..");
     root.canonicalize()
         .with_context(|| format!("cannot find the workspace at {}", root.display()))
+}
+
+/// Completes on Ctrl-C or SIGTERM, so that either one ends the run through its cleanup (servers stopped,
+/// data directories removed) instead of leaving servers and gigabytes behind.
+async fn stop_signal() -> &'static str {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupted",
+        () = term => "terminated",
+    }
 }
 
 /// The run's data directories: removed when dropped, also when the run fails or is interrupted, unless
