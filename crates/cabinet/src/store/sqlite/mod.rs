@@ -3,6 +3,7 @@
 
 mod expiry;
 pub mod filter_sql;
+mod name_index;
 mod readers;
 mod rows;
 mod search;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_name_search.sql"),
     include_str!("migrations/0004_expiry.sql"),
     include_str!("migrations/0005_project_counts.sql"),
+    include_str!("migrations/0006_name_index_queue.sql"),
 ];
 
 /// The SQLite-backed [`MetadataStore`].
@@ -70,7 +72,7 @@ pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<
             "PRAGMA query_only = 1; PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;",
         )?;
     } else {
-        conn.execute_batch("PRAGMA cache_size = -65536;")?;
+        conn.execute_batch("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192;")?;
     }
     Ok(conn)
 }

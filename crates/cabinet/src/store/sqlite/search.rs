@@ -77,7 +77,7 @@ const TYPO_TERMS: usize = 32;
 /// The most query words given typo alternatives (the rest still match as words or prefixes).
 const TYPO_WORDS: usize = 8;
 /// Vocabulary words are 2 to this many characters long (see the migration).
-const MAX_TERM_CHARS: usize = 64;
+pub(super) const MAX_TERM_CHARS: usize = 64;
 /// The longest prefix `name_fts` has a prefix index for (`prefix = '1 2 3 4'`).
 const PREFIX_INDEX_CHARS: usize = 4;
 /// Longer query words match as prefixes through at most this many vocabulary words (else `"word"*`).
@@ -895,6 +895,8 @@ mod tests {
         path: std::path::PathBuf,
         conn: Connection,
         next_id: i64,
+        /// Whether every write is followed by a drain (else the queue is drained before reading).
+        drain_each: bool,
     }
 
     /// A database migrated by the store itself, and a second connection on it.
@@ -908,6 +910,7 @@ mod tests {
             path,
             conn,
             next_id: 1000,
+            drain_each: false,
         }
     }
 
@@ -940,7 +943,15 @@ mod tests {
                 )
                 .unwrap();
             insert_file(&self.conn, project, &file).unwrap();
+            if self.drain_each {
+                self.drain();
+            }
             file.id
+        }
+
+        /// Brings the name index up to date, as the writer does before each commit.
+        fn drain(&self) {
+            super::super::name_index::drain(&self.conn).unwrap();
         }
 
         fn rename(&self, project: i64, id: i64, name: &str) {
@@ -949,6 +960,9 @@ mod tests {
                 .unwrap();
             file.name = name.to_string();
             update_file(&self.conn, project, &file).unwrap();
+            if self.drain_each {
+                self.drain();
+            }
         }
 
         fn search(
@@ -959,6 +973,7 @@ mod tests {
             limit: usize,
             strategy: Strategy,
         ) -> Vec<i64> {
+            self.drain();
             let filter = FileFilter::from_json(filter.as_object().unwrap()).unwrap();
             search_with(&self.conn, project, &filter, Some(name), limit, strategy)
                 .unwrap()
@@ -1214,6 +1229,7 @@ mod tests {
                 json!({"name": format!("file {i}.txt"), "mimeType": "text/plain"}),
             );
         }
+        db.drain();
         ids
     }
 
@@ -1322,6 +1338,7 @@ mod tests {
         for i in 0..FIRST_REJECTIONS + 100 {
             db.add(1, json!({"name": format!("pump {i}"), "mimeType": "a"}));
         }
+        db.drain();
         db.conn.execute_batch("COMMIT").unwrap();
         // The highest id: the indexes meet every other pump first.
         let rare = db.add(1, json!({"name": "pump rare", "mimeType": "b"}));
@@ -1390,6 +1407,7 @@ mod tests {
         for i in 0..=PREFIX_TERMS {
             db.add(1, json!({"name": format!("compressor{i}")}));
         }
+        db.drain();
         let terms = |q: &str| prefixes(&db.conn, 1, &Query::parse(q)).unwrap();
         assert!(
             matches!(terms("stat")[..], [Prefix::Star]),
@@ -1415,10 +1433,18 @@ mod tests {
         assert_eq!(find("stati pump"), [station]);
     }
 
-    /// The triggers keep the FTS index and the vocabulary in step through inserts, renames and deletes.
+    /// The queue triggers and the drain keep the FTS index and the vocabulary in step through inserts,
+    /// renames and deletes, whether drained after each write or once for many.
     #[test]
     fn the_indexes_follow_writes() {
+        for drain_each in [false, true] {
+            the_indexes_follow(drain_each);
+        }
+    }
+
+    fn the_indexes_follow(drain_each: bool) {
         let mut db = db();
+        db.drain_each = drain_each;
         let a = db.add(1, json!({"name": "Pump station"}));
         let b = db.add(1, json!({"name": "pump house"}));
         let c = db.add(2, json!({"name": "Pump valve"}));
@@ -1427,9 +1453,12 @@ mod tests {
         db.conn
             .execute("DELETE FROM files WHERE id = ?1", [c])
             .unwrap();
+        if drain_each {
+            db.drain();
+        }
         let d = db.add(1, json!({"name": "Ærø kompressor 2024"}));
         db.rename(1, d, "compressor");
-        // Both tokenizers of the triggers (SQL for printable ASCII, FTS5 otherwise), back and forth.
+        // Both tokenizers of the drain (Rust for printable ASCII, FTS5 otherwise), back and forth.
         let e = db.add(
             1,
             json!({"name": "a!b\"c#d$e%f&g'h(i)j*k+l,m-n.o/p:q;r<s=t>u?v@w[x\\y]z^_`{|}~ 12"}),
@@ -1468,6 +1497,7 @@ mod tests {
 
     /// FTS integrity against `files`, and the vocabulary and its trigrams recomputed in Rust.
     fn check_consistent(conn: &Connection) {
+        super::super::name_index::drain(conn).unwrap();
         conn.execute(
             "INSERT INTO name_fts (name_fts) VALUES ('integrity-check')",
             [],

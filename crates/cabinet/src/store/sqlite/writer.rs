@@ -9,10 +9,14 @@
 //! Should a bare job break its promise, the whole batch is rolled back and every job in it fails: nothing
 //! half-done is ever committed.
 //!
+//! Before each commit the writer brings the name-search index up to date with the batch's files
+//! ([`super::name_index::drain`]), once for the whole batch.
+//!
 //! Checkpoints (copying the WAL back into the database file) stay SQLite's automatic ones, run by the
-//! writer after a commit once the WAL passes 1000 pages: only a checkpoint that catches up with the WAL
-//! lets it start again from its beginning, and one running beside a busy writer never does, so the WAL
-//! would grow without bound.
+//! writer after a commit once the WAL passes 8192 pages (32 MiB, set in `open_connection`; a page that
+//! many batches rewrite is copied once per checkpoint). Only a checkpoint that catches up with the WAL lets
+//! it start again from its beginning, and one running beside a busy writer never does, so the WAL would
+//! grow without bound.
 
 use std::sync::mpsc;
 
@@ -172,7 +176,8 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
         }
         let commit = match poisoned {
             Some(e) => Err(e),
-            None => persist_counter(&conn, start_counter, counter)
+            None => super::name_index::drain(&conn)
+                .and_then(|()| persist_counter(&conn, start_counter, counter))
                 .and_then(|()| {
                     conn.prepare_cached("COMMIT")
                         .and_then(|mut st| st.execute([]))
