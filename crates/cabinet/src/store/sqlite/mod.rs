@@ -34,6 +34,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_name_index_queue.sql"),
 ];
 
+/// Retrievals of at most this many ids run as point reads, on the request's own thread
+/// ([`Readers::read_point`]).
+const POINT_READ_IDS: usize = 8;
+
 /// The SQLite-backed [`MetadataStore`].
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -205,14 +209,11 @@ impl MetadataStore for SqliteStore {
         file_id: i64,
         session_id: &str,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let project = project.as_str().to_string();
-        let session_id = session_id.to_string();
         self.readers
-            .read(move |conn| match project_id(conn, &project)? {
-                Some(pid) => rows::session(conn, pid, file_id, &session_id),
+            .read_point(|conn| match project_id(conn, project.as_str())? {
+                Some(pid) => rows::session(conn, pid, file_id, session_id),
                 None => Ok(None),
             })
-            .await
     }
 
     async fn publish_content(
@@ -261,6 +262,12 @@ impl MetadataStore for SqliteStore {
         ids: &[Identifier],
         ignore_unknown: bool,
     ) -> Result<Vec<FileRecord>, StoreError> {
+        if ids.len() <= POINT_READ_IDS {
+            return self.readers.read_point(|conn| {
+                let pid = project_id(conn, project.as_str())?;
+                resolve_all(conn, pid, ids, ignore_unknown)
+            });
+        }
         let project = project.as_str().to_string();
         let ids = ids.to_vec();
         self.readers

@@ -1,5 +1,7 @@
-//! Read connections, used on tokio's blocking threads so that no SQLite call ever runs on (or holds a
-//! connection across an await of) an async worker.
+//! Read connections. Reads run on tokio's blocking threads, so that a long query never stalls an async
+//! worker, except point reads ([`Readers::read_point`]): a few index lookups take less time than the
+//! hand-off to a blocking thread and back (two thread wake-ups), which dominated a one-id byids.
+//! No connection is ever held across an await.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -42,6 +44,18 @@ impl Readers {
         })
         .await
         .map_err(|e| StoreError::internal("sqlite reader", e))?
+    }
+
+    /// Runs `f` on the calling thread. Only for reads bounded to a few index lookups (a handful of ids,
+    /// one session): anything that may walk many rows goes through [`Readers::read`].
+    pub(crate) fn read_point<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError>,
+    {
+        let conn = self.take()?;
+        let result = f(&conn);
+        self.give_back(conn);
+        result
     }
 
     fn take(&self) -> Result<Connection, StoreError> {
