@@ -22,10 +22,16 @@ use crate::domain::{FileRecord, ProjectName, UPLOAD_URL_TTL_MS};
 use crate::signing::Grant;
 use crate::store::NewSession;
 
-/// A fresh upload session: single-PUT when `parts` is `None`.
+/// A fresh upload session: single-PUT when `parts` is `None`. Its id is the creation time (12 hex digits)
+/// followed by 128 random bits: unguessable, and new ids sort after older ones, so the sessions table grows
+/// at its end rather than on random pages.
 pub fn new_session(parts: Option<u32>) -> NewSession {
     NewSession {
-        id: uuid::Uuid::new_v4().simple().to_string(),
+        id: format!(
+            "{:012x}{}",
+            now_ms().max(0),
+            uuid::Uuid::new_v4().simple()
+        ),
         parts,
         expires_time: now_ms() + UPLOAD_URL_TTL_MS,
     }

@@ -17,7 +17,7 @@ pub(super) fn expire(ctx: &mut WriteCtx<'_>, now: i64) -> Result<Expired, StoreE
     let ids: Vec<i64> = conn
         .prepare_cached(
             "SELECT id FROM files WHERE uploaded_time IS NULL AND created_time < ?1 \
-             AND NOT EXISTS (SELECT 1 FROM upload_sessions s WHERE s.file_id = files.id AND s.expires_time >= ?2) \
+             AND NOT EXISTS (SELECT 1 FROM upload_sessions s WHERE s.file_seq = files.seq AND s.expires_time >= ?2) \
              LIMIT ?3",
         )
         .and_then(|mut st| {
@@ -28,7 +28,10 @@ pub(super) fn expire(ctx: &mut WriteCtx<'_>, now: i64) -> Result<Expired, StoreE
     let mut files = Vec::with_capacity(ids.len());
     for id in ids {
         let sessions = conn
-            .prepare_cached("DELETE FROM upload_sessions WHERE file_id = ?1 RETURNING id")
+            .prepare_cached(
+                "DELETE FROM upload_sessions \
+                 WHERE file_seq = (SELECT seq FROM files WHERE id = ?1) RETURNING id",
+            )
             .and_then(|mut st| {
                 st.query_map([id], |r| r.get(0))?
                     .collect::<rusqlite::Result<Vec<String>>>()
@@ -68,6 +71,40 @@ mod tests {
             parts: None,
             expires_time,
         }
+    }
+
+    /// Deleting a file takes its sessions with it (found through the file's position), and only its own.
+    #[tokio::test]
+    async fn a_deleted_file_takes_its_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("m.sqlite3"), 1).unwrap();
+        let p = ProjectName::parse("del").unwrap();
+        let spec = |n: &str| FileSpec {
+            name: n.into(),
+            ..Default::default()
+        };
+        let week = UPLOAD_URL_TTL_MS;
+        let a = store
+            .create_file(&p, spec("a"), false, session("a1", week), 0)
+            .await
+            .unwrap();
+        let b = store
+            .create_file(&p, spec("b"), false, session("b1", week), 0)
+            .await
+            .unwrap();
+        store
+            .open_session(&p, &crate::domain::Identifier::Id(a.id), session("a2", week))
+            .await
+            .unwrap();
+        let deleted = store
+            .delete(&p, &[crate::domain::Identifier::Id(a.id)], false)
+            .await
+            .unwrap();
+        let mut sessions = deleted[0].sessions.clone();
+        sessions.sort();
+        assert_eq!(sessions, ["a1", "a2"]);
+        assert!(store.session(&p, b.id, "b1").await.unwrap().is_some());
+        assert!(store.session(&p, a.id, "a2").await.unwrap().is_none());
     }
 
     #[tokio::test]

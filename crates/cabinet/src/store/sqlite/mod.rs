@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_expiry.sql"),
     include_str!("migrations/0005_project_counts.sql"),
     include_str!("migrations/0006_name_index_queue.sql"),
+    include_str!("migrations/0007_sessions_by_file_seq.sql"),
 ];
 
 /// Retrievals of at most this many ids run as point reads, on the request's own thread
@@ -121,8 +122,8 @@ fn insert_session(
     now: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO upload_sessions (id, project_id, file_id, parts, created_time, expires_time) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO upload_sessions (id, project_id, file_id, parts, created_time, expires_time, file_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT seq FROM files WHERE id = ?3))",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -312,7 +313,8 @@ impl MetadataStore for SqliteStore {
                     let sessions = ctx
                         .conn
                         .prepare_cached(
-                            "DELETE FROM upload_sessions WHERE file_id = ?1 RETURNING id",
+                            "DELETE FROM upload_sessions \
+                             WHERE file_seq = (SELECT seq FROM files WHERE id = ?1) RETURNING id",
                         )
                         .and_then(|mut st| {
                             st.query_map([file.id], |r| r.get::<_, String>(0))?
