@@ -899,3 +899,42 @@ async fn many_items_answer_in_request_order_and_a_thousand_are_accepted() {
         1000
     );
 }
+
+/// The spatial index follows a changed geoLocation, by update and by overwrite: the file is found at its
+/// new place and no longer at its old one.
+#[tokio::test]
+async fn a_moved_file_is_found_where_it_now_is() {
+    let app = TestApp::spawn().await;
+    let f = app.create(full_body("geo")).await;
+    let id = f["id"].as_i64().unwrap();
+    let near = |x: f64, y: f64| {
+        json!({"geoLocation": {"relation": "intersects", "shape": {"type": "Polygon", "coordinates":
+            [[[x - 0.5, y - 0.5], [x + 0.5, y - 0.5], [x + 0.5, y + 0.5], [x - 0.5, y + 0.5], [x - 0.5, y - 0.5]]]}}})
+    };
+    assert_eq!(list_ids(&app, near(10.0, 59.0)).await, [id]);
+
+    update_ok(
+        &app,
+        json!([{"id": id, "update": {"geoLocation": {"set": point(1.0, 2.0)}}}]),
+    )
+    .await;
+    assert_eq!(list_ids(&app, near(1.0, 2.0)).await, [id]);
+    assert!(list_ids(&app, near(10.0, 59.0)).await.is_empty());
+
+    let r = app
+        .post(
+            "/files?overwrite=true",
+            json!({"name": "full.txt", "externalId": "geo", "geoLocation": point(-20.0, 30.0)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    assert_eq!(list_ids(&app, near(-20.0, 30.0)).await, [id]);
+    assert!(list_ids(&app, near(1.0, 2.0)).await.is_empty());
+
+    update_ok(
+        &app,
+        json!([{"id": id, "update": {"geoLocation": {"setNull": true}}}]),
+    )
+    .await;
+    assert!(list_ids(&app, near(-20.0, 30.0)).await.is_empty());
+}

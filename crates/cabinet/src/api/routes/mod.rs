@@ -27,11 +27,7 @@ use crate::store::NewSession;
 /// at its end rather than on random pages.
 pub fn new_session(parts: Option<u32>) -> NewSession {
     NewSession {
-        id: format!(
-            "{:012x}{}",
-            now_ms().max(0),
-            uuid::Uuid::new_v4().simple()
-        ),
+        id: format!("{:012x}{}", now_ms().max(0), uuid::Uuid::new_v4().simple()),
         parts,
         expires_time: now_ms() + UPLOAD_URL_TTL_MS,
     }

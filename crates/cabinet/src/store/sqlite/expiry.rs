@@ -93,7 +93,11 @@ mod tests {
             .await
             .unwrap();
         store
-            .open_session(&p, &crate::domain::Identifier::Id(a.id), session("a2", week))
+            .open_session(
+                &p,
+                &crate::domain::Identifier::Id(a.id),
+                session("a2", week),
+            )
             .await
             .unwrap();
         let deleted = store

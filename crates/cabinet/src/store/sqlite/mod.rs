@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_project_counts.sql"),
     include_str!("migrations/0006_name_index_queue.sql"),
     include_str!("migrations/0007_sessions_by_file_seq.sql"),
+    include_str!("migrations/0008_geo_index_upkeep.sql"),
 ];
 
 /// Retrievals of at most this many ids run as point reads, on the request's own thread
@@ -82,14 +83,22 @@ pub(crate) fn open_connection(path: &Path, read_only: bool) -> rusqlite::Result<
     Ok(conn)
 }
 
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let applied: usize =
-        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize;
+/// The migration (by number) that empties `file_geo` for [`rows::rebuild_geo_index`] to refill.
+const GEO_REBUILD_MIGRATION: usize = 8;
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(sql_err)? as usize;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
-        tx.commit()?;
+        let tx = conn.transaction().map_err(sql_err)?;
+        tx.execute_batch(sql).map_err(sql_err)?;
+        if i + 1 == GEO_REBUILD_MIGRATION {
+            rows::rebuild_geo_index(&tx)?;
+        }
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
+            .map_err(sql_err)?;
+        tx.commit().map_err(sql_err)?;
     }
     Ok(())
 }
@@ -104,7 +113,7 @@ impl SqliteStore {
     /// [`SqliteStore::open`] with other planning knobs.
     pub fn open_tuned(path: &Path, id_seed: u64, tuning: SqliteTuning) -> Result<Self, StoreError> {
         let mut conn = open_connection(path, false).map_err(sql_err)?;
-        migrate(&mut conn).map_err(sql_err)?;
+        migrate(&mut conn)?;
         let writer = Writer::start(conn, IdPermutation::new(id_seed))?;
         Ok(Self {
             writer,
@@ -169,6 +178,7 @@ impl MetadataStore for SqliteStore {
                     Some(mut file) => {
                         file.overwrite_with(spec, now);
                         update_file(ctx.conn, pid, &file)?;
+                        rows::reindex_geo_location(ctx.conn, &file)?;
                         file
                     }
                     None => {
@@ -379,5 +389,54 @@ impl MetadataStore for SqliteStore {
 
     async fn expire(&self, now: i64) -> Result<Expired, StoreError> {
         self.writer.write(move |ctx| expiry::expire(ctx, now)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Migrating past 0008 recomputes the spatial index from the files: boxes left stale by updates before
+    /// it (which did not touch the index) are replaced, and boxes of gone files are dropped.
+    #[test]
+    fn the_geo_migration_rebuilds_the_spatial_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = open_connection(&path, false).unwrap();
+        for sql in &MIGRATIONS[..GEO_REBUILD_MIGRATION - 1] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = {}",
+            GEO_REBUILD_MIGRATION - 1
+        ))
+        .unwrap();
+        let point = r#"{"type":"Feature","geometry":{"type":"Point","coordinates":[3.0,4.0]}}"#;
+        conn.execute(
+            "INSERT INTO files (seq, id, project_id, name, geo_location, created_time, last_updated_time) \
+             VALUES (1, 11, 1, 'moved', ?1, 0, 0), (2, 12, 1, 'plain', NULL, 0, 0)",
+            [point],
+        )
+        .unwrap();
+        conn.execute_batch(
+            "INSERT INTO file_geo VALUES (1, 50, 50, 50, 50); INSERT INTO file_geo VALUES (9, 0, 1, 0, 1);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let boxes: Vec<(i64, f64, f64, f64, f64)> = conn
+            .prepare("SELECT seq, min_x, max_x, min_y, max_y FROM file_geo ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(boxes, [(1, 3.0, 3.0, 4.0, 4.0)]);
+        conn.execute("DELETE FROM files WHERE id = 11", []).unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM file_geo", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0, "a deleted file's box goes with it");
     }
 }

@@ -73,17 +73,29 @@ pub(crate) fn insert_file(
     ))
     .and_then(|mut st| st.execute(rusqlite::params_from_iter(file_params(project_id, f))))
     .map_err(|e| unique_violation(e, f))?;
-    index_geo_location(conn, f)
+    insert_geo_location(conn, f)
 }
 
-/// Keeps the bounding box of the file's geoLocation in the `file_geo` R*Tree (the spatial pre-filter).
-fn index_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreError> {
+/// Replaces the file's bounding box in the spatial index, after its geoLocation may have changed.
+pub(crate) fn reindex_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM file_geo WHERE seq = (SELECT seq FROM files WHERE id = ?1)")
         .and_then(|mut st| st.execute([f.id]))
         .map_err(sql_err)?;
-    let rect = f
-        .geo_location
-        .as_ref()
+    insert_geo_location(conn, f)
+}
+
+/// Puts the bounding box of the file's geoLocation, if any, in the `file_geo` R*Tree (the spatial
+/// pre-filter), which must not hold one for the file yet.
+fn insert_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreError> {
+    insert_geo_box(conn, f.id, f.geo_location.as_ref())
+}
+
+fn insert_geo_box(
+    conn: &Connection,
+    file_id: i64,
+    geo_location: Option<&serde_json::Value>,
+) -> Result<(), StoreError> {
+    let rect = geo_location
         .and_then(|g| g.get("geometry"))
         .and_then(crate::domain::geometry_from_json)
         .and_then(|g| geo::BoundingRect::bounding_rect(&g));
@@ -92,8 +104,24 @@ fn index_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreErro
             "INSERT INTO file_geo (seq, min_x, max_x, min_y, max_y) \
              SELECT seq, ?2, ?3, ?4, ?5 FROM files WHERE id = ?1",
         )
-        .and_then(|mut st| st.execute(params![f.id, r.min().x, r.max().x, r.min().y, r.max().y]))
+        .and_then(|mut st| st.execute(params![file_id, r.min().x, r.max().x, r.min().y, r.max().y]))
         .map_err(sql_err)?;
+    }
+    Ok(())
+}
+
+/// Fills an empty `file_geo` from every file's geoLocation.
+pub(crate) fn rebuild_geo_index(conn: &Connection) -> Result<(), StoreError> {
+    let located: Vec<(i64, String)> = conn
+        .prepare("SELECT id, geo_location FROM files WHERE geo_location IS NOT NULL")
+        .and_then(|mut st| {
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(sql_err)?;
+    for (id, geo) in located {
+        let geo: Option<serde_json::Value> = serde_json::from_str(&geo).ok();
+        insert_geo_box(conn, id, geo.as_ref())?;
     }
     Ok(())
 }

@@ -2,7 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::rows::{file_by_external_id, project_id, resolve_all, sql_err, update_file};
+use super::rows::{
+    file_by_external_id, project_id, reindex_geo_location, resolve_all, sql_err, update_file,
+};
 use super::writer::WriteCtx;
 use crate::domain::{FileRecord, FileUpdate, Identifier};
 use crate::store::StoreError;
@@ -39,6 +41,7 @@ pub(super) fn update_files(
     // One working copy per distinct file, in the order the request first names them.
     let mut files: Vec<FileRecord> = Vec::new();
     let mut original_external_ids: Vec<Option<String>> = Vec::new();
+    let mut original_geo: Vec<Option<serde_json::Value>> = Vec::new();
     let mut slot_of_file: HashMap<i64, usize> = HashMap::new();
     let mut slot_of_item: Vec<usize> = Vec::with_capacity(items.len());
     for (i, (item, file)) in items.iter().zip(found).enumerate() {
@@ -47,6 +50,7 @@ pub(super) fn update_files(
             None => {
                 slot_of_file.insert(file.id, files.len());
                 original_external_ids.push(file.external_id.clone());
+                original_geo.push(file.geo_location.clone());
                 files.push(file);
                 files.len() - 1
             }
@@ -61,6 +65,11 @@ pub(super) fn update_files(
     }
 
     check_external_ids(conn, pid, &files, &original_external_ids, &slot_of_file)?;
+    let geo_changed: Vec<bool> = files
+        .iter()
+        .zip(&original_geo)
+        .map(|(f, g)| f.geo_location != *g)
+        .collect();
 
     // Free the externalIds that change before writing any file, so that a swap within the batch does not
     // trip the unique index halfway.
@@ -76,6 +85,9 @@ pub(super) fn update_files(
     for file in &mut files {
         file.last_updated_time = now;
         update_file(conn, pid, file)?;
+        if geo_changed[slot_of_file[&file.id]] {
+            reindex_geo_location(conn, file)?;
+        }
     }
 
     slot_of_item
