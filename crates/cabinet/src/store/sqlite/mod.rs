@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_name_index_queue.sql"),
     include_str!("migrations/0007_sessions_by_file_seq.sql"),
     include_str!("migrations/0008_geo_index_upkeep.sql"),
+    include_str!("migrations/0009_index_triggers_without_or_ignore.sql"),
 ];
 
 /// Retrievals of at most this many ids run as point reads, on the request's own thread
@@ -437,6 +438,6 @@ mod tests {
         let left: i64 = conn
             .query_row("SELECT count(*) FROM file_geo", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(left, 0, "a deleted file's box goes with it");
+        assert_eq!(left, 0, "a deleted file's box goes with it (0002's delete trigger)");
     }
 }

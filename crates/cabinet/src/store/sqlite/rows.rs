@@ -62,13 +62,19 @@ pub(crate) fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileRecord> {
     })
 }
 
+// `OR FAIL` on the writes to `files`: its triggers make each such statement write several tables, and
+// with the default `OR ABORT` SQLite then keeps a statement journal (a copy of every page the statement
+// touches, about a dozen per file) so that it could undo a statement halfway. A unique violation is found
+// before anything of the row is written, so there is nothing to undo, and the writer's jobs already run
+// either in their own savepoint or under the rule that they fail before changing anything.
+
 pub(crate) fn insert_file(
     conn: &Connection,
     project_id: i64,
     f: &FileRecord,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(&format!(
-        "INSERT INTO files (project_id, {FILE_COLUMNS}) VALUES \
+        "INSERT OR FAIL INTO files (project_id, {FILE_COLUMNS}) VALUES \
          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
     ))
     .and_then(|mut st| st.execute(rusqlite::params_from_iter(file_params(project_id, f))))
@@ -139,7 +145,7 @@ pub(crate) fn update_file(
         .collect::<Vec<_>>()
         .join(", ");
     conn.prepare_cached(&format!(
-        "UPDATE files SET {sets} WHERE project_id = ?1 AND id = ?2"
+        "UPDATE OR FAIL files SET {sets} WHERE project_id = ?1 AND id = ?2"
     ))
     .and_then(|mut st| st.execute(rusqlite::params_from_iter(file_params(project_id, f))))
     .map_err(|e| unique_violation(e, f))?;

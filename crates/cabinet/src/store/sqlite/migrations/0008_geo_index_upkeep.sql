@@ -1,7 +1,4 @@
--- A deleted file's bounding box leaves the spatial index with it (its position could be handed out again).
--- The boxes of files whose geoLocation an update or overwrite changed before this migration are recomputed
--- right after it, in Rust (store/sqlite/mod.rs, `migrate`).
-CREATE TRIGGER files_geo_delete AFTER DELETE ON files WHEN old.geo_location IS NOT NULL BEGIN
-    DELETE FROM file_geo WHERE seq = old.seq;
-END;
+-- Updates and overwrites did not refresh a changed geoLocation's box in the spatial index before this
+-- migration (deletes did, by trigger): the index is emptied here and refilled from every file's
+-- geoLocation right after, in Rust (store/sqlite/mod.rs, `migrate`).
 DELETE FROM file_geo;
