@@ -15,7 +15,9 @@
 //!
 //! A list page has two plans: walk in listing order and test each row (many matches), or collect the
 //! matching positions through the filter's own index, sort them, and fetch only the page's rows (few
-//! matches). [`list_page`] probes the match count to choose.
+//! matches). [`list_page`] probes the match count to choose. A walk is led by an index-table condition
+//! whose entries come in listing order (one metadata pair, one asset id, one label) when the filter has
+//! one: it then reads only that condition's matches, in order, instead of every file.
 
 use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
@@ -37,6 +39,32 @@ pub(crate) struct SqlFilter {
     pub(crate) unordered: bool,
     /// The conditions that can drive a plan from their own index, with a query counting their matches.
     candidates: Vec<Candidate>,
+    /// The index-table condition that leads a walk (`Mode::Lead`), left out of `clause`.
+    lead: Option<Side>,
+    /// The index-table conditions, in the order of `candidates` among them; with nothing else in the
+    /// filter, a lone one is counted in its own table.
+    sides: Vec<Side>,
+    /// How many conditions `clause` joins (the project's included).
+    conditions: usize,
+}
+
+/// A condition on an index table (file_metadata, file_assets, file_labels, file_geo).
+#[derive(Clone)]
+struct Side {
+    table: &'static str,
+    /// The table's column holding the file's `seq`.
+    seq_column: &'static str,
+    /// The condition, naming the table's columns as `{t}.<column>`.
+    cond: String,
+    params: Vec<SqlValue>,
+    /// Whether the matching entries come in `seq` order from the table's index (equalities only).
+    ordered: bool,
+}
+
+impl Side {
+    fn cond_on(&self, table: &str) -> String {
+        self.cond.replace("{t}", table)
+    }
 }
 
 /// A condition that can drive a plan, and how to count (up to a bound) the files it lets through.
@@ -44,6 +72,9 @@ struct Candidate {
     /// `SELECT count(*) FROM (SELECT 1 … LIMIT ?)`, the bound being the last parameter.
     count_sql: String,
     params: Vec<SqlValue>,
+    /// For an index-table condition whose entries come in listing order: its place in `sides`, so that
+    /// it can lead a walk.
+    leads: Option<usize>,
 }
 
 /// How conditions on index tables are written.
@@ -55,6 +86,9 @@ enum Mode {
     Drive(usize),
     /// Every one as `EXISTS (…)`: walk `files` in listing order and test each row.
     Walk,
+    /// Walk the n-th candidate's index table in listing order (it must be able to lead), joining each
+    /// entry's file and testing the other conditions on it.
+    Lead(usize),
 }
 
 impl SqlFilter {
@@ -73,6 +107,8 @@ struct Builder {
     mode: Mode,
     candidates: Vec<Candidate>,
     project: SqlValue,
+    lead: Option<Side>,
+    sides: Vec<Side>,
 }
 
 impl Builder {
@@ -82,26 +118,45 @@ impl Builder {
     }
 
     /// A condition on an index table `table` whose file column is `seq_column`: either driving from it
-    /// (`files.seq IN (SELECT …)`) or probing it per row (`EXISTS (SELECT … AND file_seq = files.seq)`).
+    /// (`files.seq IN (SELECT …)`), probing it per row (`EXISTS (SELECT … AND file_seq = files.seq)`),
+    /// or leading the walk. `cond` names the table's columns as `{t}.<column>`; `ordered` says whether
+    /// its matches come in `seq` order from the table's index.
     fn side(
         &mut self,
-        table: &str,
-        seq_column: &str,
+        table: &'static str,
+        seq_column: &'static str,
         cond: &str,
         params: impl IntoIterator<Item = SqlValue>,
+        ordered: bool,
     ) {
-        let params: Vec<SqlValue> = params.into_iter().collect();
-        let drives = self.next_drives();
-        self.candidates.push(Candidate {
-            count_sql: format!("SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {cond} LIMIT ?)"),
-            params: params.clone(),
-        });
-        let sql = if drives {
-            format!("files.seq IN (SELECT {seq_column} FROM {table} WHERE {cond})")
-        } else {
-            format!("EXISTS (SELECT 1 FROM {table} WHERE {cond} AND {seq_column} = files.seq)")
+        let side = Side {
+            table,
+            seq_column,
+            cond: cond.to_string(),
+            params: params.into_iter().collect(),
+            ordered,
         };
-        self.push(sql, params);
+        let drives = self.next_drives();
+        let leads = self.mode == Mode::Lead(self.candidates.len());
+        let on_table = side.cond_on(table);
+        self.candidates.push(Candidate {
+            count_sql: format!(
+                "SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {on_table} LIMIT ?)"
+            ),
+            params: side.params.clone(),
+            leads: ordered.then_some(self.sides.len()),
+        });
+        self.sides.push(side.clone());
+        if leads && ordered {
+            self.lead = Some(side);
+            return;
+        }
+        let sql = if drives {
+            format!("files.seq IN (SELECT {seq_column} FROM {table} WHERE {on_table})")
+        } else {
+            format!("EXISTS (SELECT 1 FROM {table} WHERE {on_table} AND {seq_column} = files.seq)")
+        };
+        self.push(sql, side.params);
     }
 
     /// Whether the next candidate drives the plan.
@@ -109,7 +164,7 @@ impl Builder {
         match self.mode {
             Mode::DriveAll => true,
             Mode::Drive(n) => n == self.candidates.len(),
-            Mode::Walk => false,
+            Mode::Walk | Mode::Lead(_) => false,
         }
     }
 
@@ -128,6 +183,7 @@ impl Builder {
         self.candidates.push(Candidate {
             count_sql: format!("SELECT count(*) FROM (SELECT 1 FROM files WHERE files.project_id = ? AND {indexed} LIMIT ?)"),
             params: std::iter::once(self.project.clone()).chain(params.iter().cloned()).collect(),
+            leads: None,
         });
         self.push(rendered, params);
     }
@@ -187,6 +243,8 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
         mode,
         candidates: vec![],
         project: pid.clone(),
+        lead: None,
+        sides: vec![],
     };
     b.push("files.project_id = ?", [pid.clone()]);
     let text = |s: &str| SqlValue::Text(s.to_string());
@@ -215,8 +273,9 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
         b.side(
             "file_metadata",
             "file_seq",
-            "project_id = ? AND key = ? AND value = ?",
+            "{t}.project_id = ? AND {t}.key = ? AND {t}.value = ?",
             [pid.clone(), text(key), text(value)],
+            true,
         );
     }
     if let Some(ids) = &filter.asset_ids {
@@ -224,10 +283,11 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
             "file_assets",
             "file_seq",
             &format!(
-                "project_id = ? AND asset_id IN ({})",
+                "{{t}}.project_id = ? AND {{t}}.asset_id IN ({})",
                 Builder::placeholders(ids.len())
             ),
             std::iter::once(pid.clone()).chain(ids.iter().map(|i| SqlValue::Integer(*i))),
+            ids.len() == 1,
         );
     }
     if let Some(ids) = &filter.data_set_ids {
@@ -265,10 +325,11 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
             "file_labels",
             "file_seq",
             &format!(
-                "project_id = ? AND label IN ({})",
+                "{{t}}.project_id = ? AND {{t}}.label IN ({})",
                 Builder::placeholders(labels.len())
             ),
             std::iter::once(pid.clone()).chain(labels.iter().map(|l| text(l))),
+            labels.len() == 1,
         );
     }
     if let Some(labels) = &filter.labels_all {
@@ -285,6 +346,7 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
                 Builder::placeholders(distinct.len())
             ),
             params: label_params,
+            leads: None,
         });
         let sql = if !drives {
             format!(
@@ -310,18 +372,22 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
             (GeoRelation::Intersects | GeoRelation::Within, Some(rect)) => b.side(
                 "file_geo",
                 "seq",
-                "max_x >= ? AND min_x <= ? AND max_y >= ? AND min_y <= ?",
+                "{t}.max_x >= ? AND {t}.min_x <= ? AND {t}.max_y >= ? AND {t}.min_y <= ?",
                 [rect.min().x, rect.max().x, rect.min().y, rect.max().y].map(SqlValue::Real),
+                false,
             ),
             _ => b.push("files.geo_location IS NOT NULL", []),
         }
     }
     SqlFilter {
+        conditions: b.parts.len() + usize::from(b.lead.is_some()),
         clause: b.parts.join(" AND "),
         params: b.params,
         post: filter.geo_location.clone(),
         unordered: b.unordered,
         candidates: b.candidates,
+        lead: b.lead,
+        sides: b.sides,
     }
 }
 
@@ -341,7 +407,11 @@ impl Window {
     /// SQL and parameters restricting `files.seq`; `bare` keeps SQLite from choosing an index for it (the
     /// `+`), so the filter's own index drives the plan.
     fn clause(&self, bare: bool) -> (String, Vec<SqlValue>) {
-        let seq = if bare { "+files.seq" } else { "files.seq" };
+        self.clause_on(if bare { "+files.seq" } else { "files.seq" })
+    }
+
+    /// The same restriction on another column holding the file's `seq`.
+    fn clause_on(&self, seq: &str) -> (String, Vec<SqlValue>) {
         let mut sql = format!("{seq} > ?");
         let mut params = vec![SqlValue::Integer(self.after)];
         if let Some(p) = self.partition {
@@ -364,6 +434,9 @@ fn fetch(
     limit: usize,
 ) -> Result<Vec<(i64, FileRecord)>, StoreError> {
     let (bounds, bound_params) = window.clause(sorted);
+    if let (Some(lead), false) = (&filter.lead, sorted) {
+        return fetch_led(conn, filter, lead, window, limit);
+    }
     let sql = if sorted {
         // Positions first, from the filter's index (usually without touching the table), then only the
         // page's rows.
@@ -391,26 +464,103 @@ fn fetch(
     Ok(rows)
 }
 
+/// A walk led by an index table: its entries for the lead condition in `seq` order, each joined to its
+/// file, which the rest of the filter then tests.
+fn fetch_led(
+    conn: &Connection,
+    filter: &SqlFilter,
+    lead: &Side,
+    window: &Window,
+    limit: usize,
+) -> Result<Vec<(i64, FileRecord)>, StoreError> {
+    let (sql, params) = led_sql(filter, lead, window, limit);
+    let mut st = conn.prepare_cached(&sql).map_err(sql_err)?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(params), |row| {
+            Ok((row.get::<_, i64>(19)?, file_from_row(row)?))
+        })
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(sql_err)?;
+    Ok(rows)
+}
+
+/// The statement of [`fetch_led`] and its parameters.
+fn led_sql(
+    filter: &SqlFilter,
+    lead: &Side,
+    window: &Window,
+    limit: usize,
+) -> (String, Vec<SqlValue>) {
+    let seq = format!("lead.{}", lead.seq_column);
+    let (bounds, bound_params) = window.clause_on(&seq);
+    let columns = FILE_COLUMNS
+        .split(", ")
+        .map(|c| format!("files.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns}, files.seq FROM {} AS lead CROSS JOIN files \
+         WHERE {} AND files.seq = {seq} AND {} AND {bounds} ORDER BY {seq} LIMIT ?",
+        lead.table,
+        lead.cond_on("lead"),
+        filter.clause,
+    );
+    let mut params = lead.params.clone();
+    params.extend(filter.params.iter().cloned());
+    params.extend(bound_params);
+    params.push(SqlValue::Integer(limit as i64));
+    (sql, params)
+}
+
+/// How many files each candidate condition lets through, counted through its own index up to `bound`.
+/// Each count is an upper bound of what the whole filter matches.
+fn candidate_counts(
+    conn: &Connection,
+    filter: &SqlFilter,
+    bound: i64,
+) -> Result<Vec<i64>, StoreError> {
+    filter
+        .candidates
+        .iter()
+        .map(|c| {
+            let mut params = c.params.clone();
+            params.push(SqlValue::Integer(bound));
+            conn.prepare_cached(&c.count_sql)
+                .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
+                .map_err(sql_err)
+        })
+        .collect()
+}
+
+/// The candidate with the fewest matches among `counts`, and that count.
+fn fewest(counts: &[i64]) -> Option<(usize, i64)> {
+    counts
+        .iter()
+        .copied()
+        .enumerate()
+        .min_by_key(|&(i, n)| (n, i))
+}
+
+/// The candidate that leads a walk best: one that can lead, with the fewest matches.
+fn leader(filter: &SqlFilter, counts: &[i64]) -> Option<usize> {
+    filter
+        .candidates
+        .iter()
+        .zip(counts)
+        .enumerate()
+        .filter(|(_, (c, _))| c.leads.is_some())
+        .min_by_key(|&(i, (_, n))| (*n, i))
+        .map(|(i, _)| i)
+}
+
 /// The candidate condition with the fewest matches, counted through its own index up to `bound`, and that
-/// count. Each count is an upper bound of what the whole filter matches.
+/// count.
 fn best_driver(
     conn: &Connection,
     filter: &SqlFilter,
     bound: i64,
 ) -> Result<Option<(usize, i64)>, StoreError> {
-    let mut best: Option<(usize, i64)> = None;
-    for (i, c) in filter.candidates.iter().enumerate() {
-        let mut params = c.params.clone();
-        params.push(SqlValue::Integer(bound));
-        let n: i64 = conn
-            .prepare_cached(&c.count_sql)
-            .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
-            .map_err(sql_err)?;
-        if best.is_none_or(|(_, m)| n < m) {
-            best = Some((i, n));
-        }
-    }
-    Ok(best)
+    Ok(fewest(&candidate_counts(conn, filter, bound)?))
 }
 
 /// One page of the files matching the page's filter, in listing order.
@@ -425,14 +575,16 @@ pub(crate) fn list_page(
         after: page.after.unwrap_or(0),
         partition: page.partition,
     };
-    let driver = match walk.unordered {
-        true => best_driver(conn, &walk, probe_limit)?.filter(|(_, n)| *n < probe_limit),
-        false => None,
+    let counts = match walk.unordered {
+        true => candidate_counts(conn, &walk, probe_limit)?,
+        false => vec![],
     };
+    let driver = fewest(&counts).filter(|(_, n)| *n < probe_limit);
     let sorted = driver.is_some();
-    let filter = match driver {
-        Some((k, _)) => build(&page.filter, project_id, Mode::Drive(k)),
-        None => walk,
+    let filter = match (driver, leader(&walk, &counts)) {
+        (Some((k, _)), _) => build(&page.filter, project_id, Mode::Drive(k)),
+        (None, Some(k)) => build(&page.filter, project_id, Mode::Lead(k)),
+        (None, None) => walk,
     };
     // With a spatial post-filter, fetch in larger batches until the page is full.
     let batch = if filter.post.is_some() {
@@ -486,8 +638,29 @@ pub(crate) fn count(
             .map(|n| n.max(0) as u64)
             .map_err(sql_err);
     }
-    // Drive from the condition with the fewest matches; the others are checked row by row.
     let walk = translate_for_walk(filter, project_id);
+    // A lone index-table condition: count its entries, without reading any file.
+    if let ([side], 2, None) = (walk.sides.as_slice(), walk.conditions, &walk.post) {
+        let counted = match side.ordered {
+            true => "count(*)".to_string(),
+            false => format!("count(DISTINCT {})", side.seq_column),
+        };
+        let sql = format!(
+            "SELECT {counted} FROM {} WHERE {}",
+            side.table,
+            side.cond_on(side.table)
+        );
+        return conn
+            .prepare_cached(&sql)
+            .and_then(|mut st| {
+                st.query_row(rusqlite::params_from_iter(side.params.iter()), |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .map(|n| n as u64)
+            .map_err(sql_err);
+    }
+    // Drive from the condition with the fewest matches; the others are checked row by row.
     let filter = match best_driver(conn, &walk, COUNT_PROBE_LIMIT)? {
         Some((k, _)) => build(filter, project_id, Mode::Drive(k)),
         None => walk,
@@ -633,6 +806,69 @@ mod tests {
                 !plan.contains("SCAN files"),
                 "{filter}: full scan in the plan: {plan}"
             );
+        }
+    }
+
+    /// A walk led by an index table reads that table's index in listing order and each entry's file by
+    /// its position: no scan, no sort, whatever the other conditions.
+    #[test]
+    fn a_led_walk_reads_its_index_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.sqlite3");
+        drop(super::super::SqliteStore::open(&path, 1).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let cases = [
+            (json!({"metadata": {"k": "v"}}), "file_metadata_by_value"),
+            (
+                json!({"metadata": {"k": "v", "j": "w"}, "mimeType": "a"}),
+                "file_metadata_by_value",
+            ),
+            (
+                json!({"assetIds": [7], "directoryPrefix": "/a"}),
+                "PRIMARY KEY",
+            ),
+            (
+                json!({"labels": {"containsAny": [{"externalId": "L"}]}, "uploaded": true}),
+                "PRIMARY KEY",
+            ),
+        ];
+        for (filter, index) in cases {
+            let filter = FileFilter::from_json(filter.as_object().unwrap()).unwrap();
+            let walk = translate_for_walk(&filter, 1);
+            let leads: Vec<usize> = (0..walk.candidates.len())
+                .filter(|&k| walk.candidates[k].leads.is_some())
+                .collect();
+            assert!(
+                !leads.is_empty(),
+                "{filter:?} has a condition that can lead"
+            );
+            for k in leads {
+                let led = build(&filter, 1, Mode::Lead(k));
+                let lead = led.lead.clone().unwrap();
+                let window = Window {
+                    after: 5,
+                    partition: Some(Partition { index: 1, count: 3 }),
+                };
+                let (sql, params) = led_sql(&led, &lead, &window, 101);
+                let plan = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .unwrap()
+                    .query_map(rusqlite::params_from_iter(params), |r| {
+                        r.get::<_, String>(3)
+                    })
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                assert!(
+                    plan.starts_with("SEARCH lead USING")
+                        && plan.contains(index)
+                        && plan.contains("SEARCH files USING INTEGER PRIMARY KEY")
+                        && !plan.contains("TEMP B-TREE")
+                        && !plan.contains("SCAN"),
+                    "{filter:?}: {plan}"
+                );
+            }
         }
     }
 }

@@ -438,6 +438,9 @@ mod tests {
         let left: i64 = conn
             .query_row("SELECT count(*) FROM file_geo", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(left, 0, "a deleted file's box goes with it (0002's delete trigger)");
+        assert_eq!(
+            left, 0,
+            "a deleted file's box goes with it (0002's delete trigger)"
+        );
     }
 }
