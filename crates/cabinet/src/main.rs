@@ -8,12 +8,6 @@ use tracing_subscriber::EnvFilter;
 
 use cabinet::app::{shutdown_signal, Application, ServeConfig, DEFAULT_LISTEN};
 
-/// Every request allocates and frees many small buffers across threads (bodies, JSON, futures); mimalloc's
-/// thread-local free lists cost less than glibc malloc's arenas there (about a tenth of a byids request's
-/// CPU was malloc and free).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "cabinet",
