@@ -4,15 +4,15 @@
 
 use std::path::{Path, PathBuf};
 
-use std::io::{Read, Seek, Write};
+use std::io::Write;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 
 use super::*;
 
-/// Read chunk size of downloads: large, so that a transfer costs few system calls and wake-ups.
+/// Window size of downloads: large, so that a transfer costs few system calls and wake-ups.
 const READ_CHUNK: usize = 512 * 1024;
 
 /// Chunks queued between a download's reader thread and the response: bounds memory per download.
@@ -201,41 +201,64 @@ fn write_all_vectored(file: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Re
     Ok(())
 }
 
-/// The reader thread of a download: reads the file (or the range) in large chunks and hands them to the
-/// response until it is done or the client went away (the channel closed).
+/// The reader thread of a download: hands the file (or the range) to the response in windows of
+/// [`READ_CHUNK`] mapped from the page cache, until it is done or the client went away (the channel
+/// closed). A mapped window is written to the socket straight from the page cache: one copy fewer per byte
+/// than reading into a buffer first, which was a third of a download's CPU. Each window is unmapped once
+/// the response has sent it, so the memory a download holds stays bounded by the queue.
 fn read_chunks(
-    mut file: std::fs::File,
+    file: std::fs::File,
     range: Option<(u64, u64)>,
     tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
 ) {
-    let (start, mut left) = match range {
-        Some((first, last)) => (first, last - first + 1),
-        None => (0, u64::MAX),
-    };
-    if start > 0 {
-        if let Err(e) = file.seek(std::io::SeekFrom::Start(start)) {
+    let size = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => {
             let _ = tx.blocking_send(Err(e));
             return;
         }
-    }
-    while left > 0 {
-        let want = READ_CHUNK.min(usize::try_from(left).unwrap_or(READ_CHUNK));
-        let mut buf = BytesMut::zeroed(want);
-        let n = match file.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+    };
+    // Never map past the end of the file: touching such a page would kill the process (SIGBUS).
+    let (mut pos, end) = match range {
+        Some((first, last)) => (first, last.saturating_add(1).min(size)),
+        None => (0, size),
+    };
+    while pos < end {
+        let want = (end - pos).min(READ_CHUNK as u64);
+        match map_window(&file, pos, want) {
+            Ok(window) => {
+                if tx.blocking_send(Ok(window)).is_err() {
+                    return;
+                }
+            }
             Err(e) => {
                 let _ = tx.blocking_send(Err(e));
                 return;
             }
-        };
-        buf.truncate(n);
-        left -= n as u64;
-        if tx.blocking_send(Ok(buf.freeze())).is_err() {
-            return;
         }
+        pos += want;
     }
+}
+
+/// `len` bytes of `file` from `pos`, mapped read-only and paged in (`MAP_POPULATE`), as `Bytes` that unmap
+/// when dropped.
+fn map_window(file: &std::fs::File, pos: u64, len: u64) -> std::io::Result<Bytes> {
+    const PAGE: u64 = 4096;
+    let start = pos - pos % PAGE;
+    let skip = (pos - start) as usize;
+    let mapped_len = usize::try_from(len).map_err(std::io::Error::other)? + skip;
+    // SAFETY: content files are written once under staging/ and renamed into place; nothing writes to or
+    // truncates them afterwards (a new upload gets a new key), and `pos + len` is within the file's size,
+    // so the mapping stays valid and unchanged for its lifetime. Deleting the file meanwhile only unlinks
+    // it; the mapping keeps the data alive.
+    let map = unsafe {
+        memmap2::MmapOptions::new()
+            .offset(start)
+            .len(mapped_len)
+            .populate()
+            .map(file)?
+    };
+    Ok(Bytes::from_owner(map).slice(skip..))
 }
 
 /// A receiver as a stream.

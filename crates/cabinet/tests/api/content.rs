@@ -257,3 +257,36 @@ pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A download larger than one read window (512 KiB), whole and by a range that starts off a page boundary
+/// and crosses two windows, comes back byte for byte.
+#[tokio::test]
+async fn large_downloads_and_ranges_across_windows_are_exact() {
+    let app = TestApp::spawn().await;
+    let body = content(1_300_001, 7);
+    let f = app.upload(json!({"name": "big.bin"}), &body).await;
+    let url = app.download_url(json!({"id": f["id"]})).await;
+
+    let full = app.client.get(&url).send().await.unwrap();
+    assert_eq!(full.status(), StatusCode::OK);
+    assert_eq!(full.bytes().await.unwrap().to_vec(), body);
+
+    let part = app
+        .client
+        .get(&url)
+        .header("range", "bytes=4097-1100000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part.bytes().await.unwrap().to_vec(), body[4097..=1_100_000]);
+
+    let tail = app
+        .client
+        .get(&url)
+        .header("range", "bytes=-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.bytes().await.unwrap().to_vec(), body[1_299_998..]);
+}
