@@ -809,6 +809,45 @@ mod tests {
         }
     }
 
+    /// Uploaded files in an upload-time window are walked through `files_by_uploaded`, whose entries carry
+    /// the upload time: the window is tested on the index, before any file row is read.
+    #[test]
+    fn an_uploaded_window_is_tested_on_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.sqlite3");
+        drop(super::super::SqliteStore::open(&path, 1).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let walk = plan_of(
+            &conn,
+            json!({"uploaded": true, "uploadedTime": {"min": 1, "max": 2}}),
+            Some(false),
+        );
+        assert!(
+            walk.contains("files_by_uploaded (project_id=? AND uploaded=?")
+                && !walk.contains("TEMP B-TREE"),
+            "{walk}"
+        );
+        // (opcode, p1): the range is read from the index cursor, the one DeferredSeek names.
+        let program: Vec<(String, i64)> = conn
+            .prepare(
+                "EXPLAIN SELECT files.name FROM files WHERE files.project_id = 1 AND files.uploaded = 1 \
+                 AND +files.uploaded_time >= 1 AND +files.uploaded_time <= 2 ORDER BY files.seq LIMIT 10",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let index_cursor = program
+            .iter()
+            .find(|(op, _)| op == "DeferredSeek")
+            .map(|(_, p1)| *p1);
+        assert!(
+            index_cursor.is_some_and(|c| program.iter().any(|(op, p1)| op == "Column" && *p1 == c)),
+            "the upload time is read from the index entry: {program:?}"
+        );
+    }
+
     /// A walk led by an index table reads that table's index in listing order and each entry's file by
     /// its position: no scan, no sort, whatever the other conditions.
     #[test]

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_sessions_by_file_seq.sql"),
     include_str!("migrations/0008_geo_index_upkeep.sql"),
     include_str!("migrations/0009_index_triggers_without_or_ignore.sql"),
+    include_str!("migrations/0010_uploaded_with_time.sql"),
 ];
 
 /// Retrievals of at most this many ids run as point reads, on the request's own thread
