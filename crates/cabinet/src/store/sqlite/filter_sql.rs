@@ -848,6 +848,51 @@ mod tests {
         );
     }
 
+    /// A dense directoryPrefix is walked through `files_by_project`, whose entries carry the directory: the
+    /// prefix is tested on the index, before any file row is read.
+    #[test]
+    fn a_walked_directory_prefix_is_tested_on_the_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.sqlite3");
+        drop(super::super::SqliteStore::open(&path, 1).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let filter = FileFilter::from_json(
+            json!({"directoryPrefix": "/plant-03/"})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        let walk = translate_for_walk(&filter, 1);
+        let (bounds, bound_params) = Window {
+            after: 0,
+            partition: None,
+        }
+        .clause(false);
+        let sql = format!(
+            "EXPLAIN SELECT files.name FROM files WHERE {} AND {bounds} ORDER BY files.seq LIMIT 10",
+            walk.clause
+        );
+        let mut params = walk.params.clone();
+        params.extend(bound_params);
+        let program: Vec<(String, i64)> = conn
+            .prepare(&sql)
+            .unwrap()
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                Ok((r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let index_cursor = program
+            .iter()
+            .find(|(op, _)| op == "DeferredSeek")
+            .map(|(_, p1)| *p1);
+        assert!(
+            index_cursor.is_some_and(|c| program.iter().any(|(op, p1)| op == "Column" && *p1 == c)),
+            "the directory is read from the index entry: {program:?}"
+        );
+    }
+
     /// A walk led by an index table reads that table's index in listing order and each entry's file by
     /// its position: no scan, no sort, whatever the other conditions.
     #[test]

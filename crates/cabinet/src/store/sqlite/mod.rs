@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_geo_index_upkeep.sql"),
     include_str!("migrations/0009_index_triggers_without_or_ignore.sql"),
     include_str!("migrations/0010_uploaded_with_time.sql"),
+    include_str!("migrations/0011_project_walk_with_directory.sql"),
 ];
 
 /// Retrievals of at most this many ids run as point reads, on the request's own thread
