@@ -696,6 +696,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A database migrated by the store (so with the full schema), and a connection to it.
+    fn schema_db() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.sqlite3");
+        drop(super::super::SqliteStore::open(&path, 1).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        (dir, conn)
+    }
+
     /// The plan SQLite picks for a list page with `filter`, on a database with the full schema.
     fn plan(conn: &Connection, filter: serde_json::Value) -> String {
         plan_of(conn, filter, None)
@@ -740,10 +749,7 @@ mod tests {
 
     #[test]
     fn every_filter_is_served_by_an_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.sqlite3");
-        drop(super::super::SqliteStore::open(&path, 1).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let (_dir, conn) = schema_db();
         let square = json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]});
         let cases = [
             (json!({"name": "a"}), "files_by_name"),
@@ -813,10 +819,7 @@ mod tests {
     /// the upload time: the window is tested on the index, before any file row is read.
     #[test]
     fn an_uploaded_window_is_tested_on_the_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.sqlite3");
-        drop(super::super::SqliteStore::open(&path, 1).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let (_dir, conn) = schema_db();
         let walk = plan_of(
             &conn,
             json!({"uploaded": true, "uploadedTime": {"min": 1, "max": 2}}),
@@ -827,24 +830,12 @@ mod tests {
                 && !walk.contains("TEMP B-TREE"),
             "{walk}"
         );
-        // (opcode, p1): the range is read from the index cursor, the one DeferredSeek names.
-        let program: Vec<(String, i64)> = conn
-            .prepare(
-                "EXPLAIN SELECT files.name FROM files WHERE files.project_id = 1 AND files.uploaded = 1 \
-                 AND +files.uploaded_time >= 1 AND +files.uploaded_time <= 2 ORDER BY files.seq LIMIT 10",
-            )
-            .unwrap()
-            .query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect();
-        let index_cursor = program
-            .iter()
-            .find(|(op, _)| op == "DeferredSeek")
-            .map(|(_, p1)| *p1);
         assert!(
-            index_cursor.is_some_and(|c| program.iter().any(|(op, p1)| op == "Column" && *p1 == c)),
-            "the upload time is read from the index entry: {program:?}"
+            walk_reads_index_entries(
+                &conn,
+                json!({"uploaded": true, "uploadedTime": {"min": 1, "max": 2}})
+            ),
+            "the upload time is read from the index entry"
         );
     }
 
@@ -852,16 +843,17 @@ mod tests {
     /// prefix is tested on the index, before any file row is read.
     #[test]
     fn a_walked_directory_prefix_is_tested_on_the_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.sqlite3");
-        drop(super::super::SqliteStore::open(&path, 1).unwrap());
-        let conn = Connection::open(&path).unwrap();
-        let filter = FileFilter::from_json(
-            json!({"directoryPrefix": "/plant-03/"})
-                .as_object()
-                .unwrap(),
-        )
-        .unwrap();
+        let (_dir, conn) = schema_db();
+        assert!(
+            walk_reads_index_entries(&conn, json!({"directoryPrefix": "/plant-03/"})),
+            "the directory is read from the index entry"
+        );
+    }
+
+    /// Whether the walk plan of `filter` reads columns from its index entries before it seeks the file row
+    /// (SQLite's `DeferredSeek`, then `Column` on the index cursor): conditions tested on the index.
+    fn walk_reads_index_entries(conn: &Connection, filter: serde_json::Value) -> bool {
+        let filter = FileFilter::from_json(filter.as_object().unwrap()).unwrap();
         let walk = translate_for_walk(&filter, 1);
         let (bounds, bound_params) = Window {
             after: 0,
@@ -874,6 +866,7 @@ mod tests {
         );
         let mut params = walk.params.clone();
         params.extend(bound_params);
+        // (opcode, p1) of each instruction.
         let program: Vec<(String, i64)> = conn
             .prepare(&sql)
             .unwrap()
@@ -887,20 +880,14 @@ mod tests {
             .iter()
             .find(|(op, _)| op == "DeferredSeek")
             .map(|(_, p1)| *p1);
-        assert!(
-            index_cursor.is_some_and(|c| program.iter().any(|(op, p1)| op == "Column" && *p1 == c)),
-            "the directory is read from the index entry: {program:?}"
-        );
+        index_cursor.is_some_and(|c| program.iter().any(|(op, p1)| op == "Column" && *p1 == c))
     }
 
     /// A walk led by an index table reads that table's index in listing order and each entry's file by
     /// its position: no scan, no sort, whatever the other conditions.
     #[test]
     fn a_led_walk_reads_its_index_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.sqlite3");
-        drop(super::super::SqliteStore::open(&path, 1).unwrap());
-        let conn = Connection::open(&path).unwrap();
+        let (_dir, conn) = schema_db();
         let cases = [
             (json!({"metadata": {"k": "v"}}), "file_metadata_by_value"),
             (
