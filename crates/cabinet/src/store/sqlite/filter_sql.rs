@@ -484,6 +484,15 @@ fn fetch_led(
     Ok(rows)
 }
 
+/// [`FILE_COLUMNS`] each prefixed with `files.`: in a led walk the index table's columns are in scope too.
+static QUALIFIED_FILE_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    FILE_COLUMNS
+        .split(", ")
+        .map(|c| format!("files.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
+
 /// The statement of [`fetch_led`] and its parameters.
 fn led_sql(
     filter: &SqlFilter,
@@ -493,11 +502,7 @@ fn led_sql(
 ) -> (String, Vec<SqlValue>) {
     let seq = format!("lead.{}", lead.seq_column);
     let (bounds, bound_params) = window.clause_on(&seq);
-    let columns = FILE_COLUMNS
-        .split(", ")
-        .map(|c| format!("files.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = &*QUALIFIED_FILE_COLUMNS;
     let sql = format!(
         "SELECT {columns}, files.seq FROM {} AS lead CROSS JOIN files \
          WHERE {} AND files.seq = {seq} AND {} AND {bounds} ORDER BY {seq} LIMIT ?",
