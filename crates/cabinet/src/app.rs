@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, cursor::CursorCodec, AppState};
 use crate::blob::local::LocalBlobs;
+pub use crate::guards::Guards;
 use crate::secret::Secret;
 use crate::signing::UrlSigner;
 use crate::store::sqlite::SqliteStore;
@@ -30,6 +31,20 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Base of upload and download URLs; defaults to `http://<bound address>`.
     pub public_url: Option<String>,
+    /// How the server protects itself: timeouts, transfer caps, free-space watermarks.
+    pub guards: Guards,
+}
+
+impl ServeConfig {
+    /// The embedded default on `listen` with data under `data_dir`, every guard at its default.
+    pub fn new(listen: impl Into<String>, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            listen: listen.into(),
+            data_dir: data_dir.into(),
+            public_url: None,
+            guards: Guards::default(),
+        }
+    }
 }
 
 /// A bound, ready server.

@@ -9,6 +9,7 @@ pub mod app;
 pub mod blob;
 pub mod clock;
 pub mod domain;
+pub mod guards;
 pub mod janitor;
 pub mod secret;
 pub mod signing;

@@ -49,9 +49,8 @@ async fn main() -> std::process::ExitCode {
         public_url,
     } = Cli::parse().command;
     let app = match Application::build(ServeConfig {
-        listen,
-        data_dir,
         public_url,
+        ..ServeConfig::new(listen, data_dir)
     })
     .await
     {

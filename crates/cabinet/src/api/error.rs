@@ -28,8 +28,10 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// A Range outside the content.
     RangeNotSatisfiable,
-    /// A transient fault worth retrying.
+    /// A transient fault worth retrying, or a server at capacity (with `Retry-After`).
     Unavailable,
+    /// The disk (or the store) is out of space; deleting still works.
+    InsufficientStorage,
     /// A fault of the server.
     Internal,
 }
@@ -47,6 +49,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -65,6 +68,8 @@ pub struct ApiError {
     pub duplicated: Vec<Value>,
     /// The cause, for the log only.
     pub source: Option<anyhow::Error>,
+    /// Seconds for a `Retry-After` header (503 and 429).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -76,6 +81,15 @@ impl ApiError {
             missing: vec![],
             duplicated: vec![],
             source: None,
+            retry_after: None,
+        }
+    }
+
+    /// A 503 that tells the client to come back after `retry_after_secs` (both SDKs retry 503).
+    pub fn unavailable(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(ErrorKind::Unavailable, message)
         }
     }
 
@@ -161,10 +175,14 @@ impl From<BlobError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.kind.status();
-        let message = if status.is_server_error() {
+        // Only faults of ours hide their message; 503 and 507 say what the client can do about them.
+        let message = if self.kind == ErrorKind::Internal {
             tracing::error!(error = ?self.source, "request failed");
             "Internal server error; the server log has the details under this response's x-request-id".to_string()
         } else {
+            if status.is_server_error() {
+                tracing::warn!(status = status.as_u16(), error = ?self.source, message = %self.message, "request refused");
+            }
             self.message
         };
         let mut error = json!({ "code": status.as_u16(), "message": message });
@@ -174,7 +192,13 @@ impl IntoResponse for ApiError {
         if !self.duplicated.is_empty() {
             error["duplicated"] = Value::Array(self.duplicated);
         }
-        (status, axum::Json(json!({ "error": error }))).into_response()
+        let mut response = (status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -49,11 +49,7 @@ fn uuid_hex() -> String {
 impl TestApp {
     pub async fn spawn() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = ServeConfig {
-            listen: "127.0.0.1:0".into(),
-            data_dir: dir.path().to_path_buf(),
-            public_url: None,
-        };
+        let config = ServeConfig::new("127.0.0.1:0", dir.path());
         let app = Application::build(config).await.expect("server builds");
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
