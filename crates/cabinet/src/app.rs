@@ -11,7 +11,9 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, cursor::CursorCodec, AppState};
 use crate::blob::local::LocalBlobs;
+use crate::disk::DiskGuard;
 pub use crate::guards::Guards;
+use crate::janitor::Janitor;
 use crate::secret::Secret;
 use crate::signing::UrlSigner;
 use crate::store::sqlite::SqliteStore;
@@ -54,6 +56,7 @@ pub struct Application {
     public_url: String,
     router: axum::Router,
     state: AppState,
+    guards: Guards,
 }
 
 impl Application {
@@ -80,11 +83,24 @@ impl Application {
         let meta = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
         let blobs =
             LocalBlobs::open(&config.data_dir).context("cannot open the content directory")?;
+        let disk = DiskGuard::open(
+            &config.data_dir,
+            config.guards.min_free_bytes,
+            config.guards.disk_reserve_bytes,
+        )
+        .context("cannot read the free space of the data directory")?;
+        tracing::info!(
+            min_free_bytes = disk.min_free(),
+            reserve_bytes = disk.reserve_bytes(),
+            "uploads are refused while less than min_free_bytes would stay free"
+        );
         let state = AppState {
             meta: Arc::new(meta),
             blobs: Arc::new(blobs),
             signer: UrlSigner::new(&secret, &public_url),
             cursors: CursorCodec::new(&secret),
+            in_flight: Arc::default(),
+            disk: Some(Arc::new(disk)),
         };
         Ok(Self {
             listener,
@@ -92,6 +108,7 @@ impl Application {
             public_url,
             router: api::router(state.clone()),
             state,
+            guards: config.guards.clone(),
         })
     }
 
@@ -116,10 +133,17 @@ impl Application {
             shutdown.await;
             let _ = stopping_tx.send(());
         };
-        let janitor = tokio::spawn(crate::janitor::run(
-            self.state.meta.clone(),
-            self.state.blobs.clone(),
-        ));
+        let janitor = tokio::spawn(
+            Janitor {
+                meta: self.state.meta.clone(),
+                blobs: self.state.blobs.clone(),
+                in_flight: self.state.in_flight.clone(),
+                disk: self.state.disk.clone(),
+                interval: self.guards.janitor_interval,
+                orphan_grace: self.guards.orphan_grace,
+            }
+            .run(),
+        );
         let _stop_janitor = AbortOnDrop(janitor);
         let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
         let deadline = async move {

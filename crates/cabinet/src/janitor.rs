@@ -1,29 +1,81 @@
-//! The janitor: once at start-up and then every hour, removes what outlived its week (files that never
-//! got content, expired upload sessions) and the bytes they left in the blob store. Every node may run
-//! it; the work is idempotent.
+//! The janitor: once at start-up and then every interval (an hour by default), removes what outlived its
+//! week (files that never got content, expired upload sessions) and the bytes they left in the blob
+//! store, then runs the orphan collector ([`crate::collector`]). Between runs it takes the disk's space
+//! reserve back once there is room ([`crate::disk::DiskGuard`]). Every node may run it; the work is
+//! idempotent.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::blob::BlobStore;
 use crate::clock::now_ms;
+use crate::collector::InFlight;
+use crate::disk::DiskGuard;
 use crate::store::MetadataStore;
 
-/// How often the janitor runs.
-pub const INTERVAL: Duration = Duration::from_secs(3600);
+/// How often the space reserve is checked.
+const RESERVE_CHECK: Duration = Duration::from_secs(10);
 
-/// Runs forever; drop (abort) the task to stop it.
-pub async fn run(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>) {
-    let mut tick = tokio::time::interval(INTERVAL);
-    loop {
-        tick.tick().await;
-        match sweep(meta.as_ref(), blobs.as_ref()).await {
+/// What the janitor works on.
+pub struct Janitor {
+    /// The metadata store.
+    pub meta: Arc<dyn MetadataStore>,
+    /// The blob store.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Publishes under way, which the collector leaves alone.
+    pub in_flight: Arc<InFlight>,
+    /// The disk's free space and reserve, where the content is on a local disk.
+    pub disk: Option<Arc<DiskGuard>>,
+    /// Time between runs.
+    pub interval: Duration,
+    /// Age below which nothing is collected.
+    pub orphan_grace: Duration,
+}
+
+impl Janitor {
+    /// Runs forever; drop (abort) the task to stop it.
+    pub async fn run(self) {
+        let mut tick = tokio::time::interval(self.interval);
+        let mut reserve_tick = tokio::time::interval(RESERVE_CHECK);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => self.run_once().await,
+                _ = reserve_tick.tick() => {
+                    if let Some(disk) = self.disk.clone() {
+                        let _ = tokio::task::spawn_blocking(move || disk.restore_reserve()).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One run: expiry, then the collector.
+    pub async fn run_once(&self) {
+        match sweep(self.meta.as_ref(), self.blobs.as_ref()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 removed = n,
                 "janitor removed expired files and upload sessions"
             ),
-            Err(e) => tracing::warn!(error = %e, "janitor sweep failed; retrying in an hour"),
+            Err(e) => tracing::warn!(error = %e, "janitor sweep failed; retrying at the next run"),
+        }
+        match crate::collector::collect(
+            self.meta.as_ref(),
+            self.blobs.as_ref(),
+            &self.in_flight,
+            self.orphan_grace,
+        )
+        .await
+        {
+            Ok(c) if c.objects + c.uploads > 0 => tracing::info!(
+                objects = c.objects,
+                uploads = c.uploads,
+                "orphan collector removed content no file refers to"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "orphan collection failed; retrying at the next run")
+            }
         }
     }
 }

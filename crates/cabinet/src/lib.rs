@@ -8,6 +8,8 @@ pub mod api;
 pub mod app;
 pub mod blob;
 pub mod clock;
+pub mod collector;
+pub mod disk;
 pub mod domain;
 pub mod guards;
 pub mod janitor;

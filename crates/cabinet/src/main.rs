@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -32,6 +33,20 @@ enum Command {
         /// Base of the upload and download URLs handed to clients [default: http://<listen address>].
         #[arg(long, env = "CABINET_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Refuse uploads (507) while fewer bytes than this would stay free [default: 256 MiB, at most 2 %
+        /// of the filesystem].
+        #[arg(long, env = "CABINET_MIN_FREE_BYTES")]
+        min_free_bytes: Option<u64>,
+        /// Bytes held back in a preallocated file so that deletes work on a full disk [default: 32 MiB,
+        /// at most 1 % of the filesystem].
+        #[arg(long, env = "CABINET_DISK_RESERVE_BYTES")]
+        disk_reserve_bytes: Option<u64>,
+        /// Seconds before unreferenced content, parts and staged files are collected.
+        #[arg(long, env = "CABINET_ORPHAN_GRACE_SECS", default_value_t = 3600)]
+        orphan_grace_secs: u64,
+        /// Seconds between janitor runs (expiry and the orphan collector); it also runs at start-up.
+        #[arg(long, env = "CABINET_JANITOR_INTERVAL_SECS", default_value_t = 3600)]
+        janitor_interval_secs: u64,
     },
 }
 
@@ -47,13 +62,20 @@ async fn main() -> std::process::ExitCode {
         listen,
         data_dir,
         public_url,
+        min_free_bytes,
+        disk_reserve_bytes,
+        orphan_grace_secs,
+        janitor_interval_secs,
     } = Cli::parse().command;
-    let app = match Application::build(ServeConfig {
+    let mut config = ServeConfig {
         public_url,
         ..ServeConfig::new(listen, data_dir)
-    })
-    .await
-    {
+    };
+    config.guards.min_free_bytes = min_free_bytes;
+    config.guards.disk_reserve_bytes = disk_reserve_bytes;
+    config.guards.orphan_grace = Duration::from_secs(orphan_grace_secs);
+    config.guards.janitor_interval = Duration::from_secs(janitor_interval_secs.max(1));
+    let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("cabinet: {e:#}");

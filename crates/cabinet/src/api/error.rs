@@ -106,6 +106,14 @@ impl ApiError {
         }
     }
 
+    /// A 507: the server is out of space. Deleting files still works, and frees it.
+    pub fn no_space() -> Self {
+        Self::new(
+            ErrorKind::InsufficientStorage,
+            "The server is out of storage space: nothing was stored. Deleting files still works and frees space; retry once space is available",
+        )
+    }
+
     /// A 400 listing unknown identifiers.
     pub fn missing(ids: &[Identifier]) -> Self {
         Self {
@@ -153,6 +161,11 @@ impl From<StoreError> for ApiError {
                 ErrorKind::NotFound,
                 "The upload session no longer exists: its file was deleted, or the session completed or expired",
             ),
+            StoreError::Superseded => Self::new(
+                ErrorKind::Conflict,
+                "A newer upload of this file has completed, so this upload URL no longer accepts content; ask for a new upload URL (uploadlink) to replace the file's content",
+            ),
+            StoreError::NoSpace { .. } => Self::no_space(),
             e @ StoreError::Internal { .. } => Self::internal(e),
         }
     }
@@ -167,6 +180,7 @@ impl From<BlobError> for ApiError {
                 format!("The content is larger than the limit of {limit} bytes"),
             ),
             BlobError::Aborted(e) => Self::bad_request(format!("The upload was interrupted: {e}")),
+            BlobError::NoSpace { .. } => Self::no_space(),
             e @ BlobError::Internal { .. } => Self::internal(e),
         }
     }

@@ -36,6 +36,11 @@ pub struct AppState {
     pub signer: UrlSigner,
     /// Seals and opens list cursors.
     pub cursors: cursor::CursorCodec,
+    /// Publishes under way, which the orphan collector must leave alone.
+    pub in_flight: Arc<crate::collector::InFlight>,
+    /// Free space of the local disk (the watermark for uploads, the reserve for deletes); `None` where
+    /// content does not live on a local disk.
+    pub disk: Option<Arc<crate::disk::DiskGuard>>,
 }
 
 /// The whole HTTP surface.

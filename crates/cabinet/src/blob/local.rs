@@ -2,7 +2,9 @@
 //! `<data dir>/staging`, is synced, and is then renamed into place (and the directory synced), so an object
 //! is either whole and durable or absent, whatever happens to the process.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use std::io::Write;
 
@@ -24,16 +26,39 @@ const WRITE_QUEUE: usize = 8;
 /// The local-disk [`BlobStore`].
 #[derive(Debug, Clone)]
 pub struct LocalBlobs {
+    root: PathBuf,
     objects: PathBuf,
     parts: PathBuf,
     staging: PathBuf,
+    /// Staging files a write of this process still owns: the orphan collector leaves them alone.
+    live_staging: LiveStaging,
+}
+
+/// The set of staging files in use.
+pub(super) type LiveStaging = Arc<Mutex<HashSet<PathBuf>>>;
+
+/// A disk error as a [`BlobError`]: out of space, or a fault of ours.
+pub(super) fn io_error(e: std::io::Error) -> BlobError {
+    internal(e)
 }
 
 fn internal(e: std::io::Error) -> BlobError {
+    if is_out_of_space(&e) {
+        return BlobError::NoSpace {
+            backend: "local disk",
+        };
+    }
     BlobError::Internal {
         backend: "local disk",
         source: Box::new(e),
     }
+}
+
+/// ENOSPC or EDQUOT: the disk (or the user's quota) is full.
+pub fn is_out_of_space(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || e.kind() == std::io::ErrorKind::QuotaExceeded
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }
 
 /// Removes a staging file when dropped, unless it was published: an aborted or cancelled upload leaves
@@ -41,12 +66,16 @@ fn internal(e: std::io::Error) -> BlobError {
 struct Staged {
     path: PathBuf,
     published: bool,
+    live: LiveStaging,
 }
 
 impl Drop for Staged {
     fn drop(&mut self) {
         if !self.published {
             let _ = std::fs::remove_file(&self.path);
+        }
+        if let Ok(mut live) = self.live.lock() {
+            live.remove(&self.path);
         }
     }
 }
@@ -55,9 +84,11 @@ impl LocalBlobs {
     /// A store under `root`; creates its directories and removes what interrupted writes left in staging.
     pub fn open(root: &Path) -> std::io::Result<Self> {
         let this = Self {
+            root: root.to_path_buf(),
             objects: root.join("blobs"),
             parts: root.join("parts"),
             staging: root.join("staging"),
+            live_staging: LiveStaging::default(),
         };
         if this.staging.exists() {
             std::fs::remove_dir_all(&this.staging)?;
@@ -77,9 +108,14 @@ impl LocalBlobs {
     }
 
     fn new_staging(&self) -> Staged {
+        let path = self.staging.join(uuid::Uuid::new_v4().simple().to_string());
+        if let Ok(mut live) = self.live_staging.lock() {
+            live.insert(path.clone());
+        }
         Staged {
-            path: self.staging.join(uuid::Uuid::new_v4().simple().to_string()),
+            path,
             published: false,
+            live: self.live_staging.clone(),
         }
     }
 
@@ -127,12 +163,14 @@ impl LocalBlobs {
         Ok((staged, size))
     }
 
-    /// Renames a synced staging file to `dest` and syncs the directory, making the rename durable.
+    /// Renames a synced staging file to `dest` and syncs its directory, and every directory the publish
+    /// had to create up to the store's root, making the rename durable.
     async fn publish(&self, mut staged: Staged, dest: PathBuf) -> Result<(), BlobError> {
         let source = staged.path.clone();
+        let root = self.root.clone();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             let dir = dest.parent().unwrap_or(Path::new("/"));
-            std::fs::create_dir_all(dir)?;
+            create_dirs_durably(dir, &root)?;
             std::fs::rename(&source, &dest)?;
             std::fs::File::open(dir)?.sync_all()
         })
@@ -142,6 +180,31 @@ impl LocalBlobs {
         staged.published = true;
         Ok(())
     }
+}
+
+/// Creates `dir` and its missing ancestors below `root`, then syncs each created directory's parent, so
+/// that the new entries survive a crash. Returns how many directories it created.
+fn create_dirs_durably(dir: &Path, root: &Path) -> std::io::Result<usize> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !at.exists() && at.starts_with(root) && at != root {
+        missing.push(at.to_path_buf());
+        match at.parent() {
+            Some(parent) => at = parent,
+            None => break,
+        }
+    }
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    std::fs::create_dir_all(dir)?;
+    // Deepest first: each directory's entry lives in its parent.
+    for created in &missing {
+        if let Some(parent) = created.parent() {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+    }
+    Ok(missing.len())
 }
 
 /// The writer thread of [`LocalBlobs::stage`]: appends chunks as they come, in batches, then syncs.
@@ -357,5 +420,17 @@ impl BlobStore for LocalBlobs {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(internal(e)),
         }
+    }
+
+    fn stale(&self, older_than: std::time::SystemTime) -> StoredStream {
+        super::local_scan::stale(
+            super::local_scan::Layout {
+                objects: self.objects.clone(),
+                parts: self.parts.clone(),
+                staging: self.staging.clone(),
+                live_staging: self.live_staging.clone(),
+            },
+            older_than,
+        )
     }
 }

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod local;
+mod local_scan;
 
 use std::pin::Pin;
 
@@ -29,6 +30,12 @@ pub enum BlobError {
     /// The body stream failed (the client disconnected); nothing was stored.
     #[error("the upload was interrupted: {0}")]
     Aborted(std::io::Error),
+    /// The backend is out of space (ENOSPC, a quota); nothing was stored.
+    #[error("{backend} is out of space")]
+    NoSpace {
+        /// Which backend is full.
+        backend: &'static str,
+    },
     /// A fault of the backend; the message goes to the log, never to a client.
     #[error("{backend} failed: {source}")]
     Internal {
@@ -38,6 +45,18 @@ pub enum BlobError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
+
+/// Something stored that the orphan collector weighs against the metadata store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// A published object, by key.
+    Object(String),
+    /// The stored parts of a multipart upload, by upload (session) id.
+    Upload(String),
+}
+
+/// What [`BlobStore::stale`] yields, in no particular order.
+pub type StoredStream = Pin<Box<dyn Stream<Item = Result<Stored, BlobError>> + Send>>;
 
 /// Where file content lives.
 ///
@@ -78,4 +97,9 @@ pub trait BlobStore: Send + Sync + 'static {
 
     /// Deletes every stored part of `upload`.
     async fn delete_parts(&self, upload: &str) -> Result<(), BlobError>;
+
+    /// For the orphan collector: every object and every multipart upload last written before
+    /// `older_than`, streamed (the store may hold millions). Staged writes that never completed and are
+    /// that old are removed on the way, except those a write of this process still owns.
+    fn stale(&self, older_than: std::time::SystemTime) -> StoredStream;
 }

@@ -2,6 +2,7 @@
 //! parses requests into them, and the stores only ever see valid data.
 #![warn(missing_docs)]
 
+mod content_key;
 mod file;
 mod filter;
 mod geojson;
@@ -10,6 +11,7 @@ mod limits;
 mod project;
 mod update;
 
+pub use content_key::*;
 pub use file::*;
 pub use filter::*;
 pub use geojson::{validate_geo_location, validate_geometry};

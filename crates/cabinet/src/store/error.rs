@@ -17,6 +17,16 @@ pub enum StoreError {
     /// The upload session, or its file, no longer exists, or the session expired.
     #[error("the upload session no longer exists")]
     SessionGone,
+    /// A newer upload session of the file has already published content; this older session may no
+    /// longer replace it (a stale upload URL must never overwrite newer content).
+    #[error("a newer upload of the file has completed")]
+    Superseded,
+    /// The backend is out of space (the disk, or a quota). Nothing was changed; deleting may still work.
+    #[error("{backend} is out of space")]
+    NoSpace {
+        /// Which backend is full.
+        backend: &'static str,
+    },
     /// A fault of the backend; the message goes to the log, never to a client.
     #[error("{backend} failed: {source}")]
     Internal {

@@ -150,7 +150,9 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Makes `content` the file's content, marks the file uploaded at `now`, and for a multipart session
     /// marks the session completed. Fails with [`StoreError::SessionGone`] when the file or the session no
-    /// longer exists or the session expired; then the caller must delete `content` from the blob store.
+    /// longer exists or the session expired, and with [`StoreError::Superseded`] when the file's current
+    /// content came from a newer session ([`crate::domain::is_newer_session`]): a stale upload URL never
+    /// overwrites newer content. On failure the caller must delete `content` from the blob store.
     async fn publish_content(
         &self,
         project: &ProjectName,
@@ -203,6 +205,13 @@ pub trait MetadataStore: Send + Sync + 'static {
         ids: &[Identifier],
         ignore_unknown: bool,
     ) -> Result<Vec<DeletedFile>, StoreError>;
+
+    /// For the orphan collector: the current content key of each file of `file_ids` that exists and has
+    /// content, in any project. Ids without a file (or without content) are left out.
+    async fn content_keys(&self, file_ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError>;
+
+    /// For the orphan collector: which of the upload sessions `ids` still exist, in any project.
+    async fn existing_sessions(&self, ids: &[String]) -> Result<Vec<String>, StoreError>;
 
     /// Removes, as of `now`, files that got no content within a week of their creation and have no
     /// session left that could still deliver some, and upload sessions past their expiry (spec §7.1).

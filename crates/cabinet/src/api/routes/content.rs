@@ -16,10 +16,11 @@ use crate::api::AppState;
 use crate::blob::{BlobError, ByteStream};
 use crate::clock::now_ms;
 use crate::domain::{
-    ContentRef, FileRecord, Identifier, ProjectName, MAX_PART_BYTES, MAX_SINGLE_UPLOAD_BYTES,
+    content_key_session, is_newer_session, ContentRef, FileRecord, Identifier, ProjectName,
+    MAX_PART_BYTES, MAX_SINGLE_UPLOAD_BYTES,
 };
 use crate::signing::{Grant, Refusal};
-use crate::store::{Published, SessionRecord};
+use crate::store::{Published, SessionRecord, StoreError};
 
 /// The signature fields of a content URL.
 #[derive(Debug, Deserialize)]
@@ -92,10 +93,10 @@ pub async fn put_content(
             ))
         }
     };
-    if let Some(length) = headers
+    let announced = headers
         .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-    {
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(length) = announced {
         if length > limit {
             return Err(ApiError::new(
                 ErrorKind::PayloadTooLarge,
@@ -103,10 +104,35 @@ pub async fn put_content(
             ));
         }
     }
+    app.check_room(announced.unwrap_or(0))?;
+    if query.part.is_none() {
+        refuse_if_superseded(&app, &project, file_id, &session).await?;
+    }
     match query.part {
         None => put_whole(&app, &project, file_id, &session, body, limit).await,
-        Some(part) => put_part(&app, &session, part, body, limit).await,
+        Some(part) => put_part(&app, &project, &session, part, body, limit).await,
     }
+}
+
+/// Refuses, before any byte is read, content for a session older than the one the file's current
+/// content came from; [`crate::store::MetadataStore::publish_content`] checks it again when it commits.
+async fn refuse_if_superseded(
+    app: &AppState,
+    project: &ProjectName,
+    file_id: i64,
+    session: &SessionRecord,
+) -> Result<(), ApiError> {
+    let current = app
+        .meta
+        .retrieve(project, &[Identifier::Id(file_id)], true)
+        .await?
+        .pop()
+        .and_then(|f| f.content)
+        .and_then(|c| content_key_session(&c.key).map(str::to_string));
+    if current.is_some_and(|c| is_newer_session(&c, &session.id)) {
+        return Err(StoreError::Superseded.into());
+    }
+    Ok(())
 }
 
 async fn put_whole(
@@ -118,6 +144,8 @@ async fn put_whole(
     limit: u64,
 ) -> Result<Response, ApiError> {
     let key = content_key(project, file_id, &session.id);
+    // Until the metadata commit below has returned, the orphan collector must not take the object.
+    let _in_flight = app.in_flight.begin(&key);
     let size = app.blobs.put(&key, body_stream(body), limit).await?;
     let content = ContentRef {
         key: key.clone(),
@@ -138,19 +166,26 @@ async fn put_whole(
             tracing::info!(file_id, size, "content uploaded");
             Ok((StatusCode::OK, [(header::ETAG, tag)]).into_response())
         }
-        Ok(Published::AlreadyCompleted) | Err(_) => {
-            // The file was deleted (or the session ended) while the body streamed in: nothing may stay.
+        Ok(Published::AlreadyCompleted) => {
             let _ = app.blobs.delete(&key).await;
-            Err(ApiError::new(
-                ErrorKind::NotFound,
-                "The upload no longer exists: its file was deleted",
+            Err(ApiError::bad_request(
+                "The upload session has already completed",
             ))
+        }
+        Err(e) => {
+            // Nothing refers to the content: it may not stay. The error says why (the file was deleted
+            // meanwhile, a newer upload won, the disk is full, a fault of ours), never a 404 for a 5xx.
+            if let Err(removal) = app.blobs.delete(&key).await {
+                tracing::warn!(error = %removal, "could not remove unpublished content");
+            }
+            Err(e.into())
         }
     }
 }
 
 async fn put_part(
     app: &AppState,
+    project: &ProjectName,
     session: &SessionRecord,
     part: u32,
     body: Body,
@@ -165,8 +200,31 @@ async fn put_part(
         .blobs
         .put_part(&session.id, part, body_stream(body), limit)
         .await?;
-    tracing::info!(file_id = session.file_id, part, size, "part uploaded");
-    Ok(StatusCode::OK.into_response())
+    // The file may have been deleted (or the upload completed) while the part streamed in. Whoever ended
+    // the session removes its parts only after ending it, so checking now, after the part is in place,
+    // leaves no window in which a part could outlive its session unnoticed.
+    match app
+        .meta
+        .session(project, session.file_id, &session.id)
+        .await?
+    {
+        Some(now) if now.completed_time.is_none() => {
+            tracing::info!(file_id = session.file_id, part, size, "part uploaded");
+            Ok(StatusCode::OK.into_response())
+        }
+        ended => {
+            // Completed or gone: no part of this session is needed any more.
+            if let Err(e) = app.blobs.delete_parts(&session.id).await {
+                tracing::warn!(error = %e, "could not remove the parts of an ended upload");
+            }
+            match ended {
+                Some(_) => Err(ApiError::bad_request(
+                    "The multipart upload completed while this part was being uploaded; the part was not used",
+                )),
+                None => Err(StoreError::SessionGone.into()),
+            }
+        }
+    }
 }
 
 /// The signature fields of a download URL.

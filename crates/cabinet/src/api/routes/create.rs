@@ -23,6 +23,7 @@ pub async fn create_file(
     CdfJson(body): CdfJson<FileWrite>,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
     let spec = FileSpec::try_from(body)?;
+    app.check_room(0)?;
     let session = new_session(None);
     let file = app
         .meta

@@ -9,6 +9,7 @@ use crate::api::extract::CdfJson;
 use crate::api::model::{check_identifiers, IdentifierItems};
 use crate::api::AppState;
 use crate::domain::{Identifier, ProjectName, MAX_ITEMS};
+use crate::store::StoreError;
 
 /// Deletes the files, then their content and staged parts. Once the metadata is gone no URL of the file
 /// works, so removing the blobs afterwards is safe; a failure there only leaves unreachable bytes, logged.
@@ -28,14 +29,18 @@ pub async fn delete_files(
             "items[{i}]: files are deleted by id or externalId; data-modeling files are deleted through the instances API"
         )));
     }
-    let deleted = app
-        .meta
-        .delete(
-            &project,
-            &body.items,
-            body.ignore_unknown_ids.unwrap_or(false),
-        )
-        .await?;
+    let ignore_unknown = body.ignore_unknown_ids.unwrap_or(false);
+    let deleted = match app.meta.delete(&project, &body.items, ignore_unknown).await {
+        // Deleting needs a little room too: give back the space reserve, then try once more.
+        Err(StoreError::NoSpace { .. })
+            if app.disk.as_ref().is_some_and(|d| d.release_reserve()) =>
+        {
+            app.meta
+                .delete(&project, &body.items, ignore_unknown)
+                .await?
+        }
+        result => result?,
+    };
     for file in deleted {
         if let Some(content) = file.content {
             if let Err(e) = app.blobs.delete(&content.key).await {

@@ -33,18 +33,29 @@ pub fn new_session(parts: Option<u32>) -> NewSession {
     }
 }
 
-/// A blob key for one completed upload of a file: fresh for every upload, so content under a key never
-/// changes, and spread over subdirectories so that no directory grows huge.
+/// A blob key for one completed upload of a file ([`crate::domain::new_content_key`]).
 pub fn content_key(project: &ProjectName, file_id: i64, session: &str) -> String {
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
-    format!(
-        "{project}/{:03x}/{file_id}/{session}-{}",
-        file_id & 0xfff,
-        &nonce[..12]
-    )
+    crate::domain::new_content_key(project, file_id, session)
 }
 
 impl AppState {
+    /// 507 when `incoming` more bytes would leave less than the free-space watermark: new uploads are
+    /// refused up front instead of failing at their end.
+    pub fn check_room(&self, incoming: u64) -> Result<(), super::error::ApiError> {
+        let Some(disk) = &self.disk else {
+            return Ok(());
+        };
+        disk.check_room(incoming).map_err(|no_room| {
+            super::error::ApiError::new(
+                super::error::ErrorKind::InsufficientStorage,
+                format!(
+                    "The server's disk is nearly full ({} bytes free, {} announced, {} kept free): new uploads are refused until space is freed. Deleting files still works",
+                    no_room.free, no_room.incoming, no_room.min_free
+                ),
+            )
+        })
+    }
+
     /// The file as returned by create and uploadlink: with its single-PUT upload URL.
     pub fn with_upload_url(
         &self,

@@ -16,7 +16,7 @@ use crate::api::AppState;
 use crate::blob::BlobError;
 use crate::clock::now_ms;
 use crate::domain::{FileSpec, Identifier, ProjectName, MIN_PART_BYTES};
-use crate::store::Published;
+use crate::store::{Published, StoreError};
 
 /// `?parts=&overwrite=` of initmultipartupload.
 #[derive(Debug, Deserialize)]
@@ -38,6 +38,7 @@ pub async fn init_multipart_upload(
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
     let parts = check_parts(query.parts)?;
     let spec = FileSpec::try_from(body)?;
+    app.check_room(0)?;
     let session = new_session(Some(parts));
     let file = app
         .meta
@@ -59,6 +60,7 @@ pub async fn create_multipart_upload_link(
 ) -> Result<(StatusCode, Json<Items<FileView>>), ApiError> {
     let parts = check_parts(query.parts)?;
     check_identifiers(&body.items, 1, 1)?;
+    app.check_room(0)?;
     let session = new_session(Some(parts));
     let file = app
         .meta
@@ -125,9 +127,13 @@ pub async fn complete_multipart_upload(
             "uploadId: the upload session has expired",
         ));
     }
-    check_stored_parts(&app.blobs.part_sizes(upload_id, parts).await?)?;
+    let sizes = app.blobs.part_sizes(upload_id, parts).await?;
+    check_stored_parts(&sizes)?;
+    app.check_room(sizes.iter().flatten().sum())?;
 
     let key = content_key(&project, file.id, upload_id);
+    // Until the metadata commit below has returned, the orphan collector must not take the object.
+    let _in_flight = app.in_flight.begin(&key);
     let size = match app.blobs.assemble(upload_id, parts, &key).await {
         Ok(size) => size,
         // A concurrent complete of the same session may have consumed the parts first.
@@ -161,6 +167,12 @@ pub async fn complete_multipart_upload(
         }
         Err(e) => {
             remove_quietly(&app, &key).await;
+            if matches!(e, StoreError::Superseded) {
+                // A newer upload of the file won: these parts can never be used.
+                if let Err(e) = app.blobs.delete_parts(upload_id).await {
+                    tracing::warn!(error = %e, "could not remove the parts of a superseded upload");
+                }
+            }
             Err(e.into())
         }
     }

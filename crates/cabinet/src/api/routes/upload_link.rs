@@ -19,6 +19,7 @@ pub async fn create_upload_link(
     CdfJson(body): CdfJson<IdentifierList>,
 ) -> Result<(StatusCode, Json<Items<FileView>>), ApiError> {
     check_identifiers(&body.items, 1, 1)?;
+    app.check_room(0)?;
     let session = new_session(None);
     let file = app
         .meta

@@ -253,6 +253,14 @@ impl MetadataStore for SqliteStore {
                 }
                 let mut file =
                     file_by_id(ctx.conn, pid, file_id)?.ok_or(StoreError::SessionGone)?;
+                let current_session = file
+                    .content
+                    .as_ref()
+                    .and_then(|c| crate::domain::content_key_session(&c.key));
+                if current_session.is_some_and(|c| crate::domain::is_newer_session(c, &session_id))
+                {
+                    return Err(StoreError::Superseded);
+                }
                 let previous = file.content.replace(content);
                 file.uploaded_time = Some(now);
                 file.last_updated_time = now;
@@ -387,6 +395,45 @@ impl MetadataStore for SqliteStore {
         let project = project.as_str().to_string();
         self.writer
             .write_atomic(move |ctx| update::update_files(ctx, &project, items, now))
+            .await
+    }
+
+    async fn content_keys(&self, file_ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError> {
+        let file_ids = file_ids.to_vec();
+        self.readers
+            .read(move |conn| {
+                let mut st = conn
+                    .prepare_cached(
+                        "SELECT content_key FROM files WHERE id = ?1 AND content_key IS NOT NULL",
+                    )
+                    .map_err(sql_err)?;
+                let mut found = Vec::with_capacity(file_ids.len());
+                for id in file_ids {
+                    let mut rows = st.query([id]).map_err(sql_err)?;
+                    if let Some(row) = rows.next().map_err(sql_err)? {
+                        found.push((id, row.get::<_, String>(0).map_err(sql_err)?));
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
+
+    async fn existing_sessions(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let ids = ids.to_vec();
+        self.readers
+            .read(move |conn| {
+                let mut st = conn
+                    .prepare_cached("SELECT 1 FROM upload_sessions WHERE id = ?1")
+                    .map_err(sql_err)?;
+                let mut found = Vec::new();
+                for id in ids {
+                    if st.exists([&id]).map_err(sql_err)? {
+                        found.push(id);
+                    }
+                }
+                Ok(found)
+            })
             .await
     }
 

@@ -11,6 +11,9 @@ pub(crate) const FILE_COLUMNS: &str = "id, external_id, name, directory, source,
     geo_location, created_time, last_updated_time, uploaded_time, content_key, content_size";
 
 pub(crate) fn sql_err(e: rusqlite::Error) -> StoreError {
+    if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        return StoreError::NoSpace { backend: "sqlite" };
+    }
     StoreError::internal("sqlite", e)
 }
 

@@ -43,7 +43,8 @@ impl WriteCtx<'_> {
 }
 
 type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-type Run = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (bool, Finish) + Send>;
+/// Runs a job; returns its own failure (if any, for the batch to learn from) and how to answer it.
+type Run = Box<dyn FnOnce(&mut WriteCtx<'_>) -> (Result<(), StoreError>, Finish) + Send>;
 
 struct Job {
     atomic: bool,
@@ -109,11 +110,14 @@ impl Writer {
         let (tx, rx) = oneshot::channel();
         let run: Run = Box::new(move |ctx| {
             let result = f(ctx);
-            let ok = result.is_ok();
+            let outcome = match &result {
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.clone()),
+            };
             let finish: Finish = Box::new(move |commit| {
                 let _ = tx.send(commit.and(result));
             });
-            (ok, finish)
+            (outcome, finish)
         });
         self.jobs.send(Job { atomic, run }).map_err(|_| {
             StoreError::internal(
@@ -164,12 +168,19 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
                 }
             } else {
                 let before = conn.total_changes();
-                let (ok, finish) = (job.run)(&mut ctx);
-                if !ok && conn.total_changes() != before {
-                    poisoned = Some(StoreError::internal(
-                        "sqlite writer",
-                        std::io::Error::other("a write job failed after changing rows"),
-                    ));
+                let (outcome, finish) = (job.run)(&mut ctx);
+                if let Err(e) = outcome {
+                    if conn.total_changes() != before || matches!(e, StoreError::NoSpace { .. }) {
+                        // A full disk can fail a statement halfway: the whole batch goes, and every job
+                        // in it learns that the disk is full rather than of an internal fault.
+                        poisoned = Some(match e {
+                            e @ StoreError::NoSpace { .. } => e,
+                            _ => StoreError::internal(
+                                "sqlite writer",
+                                std::io::Error::other("a write job failed after changing rows"),
+                            ),
+                        });
+                    }
                 }
                 finishes.push(finish);
             }
@@ -183,7 +194,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
                         .and_then(|mut st| st.execute([]))
                         .map(|_| ())
                 })
-                .map_err(|e| StoreError::internal("sqlite", e)),
+                .map_err(super::rows::sql_err),
         };
         if let Err(e) = &commit {
             let _ = conn.execute_batch("ROLLBACK");
@@ -208,13 +219,13 @@ fn run_in_savepoint(ctx: &mut WriteCtx<'_>, run: Run) -> (Result<(), StoreError>
         let reply = err.clone();
         return (Err(err), Box::new(move |_| drop(reply)));
     }
-    let (ok, finish) = run(ctx);
-    let end = if ok {
+    let (outcome, finish) = run(ctx);
+    let end = if outcome.is_ok() {
         exec("RELEASE job")
     } else {
         exec("ROLLBACK TO job").and_then(|()| exec("RELEASE job"))
     };
-    (end.map_err(|e| StoreError::internal("sqlite", e)), finish)
+    (end.map_err(super::rows::sql_err), finish)
 }
 
 fn persist_counter(conn: &Connection, before: u64, after: u64) -> rusqlite::Result<()> {
