@@ -48,8 +48,18 @@ fn uuid_hex() -> String {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = ServeConfig::new("127.0.0.1:0", dir.path());
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose configuration `adjust` changes first (shorter guards, a smaller disk).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        Self::spawn_in(tempfile::tempdir().expect("tempdir"), adjust).await
+    }
+
+    /// A server on the data directory `dir`.
+    pub async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
+        let mut config = ServeConfig::new("127.0.0.1:0", dir.path());
+        adjust(&mut config);
         let app = Application::build(config).await.expect("server builds");
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

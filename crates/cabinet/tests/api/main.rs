@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod collector;
 mod content;
 mod create;
 mod delete;
@@ -12,4 +13,5 @@ mod multipart;
 mod query;
 mod retrieve;
 mod search;
+pub mod stale_uploads;
 mod update;
