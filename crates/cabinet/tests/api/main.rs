@@ -7,6 +7,7 @@ mod collector;
 mod content;
 mod create;
 mod delete;
+mod disk_full;
 mod errors;
 mod list;
 mod multipart;
