@@ -210,8 +210,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// content, in any project. Ids without a file (or without content) are left out.
     async fn content_keys(&self, file_ids: &[i64]) -> Result<Vec<(i64, String)>, StoreError>;
 
-    /// For the orphan collector: which of the upload sessions `ids` still exist, in any project.
-    async fn existing_sessions(&self, ids: &[String]) -> Result<Vec<String>, StoreError>;
+    /// For the orphan collector: which of the upload sessions `ids` still exist and have not completed,
+    /// in any project (the parts of the others are of no use any more).
+    async fn open_sessions(&self, ids: &[String]) -> Result<Vec<String>, StoreError>;
 
     /// Removes, as of `now`, files that got no content within a week of their creation and have no
     /// session left that could still deliver some, and upload sessions past their expiry (spec §7.1).

@@ -419,12 +419,14 @@ impl MetadataStore for SqliteStore {
             .await
     }
 
-    async fn existing_sessions(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    async fn open_sessions(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
         let ids = ids.to_vec();
         self.readers
             .read(move |conn| {
                 let mut st = conn
-                    .prepare_cached("SELECT 1 FROM upload_sessions WHERE id = ?1")
+                    .prepare_cached(
+                        "SELECT 1 FROM upload_sessions WHERE id = ?1 AND completed_time IS NULL",
+                    )
                     .map_err(sql_err)?;
                 let mut found = Vec::new();
                 for id in ids {
