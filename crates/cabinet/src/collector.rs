@@ -65,7 +65,7 @@ impl Drop for InFlightKey {
 pub struct Collected {
     /// Objects no file refers to.
     pub objects: usize,
-    /// Multipart uploads whose session is gone.
+    /// Multipart uploads whose session is gone or completed.
     pub uploads: usize,
 }
 
@@ -151,7 +151,7 @@ async fn remove_abandoned(
         return Ok(0);
     }
     let live: HashSet<String> = meta
-        .existing_sessions(&uploads)
+        .open_sessions(&uploads)
         .await?
         .into_iter()
         .collect();
