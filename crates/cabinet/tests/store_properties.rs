@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use cabinet::domain::{ContentRef, FileFilter, FileRecord, FileSpec, ProjectName};
+use cabinet::domain::{ContentRef, FileFilter, FileRecord, FileSpec, GeoLocation, ProjectName};
 use cabinet::store::sqlite::{SqliteStore, SqliteTuning};
 use cabinet::store::{MetadataStore, NewSession, PageRequest, Partition};
 use proptest::prelude::*;
@@ -70,7 +70,7 @@ fn gen_file(index: usize) -> impl Strategy<Value = GenFile> {
                 source_modified_time: source_modified,
                 security_categories: None,
                 labels: Some(labels),
-                geo_location: point.map(|(x, y)| json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}})),
+                geo_location: point.map(|(x, y)| GeoLocation::parse(&json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}})).expect("a point")),
             },
             created,
             uploaded_at,

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod bounds;
 mod content;
 mod create;
 mod delete;

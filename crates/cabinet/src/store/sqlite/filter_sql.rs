@@ -23,7 +23,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
-use crate::domain::{FileFilter, FileRecord, GeoFilter, GeoRelation, TimeRange};
+use crate::domain::{FileFilter, FileRecord, GeoMatcher, GeoRelation, TimeRange};
 use crate::store::{Page, PageRequest, Partition, StoreError};
 
 /// A filter as a SQL condition on `files` with its parameters, plus what SQL cannot decide.
@@ -32,8 +32,9 @@ pub(crate) struct SqlFilter {
     pub(crate) clause: String,
     /// Values for the `?` placeholders of `clause`, in order.
     pub(crate) params: Vec<SqlValue>,
-    /// A spatial condition to check on each candidate row after the SQL filter.
-    pub(crate) post: Option<GeoFilter>,
+    /// A spatial condition to check on each candidate row after the SQL filter, its shape prepared once
+    /// for the whole query.
+    pub(crate) post: Option<GeoMatcher>,
     /// Whether a condition is served by a range scan or an index table, whose index does not yield
     /// listing order: then a list page probes how many rows match before choosing a plan (see [`list_page`]).
     pub(crate) unordered: bool,
@@ -383,7 +384,7 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
         conditions: b.parts.len() + usize::from(b.lead.is_some()),
         clause: b.parts.join(" AND "),
         params: b.params,
-        post: filter.geo_location.clone(),
+        post: filter.geo_location.as_ref().map(GeoMatcher::new),
         unordered: b.unordered,
         candidates: b.candidates,
         lead: b.lead,
