@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 mod middleware;
 pub mod model;
+pub mod page;
 mod routes;
 
 use std::sync::Arc;

@@ -1,13 +1,13 @@
 //! `POST /files/update`: change the metadata of up to 1000 files, all or nothing.
 
 use axum::extract::State;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
-use crate::api::model::{check_identifiers, FileView, Items};
+use crate::api::model::check_identifiers;
+use crate::api::page::FilesJson;
 use crate::api::AppState;
 use crate::clock::now_ms;
 use crate::domain::{FileUpdate, Identifier, ProjectName, MAX_ITEMS};
@@ -29,7 +29,7 @@ pub async fn update_files(
     State(app): State<AppState>,
     project: ProjectName,
     CdfJson(body): CdfJson<UpdateBody>,
-) -> Result<Json<Items<FileView>>, ApiError> {
+) -> Result<FilesJson, ApiError> {
     let count = body.items.len();
     if !(1..=MAX_ITEMS).contains(&count) {
         return Err(ApiError::bad_request(format!(
@@ -41,7 +41,5 @@ pub async fn update_files(
     check_identifiers(&targets, 1, MAX_ITEMS)?;
     let files = app.meta.update(&project, updates, now_ms()).await?;
     tracing::info!(files = files.len(), "files updated");
-    Ok(Json(Items {
-        items: files.into_iter().map(FileView::from).collect(),
-    }))
+    Ok(FilesJson::new(files, None))
 }
