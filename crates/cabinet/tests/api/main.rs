@@ -4,6 +4,7 @@
 mod helpers;
 
 mod bounds;
+mod conditional;
 mod content;
 mod create;
 mod delete;
