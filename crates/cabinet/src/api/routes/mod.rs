@@ -121,14 +121,15 @@ pub fn check_parts(parts: Option<u32>) -> Result<u32, super::error::ApiError> {
     }
 }
 
-/// `limit` of list and search: 1..=1000, 100 when absent.
+/// `limit` of list and search: 100 when absent; above 1000 it is 1000, as CDF documents ("at most 1000
+/// even if you specify a higher limit"; the JS SDK passes a caller's limit through); below 1 a 400.
 pub fn page_limit(limit: Option<i64>) -> Result<usize, super::error::ApiError> {
     use crate::domain::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
     match limit {
         None => Ok(DEFAULT_LIST_LIMIT),
-        Some(l) if (1..=MAX_LIST_LIMIT as i64).contains(&l) => Ok(l as usize),
-        Some(_) => Err(super::error::ApiError::bad_request(format!(
-            "limit: must be between 1 and {MAX_LIST_LIMIT}"
-        ))),
+        Some(l) if l >= 1 => Ok((l as u64).min(MAX_LIST_LIMIT as u64) as usize),
+        Some(_) => Err(super::error::ApiError::bad_request(
+            "limit: must be at least 1",
+        )),
     }
 }
