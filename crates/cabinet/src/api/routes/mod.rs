@@ -16,6 +16,7 @@ pub mod upload_link;
 
 use serde::Deserialize;
 
+use super::extract::UrlBase;
 use super::model::FileView;
 use super::AppState;
 use crate::clock::now_ms;
@@ -49,6 +50,7 @@ impl AppState {
     /// The file as returned by create and uploadlink: with its single-PUT upload URL.
     pub fn with_upload_url(
         &self,
+        base: &UrlBase,
         project: &ProjectName,
         file: FileRecord,
         session: &NewSession,
@@ -60,13 +62,14 @@ impl AppState {
             part: None,
         };
         let mut view = FileView::from(file);
-        view.upload_url = Some(self.signer.url(&grant, session.expires_time));
+        view.upload_url = Some(self.signer.url_at(&base.0, &grant, session.expires_time));
         view
     }
 
     /// The file as returned by initmultipartupload and multiuploadlink: with `uploadId` and part URLs.
     pub fn with_part_urls(
         &self,
+        base: &UrlBase,
         project: &ProjectName,
         file: FileRecord,
         session: &NewSession,
@@ -80,7 +83,7 @@ impl AppState {
                     session: session.id.clone(),
                     part: Some(part),
                 };
-                self.signer.url(&grant, session.expires_time)
+                self.signer.url_at(&base.0, &grant, session.expires_time)
             })
             .collect();
         let mut view = FileView::from(file);
