@@ -13,8 +13,8 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::Router;
+use tower::util::MapRequestLayer;
 use tower::ServiceBuilder;
-use tower_http::cors::CorsLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -47,7 +47,11 @@ pub fn router(state: AppState) -> Router {
             post(routes::create::create_file).get(routes::list::list_files_get),
         )
         .route("/files/", post(routes::create::create_file))
-        .route("/files/{id}", get(routes::retrieve::get_file))
+        .route(
+            "/files/{id}",
+            get(routes::retrieve::get_file).fallback(middleware::other_method_on_file),
+        )
+        .route("/files/icon", get(middleware::thumbnails_unavailable))
         .route("/files/byids", post(routes::retrieve::retrieve_files))
         .route("/files/list", post(routes::list::list_files))
         .route("/files/search", post(routes::search::search_files))
@@ -105,13 +109,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                .layer(MapRequestLayer::new(middleware::drop_unfit_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(middleware::span_with_request_id))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(axum::middleware::from_fn(middleware::ensure_error_envelope))
-                .layer(
-                    CorsLayer::very_permissive()
-                        .expose_headers([axum::http::HeaderName::from_static("x-request-id")]),
-                ),
+                .layer(middleware::cors()),
         )
 }

@@ -14,4 +14,5 @@ mod multipart;
 mod query;
 mod retrieve;
 mod search;
+mod surface;
 mod update;
