@@ -60,6 +60,9 @@ pub struct GeoFilter {
     pub shape_json: Value,
     /// The shape, parsed.
     pub shape: Geometry<f64>,
+    /// How long the exact tests of one request may take in all ([`GEO_TEST_BUDGET`] unless changed): a
+    /// list page then ends early with a cursor, a search returns what it found, a count is refused.
+    pub budget: std::time::Duration,
 }
 
 impl GeoFilter {
@@ -483,6 +486,7 @@ fn geo_filter(v: &Value) -> Result<GeoFilter, Invalid> {
         relation,
         shape_json,
         shape,
+        budget: GEO_TEST_BUDGET,
     })
 }
 

@@ -6,8 +6,12 @@
 //! 1. the bounding boxes decide most files in constant time, whatever the shape's size: boxes apart mean
 //!    not INTERSECTS, not WITHIN, but DISJOINT; a file's box not inside the shape's means not WITHIN;
 //! 2. only the files left are related to the shape, prepared once (`geo::PreparedGeometry`) on first use.
+//!
+//! The time spent on exact tests (preparing included) is added up against the filter's budget; the
+//! caller asks [`GeoMatcher::exhausted`] and stops.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
+use std::time::{Duration, Instant};
 
 use geo::{BoundingRect, Geometry, PreparedGeometry, Rect, Relate};
 
@@ -19,6 +23,8 @@ pub struct GeoMatcher {
     shape: Geometry<f64>,
     shape_box: Option<Rect<f64>>,
     prepared: OnceCell<PreparedGeometry<'static, f64>>,
+    budget: Duration,
+    spent: Cell<Duration>,
 }
 
 impl GeoMatcher {
@@ -29,7 +35,14 @@ impl GeoMatcher {
             shape: filter.shape.clone(),
             shape_box: filter.shape.bounding_rect(),
             prepared: OnceCell::new(),
+            budget: filter.budget,
+            spent: Cell::new(Duration::ZERO),
         }
+    }
+
+    /// Whether the exact tests so far took the whole budget: the caller should stop testing files.
+    pub fn exhausted(&self) -> bool {
+        self.spent.get() >= self.budget
     }
 
     /// Whether a file with `geo_location` matches: the same answer as [`GeoFilter::matches`].
@@ -53,10 +66,13 @@ impl GeoMatcher {
                 _ => {}
             }
         }
+        let began = Instant::now();
         let shape = self
             .prepared
             .get_or_init(|| PreparedGeometry::from(self.shape.clone()));
-        self.relation.holds(&geometry.relate(shape))
+        let holds = self.relation.holds(&geometry.relate(shape));
+        self.spent.set(self.spent.get() + began.elapsed());
+        holds
     }
 }
 
@@ -135,10 +151,38 @@ mod tests {
                     matched += usize::from(expected);
                 }
                 assert!(!matcher.matches(None));
+                assert!(
+                    !matcher.exhausted(),
+                    "{relation}: 5 s for a few hundred tests"
+                );
                 if relation == "DISJOINT" || (relation == "INTERSECTS" && !empty) {
                     assert!(matched > 0, "{relation}: the test should match something");
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_budget_counts_exact_tests_only() {
+        let mut filter = FileFilter::from_json(
+            json!({"geoLocation": {"relation": "within", "shape": star(100)}})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap()
+        .geo_location
+        .unwrap();
+        filter.budget = Duration::from_nanos(1);
+        let matcher = GeoMatcher::new(&filter);
+        // Decided by the boxes: no exact test, nothing spent.
+        let far = feature(json!({"type": "Point", "coordinates": [50, 50]}));
+        assert!(!matcher.matches(Some(&far)));
+        assert!(!matcher.exhausted());
+        let near = feature(json!({"type": "Point", "coordinates": [1, 1]}));
+        assert!(matcher.matches(Some(&near)));
+        assert!(matcher.exhausted());
+        // Still exact once exhausted: the budget only tells the caller to stop.
+        assert!(!matcher.matches(Some(&far)));
+        assert!(matcher.matches(Some(&near)));
     }
 }

@@ -43,6 +43,10 @@ pub const MAX_GEO_POINTS: usize = 2000;
 /// quadratic time: about 45 ms for 5000 positions laid out as badly as possible, 3.4 s for 40,000), and
 /// each file's test then costs time linear in the shape's positions.
 pub const MAX_GEO_FILTER_POINTS: usize = 5000;
+/// Most time the exact geometry tests of one request may take (the bounding boxes decide most files
+/// without one). Files laid out as badly as possible cost up to about 80 ms each against a shape of the
+/// most positions, so without a budget a request's cost would grow with the files in the shape's box.
+pub const GEO_TEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 /// Items per byids, update and delete request.
 pub const MAX_ITEMS: usize = 1000;
 /// Items per downloadlink request.
