@@ -33,13 +33,12 @@ async fn a_geo_location_over_its_limits_is_refused_on_every_path() {
         .await;
 
     let too_big = geo_of_bytes(MAX_GEO_LOCATION_BYTES + 1);
-    // The 29 MiB of the report, refused before it is parsed.
-    let huge = json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [1, 2]},
-                      "properties": {"p": "x".repeat(29 << 20)}});
+    // Over the request-text limit (256 KiB), refused before it is parsed.
+    let big = geo_of_bytes(300 << 10);
     let too_many = geo_of_points(MAX_GEO_POINTS + 1);
     for (geo, field) in [
         (&too_big, "geoLocation: must be at most 65536 bytes"),
-        (&huge, "geoLocation: must be at most 65536 bytes"),
+        (&big, "geoLocation: must be at most 65536 bytes"),
         (
             &too_many,
             "geoLocation.geometry.coordinates: must have at most 2000 positions",
@@ -77,6 +76,28 @@ async fn a_geo_location_over_its_limits_is_refused_on_every_path() {
             "{message}"
         );
     }
+    // The 29 MiB of the report: too large a body for a create (413), too large an update item (400).
+    let huge = geo_of_bytes(29 << 20);
+    for path in ["/files", "/files/initmultipartupload?parts=1"] {
+        let r = app
+            .post(path, json!({"name": "b", "geoLocation": huge}))
+            .await;
+        assert_error(&r, 413);
+    }
+    let r = app
+        .post(
+            "/files/update",
+            json!({"items": [{"externalId": "a", "update": {"geoLocation": {"set": huge}}}]}),
+        )
+        .await;
+    let message = assert_error(&r, 400)["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.starts_with("items[0]: must be at most 1048576 bytes"),
+        "{message}"
+    );
     // Nothing changed.
     let r = app.retrieve(json!({"externalId": "a"})).await;
     assert_eq!(r.body["items"][0]["geoLocation"], at_limit);
@@ -173,4 +194,33 @@ async fn geometry_filters_have_a_bounded_shape_and_stay_exact() {
             "{path}: {message}"
         );
     }
+}
+
+#[tokio::test]
+async fn request_bodies_are_bounded_by_what_the_endpoint_can_take() {
+    let app = TestApp::spawn().await;
+    let over = "x".repeat(1 << 20);
+    for (path, body) in [
+        ("/files", json!({"name": "a", "source": over})),
+        ("/files/list", json!({"filter": {"name": over}})),
+        ("/files/search", json!({"search": {"name": over}})),
+        ("/files/aggregate", json!({"filter": {"name": over}})),
+    ] {
+        assert_error(&app.post(path, body).await, 413);
+    }
+    let many = "x".repeat(4 << 20);
+    for path in ["/files/byids", "/files/delete", "/files/downloadlink"] {
+        let r = app
+            .post(path, json!({"items": [{"externalId": many}]}))
+            .await;
+        assert_error(&r, 413);
+    }
+    // Below those bounds, the limits of the fields answer.
+    let r = app
+        .post("/files", json!({"name": "a", "source": "x".repeat(1000)}))
+        .await;
+    assert!(assert_error(&r, 400)["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("source"));
 }
