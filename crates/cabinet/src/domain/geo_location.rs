@@ -37,7 +37,14 @@ impl GeoLocation {
     /// refused before it is parsed, so an oversized one never becomes a tree in memory.
     pub fn parse_text(text: &str) -> Result<Self, Invalid> {
         if text.len() > MAX_GEO_LOCATION_REQUEST_BYTES {
-            return Err(too_large(text.len()));
+            return Err(Invalid::new(
+                "",
+                format!(
+                    "must be at most {MAX_GEO_LOCATION_BYTES} bytes as compact JSON; the request holds {} \
+                     bytes of it",
+                    text.len()
+                ),
+            ));
         }
         let v: Value = serde_json::from_str(text)
             .map_err(|e| Invalid::new("", format!("is not valid JSON: {e}")))?;
