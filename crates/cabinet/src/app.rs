@@ -31,7 +31,8 @@ pub struct ServeConfig {
     pub listen: String,
     /// Holds the database, the content and the secret key; created if missing.
     pub data_dir: PathBuf,
-    /// Base of upload and download URLs; defaults to `http://<bound address>`.
+    /// Base of upload and download URLs; without it, `http://` and the request's `Host`, or
+    /// `http://<bound address>` when that is missing or not a valid host.
     pub public_url: Option<String>,
     /// How the server protects itself: timeouts, transfer caps, free-space watermarks.
     pub guards: Guards,
@@ -78,6 +79,12 @@ impl Application {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => default_public_url(local_addr),
         };
+        // Without a configured public URL, URLs follow the Host the client used (a client on another
+        // machine reaching a wildcard address gets URLs it can reach), the bound address otherwise.
+        let signer = match &config.public_url {
+            Some(_) => UrlSigner::new(&secret, &public_url),
+            None => UrlSigner::from_request_host(&secret, &public_url),
+        };
         let id_seed =
             u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
         let meta = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
@@ -97,7 +104,7 @@ impl Application {
         let state = AppState {
             meta: Arc::new(meta),
             blobs: Arc::new(blobs),
-            signer: UrlSigner::new(&secret, &public_url),
+            signer,
             cursors: CursorCodec::new(&secret),
             in_flight: Arc::default(),
             disk: Some(Arc::new(disk)),
@@ -117,7 +124,8 @@ impl Application {
         self.local_addr
     }
 
-    /// The base of the URLs the server hands out.
+    /// The base of the URLs the server hands out to requests without a valid `Host` (all requests, with
+    /// a configured public URL).
     pub fn public_url(&self) -> &str {
         &self.public_url
     }

@@ -30,7 +30,8 @@ enum Command {
         /// Directory for the database, the content and the secret key; created if missing.
         #[arg(long, env = "CABINET_DATA_DIR", default_value = "./cabinet-data")]
         data_dir: PathBuf,
-        /// Base of the upload and download URLs handed to clients [default: http://<listen address>].
+        /// Base of the upload and download URLs handed to clients [default: http://<the request's Host>,
+        /// or http://<listen address> without a valid Host].
         #[arg(long, env = "CABINET_PUBLIC_URL")]
         public_url: Option<String>,
         /// Refuse uploads (507) while fewer bytes than this would stay free [default: 256 MiB, at most 2 %

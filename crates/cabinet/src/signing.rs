@@ -82,6 +82,8 @@ pub enum Refusal {
 pub struct UrlSigner {
     key: [u8; 32],
     public_url: String,
+    /// Whether URLs start with the request's `Host` when it is a valid one (else with `public_url`).
+    from_request_host: bool,
 }
 
 impl UrlSigner {
@@ -90,6 +92,25 @@ impl UrlSigner {
         Self {
             key: secret.derive("content-urls"),
             public_url: public_url.trim_end_matches('/').to_string(),
+            from_request_host: false,
+        }
+    }
+
+    /// A signer whose URLs start with `http://` and the `Host` the client reached the server under, so
+    /// that a client on another machine is handed URLs it can reach; `fallback` when the request has no
+    /// valid `Host`. The signature does not cover the host, so any of them verifies.
+    pub fn from_request_host(secret: &Secret, fallback: &str) -> Self {
+        Self {
+            from_request_host: true,
+            ..Self::new(secret, fallback)
+        }
+    }
+
+    /// The base of the URLs handed to a request that came with `host` (its `Host` header).
+    pub fn base_for(&self, host: Option<&str>) -> String {
+        match host.filter(|_| self.from_request_host).and_then(authority) {
+            Some(authority) => format!("http://{authority}"),
+            None => self.public_url.clone(),
         }
     }
 
@@ -99,16 +120,21 @@ impl UrlSigner {
         mac
     }
 
-    /// The absolute URL granting `grant` until `expires` (ms since epoch).
+    /// The absolute URL under the public URL granting `grant` until `expires` (ms since epoch).
     pub fn url(&self, grant: &Grant, expires: i64) -> String {
+        self.url_at(&self.public_url, grant, expires)
+    }
+
+    /// The absolute URL under `base` (from [`UrlSigner::base_for`]) granting `grant` until `expires`
+    /// (ms since epoch).
+    pub fn url_at(&self, base: &str, grant: &Grant, expires: i64) -> String {
         let signature = URL_SAFE_NO_PAD.encode(self.mac(grant, expires).finalize().into_bytes());
         let part = match grant {
             Grant::Upload { part: Some(p), .. } => format!("part={p}&"),
             _ => String::new(),
         };
         format!(
-            "{}{}?{part}expires={expires}&signature={signature}",
-            self.public_url,
+            "{base}{}?{part}expires={expires}&signature={signature}",
             grant.path()
         )
     }
@@ -132,6 +158,41 @@ impl UrlSigner {
         }
         Ok(())
     }
+}
+
+/// A `Host` header as a URL authority: a DNS name or IPv4 address (lowercased) or a bracketed IPv6
+/// address, with an optional port; `None` for anything else.
+fn authority(host: &str) -> Option<String> {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(rest) => {
+            let (ip, after) = rest.split_once(']')?;
+            let ip: std::net::Ipv6Addr = ip.parse().ok()?;
+            (format!("[{ip}]"), after)
+        }
+        None => {
+            let (name, after) = host.split_at(host.find(':').unwrap_or(host.len()));
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            };
+            if name.len() > 253 || !name.split('.').all(label_ok) {
+                return None;
+            }
+            (name.to_ascii_lowercase(), after)
+        }
+    };
+    if port.is_empty() {
+        return Some(name);
+    }
+    let digits = port.strip_prefix(':')?;
+    if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let port: u16 = digits.parse().ok().filter(|p| *p != 0)?;
+    Some(format!("{name}:{port}"))
 }
 
 #[cfg(test)]
@@ -201,5 +262,56 @@ mod tests {
             other_key.verify(&g, 1000, &sig, 0),
             Err(Refusal::BadSignature)
         );
+    }
+
+    #[test]
+    fn urls_follow_a_valid_request_host() {
+        let fixed = signer();
+        let from_host =
+            UrlSigner::from_request_host(&Secret::from_bytes([7; 32]), "http://127.0.0.1:1");
+        assert_eq!(fixed.base_for(Some("example.com:80")), "http://127.0.0.1:1");
+        for (host, base) in [
+            ("files.example.com:8765", "http://files.example.com:8765"),
+            ("Files.Example.COM", "http://files.example.com"),
+            ("10.0.0.7:8765", "http://10.0.0.7:8765"),
+            ("[::1]:8765", "http://[::1]:8765"),
+            ("[FE80::1]", "http://[fe80::1]"),
+        ] {
+            assert_eq!(from_host.base_for(Some(host)), base, "{host}");
+        }
+        for bad in [
+            "",
+            "a b",
+            "evil.com/path",
+            "evil.com@x",
+            "x:0",
+            "x:65536",
+            "x:+80",
+            "x:",
+            "-x.com",
+            "a..b",
+            "[::1",
+            "[nonsense]:80",
+            "x:80:90",
+            "évil.com",
+        ] {
+            assert_eq!(
+                from_host.base_for(Some(bad)),
+                "http://127.0.0.1:1",
+                "{bad:?}"
+            );
+        }
+        assert_eq!(from_host.base_for(None), "http://127.0.0.1:1");
+        // Any base verifies: the signature covers the grant and the expiry only.
+        let g = Grant::Download {
+            project: "p1x".into(),
+            file_id: 5,
+        };
+        let url = from_host.url_at(&from_host.base_for(Some("h:2")), &g, 1000);
+        assert!(
+            url.starts_with("http://h:2/blob/v1/p1x/files/5/content?"),
+            "{url}"
+        );
+        assert_eq!(fixed.verify(&g, 1000, &query(&url, "signature"), 0), Ok(()));
     }
 }

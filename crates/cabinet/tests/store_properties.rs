@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use cabinet::domain::{ContentRef, FileFilter, FileRecord, FileSpec, ProjectName};
+use cabinet::domain::{ContentRef, FileFilter, FileRecord, FileSpec, GeoLocation, ProjectName};
 use cabinet::store::sqlite::{SqliteStore, SqliteTuning};
 use cabinet::store::{MetadataStore, NewSession, PageRequest, Partition};
 use proptest::prelude::*;
@@ -70,7 +70,7 @@ fn gen_file(index: usize) -> impl Strategy<Value = GenFile> {
                 source_modified_time: source_modified,
                 security_categories: None,
                 labels: Some(labels),
-                geo_location: point.map(|(x, y)| json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}})),
+                geo_location: point.map(|(x, y)| GeoLocation::parse(&json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}})).expect("a point")),
             },
             created,
             uploaded_at,
@@ -359,4 +359,80 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+/// With a spent budget for exact geometry tests, a list page ends after the first file it tests, with a
+/// cursor; walking the cursors still gives exactly the matching files. Search returns what it found, and a
+/// count that cannot finish is refused.
+#[test]
+fn an_exhausted_geometry_budget_cuts_pages_short_but_stays_exact() {
+    runtime().block_on(async {
+        let files: Vec<GenFile> = (0..30)
+            .map(|i| {
+                let (x, y) = ((i % 6) as f64, (i / 6) as f64);
+                GenFile {
+                    spec: FileSpec {
+                        name: format!("f{i}"),
+                        geo_location: Some(
+                            GeoLocation::parse(&json!({"type": "Feature",
+                                "geometry": {"type": "Point", "coordinates": [x, y]}}))
+                            .unwrap(),
+                        ),
+                        ..Default::default()
+                    },
+                    created: i,
+                    uploaded_at: None,
+                }
+            })
+            .collect();
+        let fx = load(files, 1).await;
+        let triangle = json!({"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [0, 10], [0, 0]]]});
+        let mut filter = FileFilter::from_json(
+            json!({"geoLocation": {"relation": "within", "shape": triangle}})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        let expected: Vec<i64> = fx
+            .all
+            .iter()
+            .filter(|f| filter.matches(f))
+            .map(|f| f.id)
+            .collect();
+        assert!(expected.len() > 5 && expected.len() < fx.all.len());
+        assert_eq!(walk(&fx, &filter, 10, None).await, expected);
+        assert_eq!(
+            fx.store.count(&fx.project, &filter).await.unwrap() as usize,
+            expected.len()
+        );
+
+        filter.geo_location.as_mut().unwrap().budget = std::time::Duration::from_nanos(1);
+        let first = fx
+            .store
+            .list(
+                &fx.project,
+                PageRequest {
+                    filter: filter.clone(),
+                    limit: 10,
+                    after: None,
+                    partition: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(first.items.len() <= 1, "{} files", first.items.len());
+        assert!(first.next.is_some());
+        assert_eq!(walk(&fx, &filter, 10, None).await, expected);
+        let found = fx
+            .store
+            .search(&fx.project, &filter, Some("f"), 100)
+            .await
+            .unwrap();
+        assert!(found.len() <= 1, "{} files", found.len());
+        let refused = fx.store.count(&fx.project, &filter).await.unwrap_err();
+        assert!(
+            matches!(&refused, cabinet::store::StoreError::Invalid(e) if e.field == "filter.geoLocation"),
+            "{refused:?}"
+        );
+    });
 }

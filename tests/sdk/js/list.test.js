@@ -73,6 +73,12 @@ describe('list and pagination', { timeout: 90_000 }, () => {
     for (const id of ids) assert.ok(created.has(id));
   });
 
+  test('list({limit: 5000}) is answered (a limit above 1000 means 1000), not refused', async () => {
+    const page = await client.files.list({ limit: 5000 });
+    assert.equal(page.items.length, N);
+    for (const f of page.items) assert.ok(created.has(f.id));
+  });
+
   test('walking pages of 7 by cursor covers everything once, then stops', async () => {
     const seen = [];
     let cursor;

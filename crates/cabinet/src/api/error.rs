@@ -24,6 +24,8 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// An externalId that another file already has (with `duplicated`).
     Conflict,
+    /// A download whose `If-Match` names no current content.
+    PreconditionFailed,
     /// A body over the limit.
     PayloadTooLarge,
     /// A Range outside the content.
@@ -46,6 +48,7 @@ impl ErrorKind {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

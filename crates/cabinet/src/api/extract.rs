@@ -6,6 +6,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorKind};
+use super::AppState;
 use crate::domain::ProjectName;
 
 /// A JSON body (gzip already inflated by the decompression layer), parsed with the path of the first
@@ -97,4 +98,24 @@ pub fn path_param<T: std::str::FromStr>(params: &RawPathParams, name: &str) -> R
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("route has no {name} parameter")))?;
     raw.parse()
         .map_err(|_| ApiError::bad_request(format!("{name}: '{raw}' is not valid")))
+}
+
+/// Where the upload and download URLs handed to this request start (see
+/// [`crate::signing::UrlSigner::base_for`]): the configured public URL, or the `Host` the client used.
+pub struct UrlBase(pub String);
+
+impl FromRequestParts<AppState> for UrlBase {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let host = parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        Ok(UrlBase(state.signer.base_for(host)))
+    }
 }

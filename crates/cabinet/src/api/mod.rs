@@ -5,6 +5,7 @@ pub mod error;
 pub mod extract;
 mod middleware;
 pub mod model;
+pub mod page;
 mod routes;
 
 use std::sync::Arc;
@@ -12,8 +13,8 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use axum::Router;
+use tower::util::MapRequestLayer;
 use tower::ServiceBuilder;
-use tower_http::cors::CorsLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -24,6 +25,15 @@ use crate::store::MetadataStore;
 
 /// Largest JSON request body, after gzip inflation: 1000 update items with full metadata fit.
 const MAX_JSON_BODY: usize = 32 * 1024 * 1024;
+/// Largest body of a create (`POST /files`, `initmultipartupload`): the largest legal file is
+/// [`crate::domain::MAX_FILE_JSON_BYTES`] (171,538 bytes) of JSON; 1 MiB leaves room for whitespace, and
+/// keeps what a refused body costs in memory small.
+const MAX_FILE_BODY: usize = 1024 * 1024;
+/// Largest body of list, search and aggregate: a filter with the largest shape is a few hundred KiB.
+const MAX_QUERY_BODY: usize = 1024 * 1024;
+/// Largest body of the identifier lists (byids, delete, downloadlink, uploadlink, multiuploadlink,
+/// completemultipartupload): 1000 instanceIds of 255 escaped characters each take about 3.1 MB.
+const MAX_IDENTIFIERS_BODY: usize = 4 * 1024 * 1024;
 
 /// What every handler shares. Nodes hold no other state, so any number can serve one set of stores.
 #[derive(Clone)]
@@ -45,38 +55,64 @@ pub struct AppState {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    let limit = DefaultBodyLimit::max;
     let files = Router::new()
         .route(
             "/files",
-            post(routes::create::create_file).get(routes::list::list_files_get),
+            post(routes::create::create_file)
+                .get(routes::list::list_files_get)
+                .layer(limit(MAX_FILE_BODY)),
         )
-        .route("/files/", post(routes::create::create_file))
-        .route("/files/{id}", get(routes::retrieve::get_file))
-        .route("/files/byids", post(routes::retrieve::retrieve_files))
-        .route("/files/list", post(routes::list::list_files))
-        .route("/files/search", post(routes::search::search_files))
-        .route("/files/aggregate", post(routes::aggregate::aggregate_files))
-        .route("/files/delete", post(routes::delete::delete_files))
+        .route(
+            "/files/",
+            post(routes::create::create_file).layer(limit(MAX_FILE_BODY)),
+        )
+        .route(
+            "/files/{id}",
+            get(routes::retrieve::get_file).fallback(middleware::other_method_on_file),
+        )
+        .route("/files/icon", get(middleware::thumbnails_unavailable))
+        .route(
+            "/files/byids",
+            post(routes::retrieve::retrieve_files).layer(limit(MAX_IDENTIFIERS_BODY)),
+        )
+        .route(
+            "/files/list",
+            post(routes::list::list_files).layer(limit(MAX_QUERY_BODY)),
+        )
+        .route(
+            "/files/search",
+            post(routes::search::search_files).layer(limit(MAX_QUERY_BODY)),
+        )
+        .route(
+            "/files/aggregate",
+            post(routes::aggregate::aggregate_files).layer(limit(MAX_QUERY_BODY)),
+        )
+        .route(
+            "/files/delete",
+            post(routes::delete::delete_files).layer(limit(MAX_IDENTIFIERS_BODY)),
+        )
         .route("/files/update", post(routes::update::update_files))
         .route(
             "/files/downloadlink",
-            post(routes::download_link::create_download_links),
+            post(routes::download_link::create_download_links).layer(limit(MAX_IDENTIFIERS_BODY)),
         )
         .route(
             "/files/uploadlink",
-            post(routes::upload_link::create_upload_link),
+            post(routes::upload_link::create_upload_link).layer(limit(MAX_IDENTIFIERS_BODY)),
         )
         .route(
             "/files/initmultipartupload",
-            post(routes::multipart::init_multipart_upload),
+            post(routes::multipart::init_multipart_upload).layer(limit(MAX_FILE_BODY)),
         )
         .route(
             "/files/multiuploadlink",
-            post(routes::multipart::create_multipart_upload_link),
+            post(routes::multipart::create_multipart_upload_link)
+                .layer(limit(MAX_IDENTIFIERS_BODY)),
         )
         .route(
             "/files/completemultipartupload",
-            post(routes::multipart::complete_multipart_upload),
+            post(routes::multipart::complete_multipart_upload).layer(limit(MAX_IDENTIFIERS_BODY)),
         );
 
     let api = Router::new()
@@ -109,13 +145,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                .layer(MapRequestLayer::new(middleware::drop_unfit_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(middleware::span_with_request_id))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(axum::middleware::from_fn(middleware::ensure_error_envelope))
-                .layer(
-                    CorsLayer::very_permissive()
-                        .expose_headers([axum::http::HeaderName::from_static("x-request-id")]),
-                ),
+                .layer(middleware::cors()),
         )
 }

@@ -2,9 +2,9 @@
 
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
-use crate::domain::{FileRecord, FileSpec, Identifier, Invalid, Metadata};
+use crate::domain::{FileRecord, FileSpec, GeoLocation, Identifier, Invalid, Metadata};
 
 /// A label reference on the wire: `{"externalId": "…"}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,7 +33,8 @@ pub struct FileWrite {
     source_modified_time: Option<i64>,
     security_categories: Option<Vec<i64>>,
     labels: Option<Vec<LabelRef>>,
-    geo_location: Option<Value>,
+    /// Kept as text until its size is checked (`null` reads as absent).
+    geo_location: Option<Box<RawValue>>,
     #[serde(rename = "id")]
     _id: Option<IgnoredAny>,
     #[serde(rename = "uploaded")]
@@ -67,7 +68,10 @@ impl TryFrom<FileWrite> for FileSpec {
             labels: w
                 .labels
                 .map(|ls| ls.into_iter().map(|l| l.external_id).collect()),
-            geo_location: w.geo_location.filter(|g| !g.is_null()),
+            geo_location: w
+                .geo_location
+                .map(|g| GeoLocation::parse_text(g.get()).map_err(|e| e.within("geoLocation")))
+                .transpose()?,
         };
         spec.validate()?;
         Ok(spec)
@@ -102,7 +106,7 @@ pub struct FileView {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     labels: Vec<LabelRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    geo_location: Option<Value>,
+    geo_location: Option<GeoLocation>,
     uploaded: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     uploaded_time: Option<i64>,
@@ -204,4 +208,75 @@ pub fn check_identifiers(
         return Err(ApiError::duplicated_in_request(&repeated));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::*;
+    use serde_json::{json, Value};
+
+    /// The create body of the largest legal file: every field at its limit, every string of control
+    /// characters (6 bytes each in JSON), the geoLocation of the most positions, padded to its byte limit.
+    fn largest_file_body() -> Value {
+        let c = |n: usize| "\u{1}".repeat(n);
+        let pairs = MAX_METADATA_PAIRS;
+        let per_pair = MAX_METADATA_TOTAL_BYTES / pairs;
+        // Control characters that JSON escapes as `\u00XX` (not \b, \t, \n, \f, \r), for distinct keys.
+        let escaped: Vec<char> = (1u8..0x20)
+            .filter(|b| !(0x08..=0x0d).contains(b) || *b == 0x0b)
+            .map(char::from)
+            .collect();
+        let metadata: serde_json::Map<String, Value> = (0..pairs)
+            .map(|i| {
+                let key: String = [escaped[i % escaped.len()], escaped[i / escaped.len()]]
+                    .into_iter()
+                    .collect();
+                let value = c(per_pair - key.len());
+                (key, Value::String(value))
+            })
+            .collect();
+        let positions: Vec<Value> = (0..MAX_GEO_POINTS)
+            .map(|i| json!([i as f64 + 0.5, -(i as f64) - 0.5]))
+            .collect();
+        let mut geo = json!({"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": positions},
+                             "properties": {"p": ""}});
+        let room = MAX_GEO_LOCATION_BYTES - serde_json::to_string(&geo).unwrap().len();
+        geo["properties"]["p"] = Value::String("\u{1}".repeat(room / 6));
+        json!({
+            "name": c(MAX_NAME),
+            "externalId": c(MAX_EXTERNAL_ID),
+            "directory": format!("/{}", c(MAX_DIRECTORY - 1)),
+            "source": c(MAX_SOURCE),
+            "mimeType": c(MAX_MIME_TYPE),
+            "metadata": metadata,
+            "assetIds": vec![MAX_ID; MAX_ASSET_IDS],
+            "dataSetId": MAX_ID,
+            "sourceCreatedTime": i64::MAX,
+            "sourceModifiedTime": i64::MAX,
+            "securityCategories": vec![MAX_ID; MAX_SECURITY_CATEGORIES],
+            "labels": (0..MAX_LABELS).map(|i| json!({"externalId": format!("{i}{}", c(MAX_EXTERNAL_ID - 1))})).collect::<Vec<_>>(),
+            "geoLocation": geo,
+        })
+    }
+
+    #[test]
+    fn the_largest_legal_file_fits_the_computed_bound() {
+        let write: FileWrite = serde_json::from_value(largest_file_body()).unwrap();
+        let spec = FileSpec::try_from(write).unwrap();
+        let mut file = FileRecord::from_spec(MAX_ID, spec, i64::MAX);
+        file.uploaded_time = Some(i64::MAX);
+        let json = serde_json::to_string(&FileView::from(file)).unwrap();
+        assert!(
+            json.len() <= MAX_FILE_JSON_BYTES,
+            "{} > {MAX_FILE_JSON_BYTES}",
+            json.len()
+        );
+        // The bound is tight: the largest file comes within 1% of it.
+        assert!(
+            json.len() * 100 >= MAX_FILE_JSON_BYTES * 99,
+            "{} is far below {MAX_FILE_JSON_BYTES}",
+            json.len()
+        );
+    }
 }

@@ -45,12 +45,13 @@ pub struct FileSpec {
     pub security_categories: Option<Vec<i64>>,
     /// Labels, by externalId.
     pub labels: Option<Vec<Label>>,
-    /// A GeoJSON Feature.
-    pub geo_location: Option<serde_json::Value>,
+    /// A GeoJSON Feature, checked when it was parsed.
+    pub geo_location: Option<GeoLocation>,
 }
 
 impl FileSpec {
-    /// Checks every limit of spec §2.3, naming the first field that breaks one.
+    /// Checks every limit of spec §2.3, naming the first field that breaks one. (The geoLocation was
+    /// checked when it became a [`GeoLocation`].)
     pub fn validate(&self) -> Result<(), Invalid> {
         check_name(&self.name)?;
         if let Some(x) = &self.external_id {
@@ -83,9 +84,6 @@ impl FileSpec {
         }
         if let Some(l) = &self.labels {
             check_labels("labels", l)?;
-        }
-        if let Some(g) = &self.geo_location {
-            validate_geo_location(g).map_err(|e| e.within("geoLocation"))?;
         }
         Ok(())
     }
@@ -121,7 +119,7 @@ pub struct FileRecord {
     /// Labels, by externalId.
     pub labels: Vec<Label>,
     /// A GeoJSON Feature.
-    pub geo_location: Option<serde_json::Value>,
+    pub geo_location: Option<GeoLocation>,
     /// When the file was created here (ms since epoch); kept on overwrite.
     pub created_time: i64,
     /// When metadata or content last changed.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use geo::relate::IntersectionMatrix;
 use geo::{Geometry, Relate};
 use serde_json::{Map, Value};
 
@@ -39,6 +40,17 @@ pub enum GeoRelation {
     Within,
 }
 
+impl GeoRelation {
+    /// Whether the relation holds for the DE-9IM matrix of a file's geometry (first) and the shape.
+    pub fn holds(self, m: &IntersectionMatrix) -> bool {
+        match self {
+            GeoRelation::Intersects => m.is_intersects(),
+            GeoRelation::Disjoint => m.is_disjoint(),
+            GeoRelation::Within => m.is_within(),
+        }
+    }
+}
+
 /// A spatial condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GeoFilter {
@@ -48,23 +60,19 @@ pub struct GeoFilter {
     pub shape_json: Value,
     /// The shape, parsed.
     pub shape: Geometry<f64>,
+    /// How long the exact tests of one request may take in all ([`GEO_TEST_BUDGET`] unless changed): a
+    /// list page then ends early with a cursor, a search returns what it found, a count is refused.
+    pub budget: std::time::Duration,
 }
 
 impl GeoFilter {
-    /// Whether a file with `geo_location` (a GeoJSON Feature) matches. Files without one never match.
-    pub fn matches(&self, geo_location: Option<&Value>) -> bool {
-        let Some(geometry) = geo_location
-            .and_then(|g| g.get("geometry"))
-            .and_then(geometry_from_json)
-        else {
+    /// Whether a file with `geo_location` matches. Files without one never match. The reference meaning:
+    /// it relates the geometries from scratch; [`GeoMatcher`] answers the same, faster, for many files.
+    pub fn matches(&self, geo_location: Option<&GeoLocation>) -> bool {
+        let Some(geometry) = geo_location.and_then(GeoLocation::geometry) else {
             return false;
         };
-        let m = geometry.relate(&self.shape);
-        match self.relation {
-            GeoRelation::Intersects => m.is_intersects(),
-            GeoRelation::Disjoint => m.is_disjoint(),
-            GeoRelation::Within => m.is_within(),
-        }
+        self.relation.holds(&geometry.relate(&self.shape))
     }
 }
 
@@ -470,13 +478,15 @@ fn geo_filter(v: &Value) -> Result<GeoFilter, Invalid> {
         .get("shape")
         .cloned()
         .ok_or_else(|| Invalid::new("geoLocation.shape", "is required"))?;
-    validate_geometry(&shape_json).map_err(|e| e.within("geoLocation.shape"))?;
+    validate_geometry(&shape_json, MAX_GEO_FILTER_POINTS)
+        .map_err(|e| e.within("geoLocation.shape"))?;
     let shape = geometry_from_json(&shape_json)
         .ok_or_else(|| Invalid::new("geoLocation.shape", "is not a valid geometry"))?;
     Ok(GeoFilter {
         relation,
         shape_json,
         shape,
+        budget: GEO_TEST_BUDGET,
     })
 }
 
@@ -602,11 +612,14 @@ mod tests {
     #[test]
     fn geo_relations_follow_de9im() {
         let square = json!({"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]]});
+        let geo = |v: Value| GeoLocation::parse(&v).unwrap();
         let inside =
-            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [5, 5]}});
+            geo(json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [5, 5]}}));
         let outside =
-            json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [20, 5]}});
-        let across = json!({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[5, 5], [20, 5]]}});
+            geo(json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [20, 5]}}));
+        let across = geo(
+            json!({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[5, 5], [20, 5]]}}),
+        );
         let filter = |relation: &str| {
             parse_json(json!({"geoLocation": {"relation": relation, "shape": square}}))
                 .unwrap()

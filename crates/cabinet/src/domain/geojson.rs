@@ -1,9 +1,10 @@
 use serde_json::Value;
 
-use super::Invalid;
+use super::{Invalid, MAX_GEO_POINTS};
 
 /// Checks a `geoLocation` value: a GeoJSON Feature (spec §2.4) with a 2-D geometry of type Point,
-/// LineString, Polygon, MultiPoint, MultiLineString or MultiPolygon, and an optional `properties` object.
+/// LineString, Polygon, MultiPoint, MultiLineString or MultiPolygon of at most [`MAX_GEO_POINTS`]
+/// positions, and an optional `properties` object. (Its size in bytes is [`super::GeoLocation`]'s to check.)
 pub fn validate_geo_location(v: &Value) -> Result<(), Invalid> {
     let obj = v
         .as_object()
@@ -24,11 +25,12 @@ pub fn validate_geo_location(v: &Value) -> Result<(), Invalid> {
     let geometry = obj
         .get("geometry")
         .ok_or_else(|| Invalid::new("geometry", "is required"))?;
-    validate_geometry(geometry).map_err(|e| e.within("geometry"))
+    validate_geometry(geometry, MAX_GEO_POINTS).map_err(|e| e.within("geometry"))
 }
 
-/// Checks a bare GeoJSON geometry object, as used in `geoLocation` and in filter shapes.
-pub fn validate_geometry(g: &Value) -> Result<(), Invalid> {
+/// Checks a bare GeoJSON geometry object of at most `max_positions` positions, as used in `geoLocation`
+/// and in filter shapes. Counting stops at the first position over the limit.
+pub fn validate_geometry(g: &Value, max_positions: usize) -> Result<(), Invalid> {
     let obj = g
         .as_object()
         .ok_or_else(|| Invalid::new("", "must be an object"))?;
@@ -39,13 +41,17 @@ pub fn validate_geometry(g: &Value) -> Result<(), Invalid> {
     let coords = obj
         .get("coordinates")
         .ok_or_else(|| Invalid::new("coordinates", "is required"))?;
+    let mut count = Count {
+        seen: 0,
+        max: max_positions,
+    };
     let check = match kind {
-        "Point" => point(coords),
-        "LineString" => line(coords),
-        "Polygon" => polygon(coords),
-        "MultiPoint" => many(coords, point),
-        "MultiLineString" => many(coords, line),
-        "MultiPolygon" => many(coords, polygon),
+        "Point" => count.point(coords),
+        "LineString" => count.line(coords),
+        "Polygon" => count.polygon(coords),
+        "MultiPoint" => count.many(coords, Count::point),
+        "MultiLineString" => count.many(coords, Count::line),
+        "MultiPolygon" => count.many(coords, Count::polygon),
         other => {
             return Err(Invalid::new(
                 "type",
@@ -56,47 +62,68 @@ pub fn validate_geometry(g: &Value) -> Result<(), Invalid> {
     check.map_err(|reason| Invalid::new("coordinates", format!("{reason} for a {kind}")))
 }
 
-fn point(v: &Value) -> Result<(), String> {
-    match v.as_array() {
-        Some(a) if a.len() == 2 && a.iter().all(|n| n.as_f64().is_some_and(f64::is_finite)) => {
-            Ok(())
+/// Checks positions while counting them against a limit.
+struct Count {
+    seen: usize,
+    max: usize,
+}
+
+impl Count {
+    fn point(&mut self, v: &Value) -> Result<(), String> {
+        self.seen += 1;
+        if self.seen > self.max {
+            return Err(format!("must have at most {} positions in all", self.max));
         }
-        _ => Err("a position must be exactly two numbers [x, y]".into()),
-    }
-}
-
-fn positions(v: &Value, min: usize) -> Result<&Vec<Value>, String> {
-    let a = v.as_array().ok_or("must be an array of positions")?;
-    if a.len() < min {
-        return Err(format!("must have at least {min} positions"));
-    }
-    a.iter().try_for_each(point)?;
-    Ok(a)
-}
-
-fn line(v: &Value) -> Result<(), String> {
-    positions(v, 2).map(|_| ())
-}
-
-fn polygon(v: &Value) -> Result<(), String> {
-    let rings = v.as_array().ok_or("must be an array of linear rings")?;
-    if rings.is_empty() {
-        return Err("must have at least one linear ring".into());
-    }
-    for ring in rings {
-        let ring = positions(ring, 4).map_err(|e| format!("each linear ring {e}"))?;
-        if ring.first() != ring.last() {
-            return Err("each linear ring must end where it starts".into());
+        match v.as_array() {
+            Some(a) if a.len() == 2 && a.iter().all(|n| n.as_f64().is_some_and(f64::is_finite)) => {
+                Ok(())
+            }
+            _ => Err("a position must be exactly two numbers [x, y]".into()),
         }
     }
-    Ok(())
-}
 
-fn many(v: &Value, each: fn(&Value) -> Result<(), String>) -> Result<(), String> {
-    v.as_array()
-        .ok_or("must be an array")?
-        .iter()
-        .try_for_each(each)
+    fn positions<'v>(&mut self, v: &'v Value, min: usize) -> Result<&'v Vec<Value>, String> {
+        let a = v.as_array().ok_or("must be an array of positions")?;
+        if a.len() < min {
+            return Err(format!("must have at least {min} positions"));
+        }
+        a.iter().try_for_each(|p| self.point(p))?;
+        Ok(a)
+    }
+
+    fn line(&mut self, v: &Value) -> Result<(), String> {
+        self.positions(v, 2).map(|_| ())
+    }
+
+    fn polygon(&mut self, v: &Value) -> Result<(), String> {
+        let rings = v.as_array().ok_or("must be an array of linear rings")?;
+        if rings.is_empty() {
+            return Err("must have at least one linear ring".into());
+        }
+        for ring in rings {
+            let ring = self
+                .positions(ring, 4)
+                .map_err(|e| match self.seen > self.max {
+                    true => e,
+                    false => format!("each linear ring {e}"),
+                })?;
+            if ring.first() != ring.last() {
+                return Err("each linear ring must end where it starts".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn many(
+        &mut self,
+        v: &Value,
+        each: fn(&mut Self, &Value) -> Result<(), String>,
+    ) -> Result<(), String> {
+        v.as_array()
+            .ok_or("must be an array")?
+            .iter()
+            .try_for_each(|item| each(self, item))
+    }
 }
 
 #[cfg(test)]
@@ -144,5 +171,32 @@ mod tests {
         for (v, field) in bad {
             assert_eq!(validate_geo_location(&v).unwrap_err().field, field, "{v}");
         }
+    }
+
+    #[test]
+    fn counts_every_position_against_the_limit() {
+        let ring = |n: usize| {
+            let mut r: Vec<Value> = (0..n - 1).map(|i| json!([i, i * i])).collect();
+            r.push(json!([0, 0]));
+            Value::Array(r)
+        };
+        let polygon = |rings: Vec<Value>| json!({"type": "Polygon", "coordinates": rings});
+        assert_eq!(
+            validate_geometry(&polygon(vec![ring(6), ring(4)]), 10),
+            Ok(())
+        );
+        let e = validate_geometry(&polygon(vec![ring(6), ring(5)]), 10).unwrap_err();
+        assert_eq!(e.field, "coordinates");
+        assert!(
+            e.reason.starts_with("must have at most 10 positions"),
+            "{e}"
+        );
+        let multi =
+            json!({"type": "MultiPoint", "coordinates": vec![json!([1, 2]); MAX_GEO_POINTS + 1]});
+        let feature = json!({"type": "Feature", "geometry": multi});
+        assert_eq!(
+            validate_geo_location(&feature).unwrap_err().field,
+            "geometry.coordinates"
+        );
     }
 }

@@ -5,6 +5,8 @@
 mod content_key;
 mod file;
 mod filter;
+mod geo_location;
+mod geo_match;
 mod geojson;
 mod identifier;
 mod limits;
@@ -14,6 +16,8 @@ mod update;
 pub use content_key::*;
 pub use file::*;
 pub use filter::*;
+pub use geo_location::GeoLocation;
+pub use geo_match::GeoMatcher;
 pub use geojson::{validate_geo_location, validate_geometry};
 pub use identifier::Identifier;
 pub use limits::*;

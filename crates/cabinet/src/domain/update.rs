@@ -104,8 +104,8 @@ pub struct FilePatch {
     pub security_categories: Option<ListPatch<i64>>,
     /// `labels`, by externalId.
     pub labels: Option<ListPatch<Label>>,
-    /// `geoLocation`, a GeoJSON Feature.
-    pub geo_location: Option<SetOrNull<Value>>,
+    /// `geoLocation`, a GeoJSON Feature checked when it was parsed.
+    pub geo_location: Option<SetOrNull<GeoLocation>>,
 }
 
 /// The fields an item addressed by `instanceId` may change (spec: `DMSFileChange`).
@@ -191,9 +191,6 @@ impl FilePatch {
         }
         if let Some(p) = &self.geo_location {
             next.geo_location = p.value();
-            if let Some(g) = &next.geo_location {
-                validate_geo_location(g).map_err(|e| e.within("geoLocation"))?;
-            }
         }
         *file = next;
         Ok(())
@@ -253,7 +250,7 @@ impl FilePatch {
                 }
                 "labels" => patch.labels = Some(list(op, MAX_LABELS, label_ref).map_err(within)?),
                 "geoLocation" => {
-                    patch.geo_location = Some(scalar(op, |v| Ok(v.clone())).map_err(within)?)
+                    patch.geo_location = Some(geo_location(op).map_err(within)?)
                 }
                 "name" => {
                     return Err(Invalid::new(
@@ -433,6 +430,15 @@ fn scalar<T>(
     }
 }
 
+/// A geoLocation change. Its checks name the field inside the value without `set`
+/// (`geoLocation.geometry.coordinates`), as the limits of the other fields do.
+fn geo_location(op: &Value) -> Result<SetOrNull<GeoLocation>, Invalid> {
+    match scalar(op, |v| Ok(v.clone()))? {
+        SetOrNull::Set(v) => GeoLocation::parse(&v).map(SetOrNull::Set),
+        SetOrNull::SetNull => Ok(SetOrNull::SetNull),
+    }
+}
+
 fn metadata(op: &Value) -> Result<MetadataPatch, Invalid> {
     let obj = operation(op, &["set", "add", "remove"])?;
     let map = |key: &str| -> Result<Option<Metadata>, Invalid> {
@@ -582,7 +588,7 @@ mod tests {
             source_modified_time: Some(11),
             security_categories: vec![5],
             labels: vec!["L0".into()],
-            geo_location: Some(point()),
+            geo_location: Some(GeoLocation::parse(&point()).unwrap()),
             created_time: 100,
             last_updated_time: 100,
             ..empty_file()
@@ -852,6 +858,17 @@ mod tests {
             (
                 json!({"geoLocation": {"set": {"type": "Point"}}}),
                 "items[1].update.geoLocation.type",
+            ),
+            (
+                json!({"geoLocation": {"set": {"type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [1, 2]},
+                    "properties": {"p": "x".repeat(MAX_GEO_LOCATION_BYTES)}}}}),
+                "items[1].update.geoLocation",
+            ),
+            (
+                json!({"geoLocation": {"set": {"type": "Feature", "geometry": {"type": "MultiPoint",
+                    "coordinates": vec![[1, 2]; MAX_GEO_POINTS + 1]}}}}),
+                "items[1].update.geoLocation.geometry.coordinates",
             ),
         ];
         for (update, field) in cases {

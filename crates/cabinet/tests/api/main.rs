@@ -3,7 +3,9 @@
 
 mod helpers;
 
+mod bounds;
 mod collector;
+mod conditional;
 mod content;
 mod create;
 mod delete;
@@ -15,4 +17,5 @@ mod query;
 mod retrieve;
 mod search;
 pub mod stale_uploads;
+mod surface;
 mod update;

@@ -300,7 +300,12 @@ async fn the_limit_is_respected_and_checked() {
         ids,
         "default limit 100"
     );
-    for limit in [0, -1, 1001] {
+    assert_eq!(
+        search(&app, json!({"search": {"name": "pump"}, "limit": 5000})).await,
+        ids,
+        "a limit above 1000 is 1000"
+    );
+    for limit in [0, -1] {
         let r = app
             .post(
                 "/files/search",

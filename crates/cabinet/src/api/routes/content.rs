@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
 
+use super::conditional::{self, Precondition};
 use super::content_key;
 use crate::api::error::{ApiError, ErrorKind};
 use crate::api::extract::{path_param, CdfQuery};
@@ -236,8 +237,9 @@ pub struct SignedGetQuery {
 }
 
 /// Streams a file's current content, with Content-Type (the file's mimeType), Content-Length, ETag, and
-/// single byte ranges (206, or 416 outside the content). The URL only has to be valid when the request
-/// starts; a long transfer may outlive it.
+/// single byte ranges (206, or 416 outside the content), under the conditions of `If-Match` (412),
+/// `If-None-Match` (304) and `If-Range` (see [`conditional`]). The URL only has to be valid when the
+/// request starts; a long transfer may outlive it.
 pub async fn get_content(
     State(app): State<AppState>,
     project: ProjectName,
@@ -301,15 +303,22 @@ async fn respond_with(
         .unwrap_or("application/octet-stream");
     let content_type =
         HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag))
-    {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response());
+    match conditional::evaluate(headers, &tag) {
+        Precondition::Proceed => {}
+        Precondition::NotModified => {
+            return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag)]).into_response())
+        }
+        Precondition::Failed => {
+            return Ok(ApiError::new(
+                ErrorKind::PreconditionFailed,
+                "If-Match: the file's content is no longer the one named",
+            )
+            .into_response())
+        }
     }
     let range = headers
         .get(header::RANGE)
+        .filter(|_| conditional::range_applies(headers, &tag))
         .and_then(|v| v.to_str().ok())
         .map(|v| parse_range(v, content.size));
     let (status, range) = match range {

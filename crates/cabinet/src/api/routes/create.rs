@@ -7,7 +7,7 @@ use axum::Json;
 
 use super::{new_session, OverwriteQuery};
 use crate::api::error::ApiError;
-use crate::api::extract::{CdfJson, CdfQuery};
+use crate::api::extract::{CdfJson, CdfQuery, UrlBase};
 use crate::api::model::{FileView, FileWrite};
 use crate::api::AppState;
 use crate::clock::now_ms;
@@ -19,6 +19,7 @@ use crate::domain::{FileSpec, ProjectName};
 pub async fn create_file(
     State(app): State<AppState>,
     project: ProjectName,
+    base: UrlBase,
     CdfQuery(query): CdfQuery<OverwriteQuery>,
     CdfJson(body): CdfJson<FileWrite>,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
@@ -32,6 +33,6 @@ pub async fn create_file(
     tracing::info!(file_id = file.id, "file created");
     Ok((
         StatusCode::CREATED,
-        Json(app.with_upload_url(&project, file, &session)),
+        Json(app.with_upload_url(&base, &project, file, &session)),
     ))
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::error::ApiError;
-use crate::api::extract::{CdfJson, CdfQuery};
+use crate::api::extract::{CdfJson, CdfQuery, UrlBase};
 use crate::api::model::{check_identifiers, IdentifierList, Items};
 use crate::api::AppState;
 use crate::clock::now_ms;
@@ -29,6 +29,7 @@ pub struct DownloadQuery {
 pub async fn create_download_links(
     State(app): State<AppState>,
     project: ProjectName,
+    base: UrlBase,
     CdfQuery(query): CdfQuery<DownloadQuery>,
     CdfJson(body): CdfJson<IdentifierList>,
 ) -> Result<Json<Items<Value>>, ApiError> {
@@ -53,7 +54,7 @@ pub async fn create_download_links(
             file_id: file.id,
         };
         let mut item = ident.to_json();
-        item["downloadUrl"] = Value::String(app.signer.url(&grant, expires));
+        item["downloadUrl"] = Value::String(app.signer.url_at(&base.0, &grant, expires));
         items.push(item);
     }
     Ok(Json(Items { items }))

@@ -1,14 +1,13 @@
 //! `GET /files` and `POST /files/list`: pages in id order, with keyset cursors and partitions.
 
 use axum::extract::State;
-use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::api::cursor::CursorCodec;
 use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, CdfQuery};
-use crate::api::model::FileView;
+use crate::api::page::FilesJson;
 use crate::api::AppState;
 use crate::domain::{FileFilter, ProjectName};
 use crate::store::{PageRequest, Partition};
@@ -34,21 +33,12 @@ pub struct ListQuery {
     filter: std::collections::BTreeMap<String, String>,
 }
 
-/// A page, and the cursor of the next one; `nextCursor` is absent on the last page, never empty.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ListResponse {
-    items: Vec<FileView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_cursor: Option<String>,
-}
-
 /// `POST /files/list`.
 pub async fn list_files(
     State(app): State<AppState>,
     project: ProjectName,
     CdfJson(body): CdfJson<ListBody>,
-) -> Result<Json<ListResponse>, ApiError> {
+) -> Result<FilesJson, ApiError> {
     let raw = body.filter.unwrap_or_default();
     let filter = FileFilter::from_json(&raw)?;
     let fingerprint = Value::Object(raw).to_string();
@@ -69,7 +59,7 @@ pub async fn list_files_get(
     State(app): State<AppState>,
     project: ProjectName,
     CdfQuery(query): CdfQuery<ListQuery>,
-) -> Result<Json<ListResponse>, ApiError> {
+) -> Result<FilesJson, ApiError> {
     let filter = FileFilter::from_query(&query.filter)?;
     let fingerprint = serde_json::to_string(&query.filter).unwrap_or_default();
     let limit = match query.limit {
@@ -99,7 +89,7 @@ async fn list(
     limit: Option<i64>,
     cursor: Option<String>,
     partition: Option<String>,
-) -> Result<Json<ListResponse>, ApiError> {
+) -> Result<FilesJson, ApiError> {
     let limit = super::page_limit(limit)?;
     let partition = partition.as_deref().map(parse_partition).transpose()?;
     let fingerprint = CursorCodec::fingerprint(
@@ -129,10 +119,8 @@ async fn list(
     let next_cursor = page
         .next
         .map(|position| app.cursors.seal(position, fingerprint));
-    Ok(Json(ListResponse {
-        items: page.items.into_iter().map(FileView::from).collect(),
-        next_cursor,
-    }))
+    // A page and the cursor of the next one; `nextCursor` is absent on the last page, never empty.
+    Ok(FilesJson::new(page.items, next_cursor))
 }
 
 /// Most partitions a listing may be split into.

@@ -1,6 +1,7 @@
 //! One module per endpoint (or per closely related group of endpoints), and the helpers they share.
 
 pub mod aggregate;
+mod conditional;
 pub mod content;
 pub mod create;
 pub mod delete;
@@ -15,6 +16,7 @@ pub mod upload_link;
 
 use serde::Deserialize;
 
+use super::extract::UrlBase;
 use super::model::FileView;
 use super::AppState;
 use crate::clock::now_ms;
@@ -59,6 +61,7 @@ impl AppState {
     /// The file as returned by create and uploadlink: with its single-PUT upload URL.
     pub fn with_upload_url(
         &self,
+        base: &UrlBase,
         project: &ProjectName,
         file: FileRecord,
         session: &NewSession,
@@ -70,13 +73,14 @@ impl AppState {
             part: None,
         };
         let mut view = FileView::from(file);
-        view.upload_url = Some(self.signer.url(&grant, session.expires_time));
+        view.upload_url = Some(self.signer.url_at(&base.0, &grant, session.expires_time));
         view
     }
 
     /// The file as returned by initmultipartupload and multiuploadlink: with `uploadId` and part URLs.
     pub fn with_part_urls(
         &self,
+        base: &UrlBase,
         project: &ProjectName,
         file: FileRecord,
         session: &NewSession,
@@ -90,7 +94,7 @@ impl AppState {
                     session: session.id.clone(),
                     part: Some(part),
                 };
-                self.signer.url(&grant, session.expires_time)
+                self.signer.url_at(&base.0, &grant, session.expires_time)
             })
             .collect();
         let mut view = FileView::from(file);
@@ -131,14 +135,15 @@ pub fn check_parts(parts: Option<u32>) -> Result<u32, super::error::ApiError> {
     }
 }
 
-/// `limit` of list and search: 1..=1000, 100 when absent.
+/// `limit` of list and search: 100 when absent; above 1000 it is 1000, as CDF documents ("at most 1000
+/// even if you specify a higher limit"; the JS SDK passes a caller's limit through); below 1 a 400.
 pub fn page_limit(limit: Option<i64>) -> Result<usize, super::error::ApiError> {
     use crate::domain::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
     match limit {
         None => Ok(DEFAULT_LIST_LIMIT),
-        Some(l) if (1..=MAX_LIST_LIMIT as i64).contains(&l) => Ok(l as usize),
-        Some(_) => Err(super::error::ApiError::bad_request(format!(
-            "limit: must be between 1 and {MAX_LIST_LIMIT}"
-        ))),
+        Some(l) if l >= 1 => Ok((l as u64).min(MAX_LIST_LIMIT as u64) as usize),
+        Some(_) => Err(super::error::ApiError::bad_request(
+            "limit: must be at least 1",
+        )),
     }
 }

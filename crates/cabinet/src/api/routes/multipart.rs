@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::{check_parts, content_key, new_session, PartsQuery};
 use crate::api::error::ApiError;
-use crate::api::extract::{CdfJson, CdfQuery};
+use crate::api::extract::{CdfJson, CdfQuery, UrlBase};
 use crate::api::model::{check_identifiers, FileView, FileWrite, IdentifierList, Items};
 use crate::api::AppState;
 use crate::blob::BlobError;
@@ -33,6 +33,7 @@ pub struct InitQuery {
 pub async fn init_multipart_upload(
     State(app): State<AppState>,
     project: ProjectName,
+    base: UrlBase,
     CdfQuery(query): CdfQuery<InitQuery>,
     CdfJson(body): CdfJson<FileWrite>,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
@@ -47,7 +48,7 @@ pub async fn init_multipart_upload(
     tracing::info!(file_id = file.id, parts, "multipart upload started");
     Ok((
         StatusCode::CREATED,
-        Json(app.with_part_urls(&project, file, &session)),
+        Json(app.with_part_urls(&base, &project, file, &session)),
     ))
 }
 
@@ -55,6 +56,7 @@ pub async fn init_multipart_upload(
 pub async fn create_multipart_upload_link(
     State(app): State<AppState>,
     project: ProjectName,
+    base: UrlBase,
     CdfQuery(query): CdfQuery<PartsQuery>,
     CdfJson(body): CdfJson<IdentifierList>,
 ) -> Result<(StatusCode, Json<Items<FileView>>), ApiError> {
@@ -69,7 +71,7 @@ pub async fn create_multipart_upload_link(
     Ok((
         StatusCode::CREATED,
         Json(Items {
-            items: vec![app.with_part_urls(&project, file, &session)],
+            items: vec![app.with_part_urls(&base, &project, file, &session)],
         }),
     ))
 }

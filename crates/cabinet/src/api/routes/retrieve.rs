@@ -5,7 +5,8 @@ use axum::Json;
 
 use crate::api::error::ApiError;
 use crate::api::extract::{path_param, CdfJson};
-use crate::api::model::{check_identifiers, FileView, IdentifierItems, Items};
+use crate::api::model::{check_identifiers, FileView, IdentifierItems};
+use crate::api::page::FilesJson;
 use crate::api::AppState;
 use crate::domain::{Identifier, ProjectName, MAX_ITEMS};
 
@@ -32,7 +33,7 @@ pub async fn retrieve_files(
     State(app): State<AppState>,
     project: ProjectName,
     CdfJson(body): CdfJson<IdentifierItems>,
-) -> Result<Json<Items<FileView>>, ApiError> {
+) -> Result<FilesJson, ApiError> {
     check_identifiers(&body.items, 1, MAX_ITEMS)?;
     let files = app
         .meta
@@ -42,7 +43,5 @@ pub async fn retrieve_files(
             body.ignore_unknown_ids.unwrap_or(false),
         )
         .await?;
-    Ok(Json(Items {
-        items: files.into_iter().map(FileView::from).collect(),
-    }))
+    Ok(FilesJson::new(files, None))
 }

@@ -1,14 +1,13 @@
 //! `POST /files/search`: files matching a filter, ranked by how well their name matches.
 
 use axum::extract::State;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::page_limit;
 use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
-use crate::api::model::{FileView, Items};
+use crate::api::page::FilesJson;
 use crate::api::AppState;
 use crate::domain::{check_max_chars, FileFilter, ProjectName, MAX_NAME};
 
@@ -34,7 +33,7 @@ pub async fn search_files(
     State(app): State<AppState>,
     project: ProjectName,
     CdfJson(body): CdfJson<SearchBody>,
-) -> Result<Json<Items<FileView>>, ApiError> {
+) -> Result<FilesJson, ApiError> {
     let filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
     let limit = page_limit(body.limit)?;
     let name = body
@@ -46,7 +45,5 @@ pub async fn search_files(
         .meta
         .search(&project, &filter, name.as_deref(), limit)
         .await?;
-    Ok(Json(Items {
-        items: files.into_iter().map(FileView::from).collect(),
-    }))
+    Ok(FilesJson::new(files, None))
 }

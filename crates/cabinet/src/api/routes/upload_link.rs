@@ -6,7 +6,7 @@ use axum::Json;
 
 use super::new_session;
 use crate::api::error::ApiError;
-use crate::api::extract::CdfJson;
+use crate::api::extract::{CdfJson, UrlBase};
 use crate::api::model::{check_identifiers, FileView, IdentifierList, Items};
 use crate::api::AppState;
 use crate::domain::ProjectName;
@@ -16,6 +16,7 @@ use crate::domain::ProjectName;
 pub async fn create_upload_link(
     State(app): State<AppState>,
     project: ProjectName,
+    base: UrlBase,
     CdfJson(body): CdfJson<IdentifierList>,
 ) -> Result<(StatusCode, Json<Items<FileView>>), ApiError> {
     check_identifiers(&body.items, 1, 1)?;
@@ -28,7 +29,7 @@ pub async fn create_upload_link(
     Ok((
         StatusCode::CREATED,
         Json(Items {
-            items: vec![app.with_upload_url(&project, file, &session)],
+            items: vec![app.with_upload_url(&base, &project, file, &session)],
         }),
     ))
 }

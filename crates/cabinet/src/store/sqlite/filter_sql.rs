@@ -11,7 +11,8 @@
 //! - metadata, assetIds, labels: the index tables `file_metadata (project_id, key, value, file_seq)`,
 //!   `file_assets (project_id, asset_id, file_seq)`, `file_labels (project_id, label, file_seq)`.
 //! - geoLocation: INTERSECTS and WITHIN are pre-filtered by the R*Tree `file_geo` on bounding boxes;
-//!   DISJOINT by `geo_location IS NOT NULL`; the exact relation is then evaluated in Rust.
+//!   DISJOINT by `geo_location IS NOT NULL`; the exact relation is then evaluated in Rust
+//!   ([`GeoMatcher`]), within a time budget: a list page that uses it up ends early, with a cursor.
 //!
 //! A list page has two plans: walk in listing order and test each row (many matches), or collect the
 //! matching positions through the filter's own index, sort them, and fetch only the page's rows (few
@@ -23,7 +24,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
-use crate::domain::{FileFilter, FileRecord, GeoFilter, GeoRelation, TimeRange};
+use crate::domain::{FileFilter, FileRecord, GeoMatcher, GeoRelation, Invalid, TimeRange};
 use crate::store::{Page, PageRequest, Partition, StoreError};
 
 /// A filter as a SQL condition on `files` with its parameters, plus what SQL cannot decide.
@@ -32,8 +33,9 @@ pub(crate) struct SqlFilter {
     pub(crate) clause: String,
     /// Values for the `?` placeholders of `clause`, in order.
     pub(crate) params: Vec<SqlValue>,
-    /// A spatial condition to check on each candidate row after the SQL filter.
-    pub(crate) post: Option<GeoFilter>,
+    /// A spatial condition to check on each candidate row after the SQL filter, its shape prepared once
+    /// for the whole query.
+    pub(crate) post: Option<GeoMatcher>,
     /// Whether a condition is served by a range scan or an index table, whose index does not yield
     /// listing order: then a list page probes how many rows match before choosing a plan (see [`list_page`]).
     pub(crate) unordered: bool,
@@ -97,6 +99,11 @@ impl SqlFilter {
         self.post
             .as_ref()
             .is_none_or(|g| g.matches(f.geo_location.as_ref()))
+    }
+
+    /// Whether the spatial post-check used up its time budget: the query should stop reading rows.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.post.as_ref().is_some_and(GeoMatcher::exhausted)
     }
 }
 
@@ -383,7 +390,7 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
         conditions: b.parts.len() + usize::from(b.lead.is_some()),
         clause: b.parts.join(" AND "),
         params: b.params,
-        post: filter.geo_location.clone(),
+        post: filter.geo_location.as_ref().map(GeoMatcher::new),
         unordered: b.unordered,
         candidates: b.candidates,
         lead: b.lead,
@@ -598,6 +605,8 @@ pub(crate) fn list_page(
         page.limit + 1
     };
     let mut items: Vec<(i64, FileRecord)> = Vec::with_capacity(page.limit + 1);
+    // Set when the spatial post-check runs out of time: the page ends early, after the last row tested.
+    let mut cut_at = None;
     loop {
         let rows = fetch(conn, &filter, &window, sorted, batch)?;
         let fetched = rows.len();
@@ -609,8 +618,12 @@ pub(crate) fn list_page(
                     break;
                 }
             }
+            if filter.exhausted() {
+                cut_at = Some(seq);
+                break;
+            }
         }
-        if items.len() > page.limit || fetched < batch {
+        if items.len() > page.limit || fetched < batch || cut_at.is_some() {
             break;
         }
     }
@@ -619,7 +632,7 @@ pub(crate) fn list_page(
     let next = if more {
         items.last().map(|(seq, _)| *seq)
     } else {
-        None
+        cut_at
     };
     Ok(Page {
         items: items.into_iter().map(|(_, f)| f).collect(),
@@ -691,6 +704,15 @@ pub(crate) fn count(
     while let Some(row) = rows.next().map_err(sql_err)? {
         if filter.accepts(&file_from_row(row).map_err(sql_err)?) {
             n += 1;
+        }
+        if filter.exhausted() {
+            return Err(StoreError::Invalid(Invalid::new(
+                "filter.geoLocation",
+                format!(
+                    "counting needs more than {} s of geometry tests; use a smaller shape or more conditions",
+                    crate::domain::GEO_TEST_BUDGET.as_secs()
+                ),
+            )));
         }
     }
     Ok(n)

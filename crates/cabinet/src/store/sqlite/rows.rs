@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use crate::domain::{ContentRef, FileRecord, Identifier};
+use crate::domain::{ContentRef, FileRecord, GeoLocation, Identifier};
 use crate::store::{SessionRecord, StoreError};
 
 /// The columns [`file_from_row`] reads, in its order.
@@ -54,7 +54,17 @@ pub(crate) fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileRecord> {
         source_modified_time: row.get(10)?,
         security_categories: json_col(row, 11)?,
         labels: json_col(row, 12)?,
-        geo_location: json_col::<Option<serde_json::Value>>(row, 13)?,
+        geo_location: row
+            .get::<_, Option<String>>(13)?
+            .map(GeoLocation::from_stored)
+            .transpose()
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    13,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
         created_time: row.get(14)?,
         last_updated_time: row.get(15)?,
         uploaded_time: row.get(16)?,
@@ -102,11 +112,10 @@ fn insert_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreErr
 fn insert_geo_box(
     conn: &Connection,
     file_id: i64,
-    geo_location: Option<&serde_json::Value>,
+    geo_location: Option<&GeoLocation>,
 ) -> Result<(), StoreError> {
     let rect = geo_location
-        .and_then(|g| g.get("geometry"))
-        .and_then(crate::domain::geometry_from_json)
+        .and_then(GeoLocation::geometry)
         .and_then(|g| geo::BoundingRect::bounding_rect(&g));
     if let Some(r) = rect {
         conn.prepare_cached(
@@ -129,7 +138,7 @@ pub(crate) fn rebuild_geo_index(conn: &Connection) -> Result<(), StoreError> {
         })
         .map_err(sql_err)?;
     for (id, geo) in located {
-        let geo: Option<serde_json::Value> = serde_json::from_str(&geo).ok();
+        let geo = GeoLocation::from_stored(geo).ok();
         insert_geo_box(conn, id, geo.as_ref())?;
     }
     Ok(())
@@ -176,7 +185,7 @@ fn file_params(project_id: i64, f: &FileRecord) -> Vec<Box<dyn rusqlite::ToSql +
             f.security_categories.is_empty(),
         )),
         Box::new(json_text(&f.labels, f.labels.is_empty())),
-        Box::new(f.geo_location.as_ref().map(|g| g.to_string())),
+        Box::new(f.geo_location.as_ref().map(GeoLocation::as_str)),
         Box::new(f.created_time),
         Box::new(f.last_updated_time),
         Box::new(f.uploaded_time),

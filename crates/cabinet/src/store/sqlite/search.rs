@@ -813,6 +813,10 @@ impl Results {
             if sql.accepts(&f) && self.seen.insert(f.id) {
                 self.items.push(f);
             }
+            if sql.exhausted() {
+                // The spatial post-check ran out of time: what was found is the answer.
+                self.limit = self.items.len();
+            }
         }
         self.items.len() - before
     }

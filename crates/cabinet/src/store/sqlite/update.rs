@@ -41,7 +41,7 @@ pub(super) fn update_files(
     // One working copy per distinct file, in the order the request first names them.
     let mut files: Vec<FileRecord> = Vec::new();
     let mut original_external_ids: Vec<Option<String>> = Vec::new();
-    let mut original_geo: Vec<Option<serde_json::Value>> = Vec::new();
+    let mut original_geo: Vec<Option<crate::domain::GeoLocation>> = Vec::new();
     let mut slot_of_file: HashMap<i64, usize> = HashMap::new();
     let mut slot_of_item: Vec<usize> = Vec::with_capacity(items.len());
     for (i, (item, file)) in items.iter().zip(found).enumerate() {
