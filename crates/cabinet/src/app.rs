@@ -54,6 +54,7 @@ pub struct Application {
     public_url: String,
     router: axum::Router,
     state: AppState,
+    guards: Guards,
 }
 
 impl Application {
@@ -92,6 +93,7 @@ impl Application {
             public_url,
             router: api::router(state.clone()),
             state,
+            guards: config.guards,
         })
     }
 
@@ -111,31 +113,20 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
-        };
         let janitor = tokio::spawn(crate::janitor::run(
             self.state.meta.clone(),
             self.state.blobs.clone(),
         ));
         let _stop_janitor = AbortOnDrop(janitor);
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
-        let deadline = async move {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::select! {
-            result = server => result,
-            () = deadline => {
-                tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; stopping anyway");
-                Ok(())
-            }
-        }
+        crate::server::serve(
+            self.listener,
+            self.router,
+            &self.guards,
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
+        Ok(())
     }
 }
 

@@ -2,11 +2,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use cabinet::app::{shutdown_signal, Application, ServeConfig, DEFAULT_LISTEN};
+use cabinet::app::{shutdown_signal, Application, Guards, ServeConfig, DEFAULT_LISTEN};
 
 #[derive(Parser)]
 #[command(
@@ -32,7 +33,59 @@ enum Command {
         /// Base of the upload and download URLs handed to clients [default: http://<listen address>].
         #[arg(long, env = "CABINET_PUBLIC_URL")]
         public_url: Option<String>,
+        #[command(flatten)]
+        guards: GuardFlags,
     },
+}
+
+/// The connection and transfer guards (see `cabinet::guards::Guards` for what each one bounds).
+#[derive(Args)]
+struct GuardFlags {
+    /// Seconds a connection has to send a complete request header (from accept, or from the first byte of
+    /// a request on a kept-alive connection).
+    #[arg(long, env = "CABINET_HEADER_READ_TIMEOUT", value_name = "SECS",
+          default_value_t = Guards::default().header_read_timeout.as_secs())]
+    header_read_timeout: u64,
+    /// Seconds a kept-alive connection may stay silent after its last response.
+    #[arg(long, env = "CABINET_IDLE_TIMEOUT", value_name = "SECS",
+          default_value_t = Guards::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+    /// Seconds a response write may make no progress (the client does not read) before the connection
+    /// is closed.
+    #[arg(long, env = "CABINET_WRITE_STALL_TIMEOUT", value_name = "SECS",
+          default_value_t = Guards::default().write_stall_timeout.as_secs())]
+    write_stall_timeout: u64,
+    /// Seconds a request body may send nothing while the server waits for it.
+    #[arg(long, env = "CABINET_BODY_IDLE_TIMEOUT", value_name = "SECS",
+          default_value_t = Guards::default().body_idle_timeout.as_secs())]
+    body_idle_timeout: u64,
+    /// Least rate of a request body in bytes per second, averaged over each body idle timeout; 0 for none.
+    #[arg(long, env = "CABINET_MIN_BODY_RATE", value_name = "BYTES",
+          default_value_t = Guards::default().min_body_rate)]
+    min_body_rate: u64,
+}
+
+impl GuardFlags {
+    /// Sets every guard named by a flag (or its variable); the others keep their defaults.
+    fn apply(&self, guards: &mut Guards) {
+        guards.header_read_timeout = Duration::from_secs(self.header_read_timeout);
+        guards.idle_timeout = Duration::from_secs(self.idle_timeout);
+        guards.write_stall_timeout = Duration::from_secs(self.write_stall_timeout);
+        guards.body_idle_timeout = Duration::from_secs(self.body_idle_timeout);
+        guards.min_body_rate = self.min_body_rate;
+    }
+}
+
+/// Raises the soft limit on open descriptors to the hard one: every connection and transfer holds one,
+/// and the common default of 1024 is soon reached.
+fn raise_open_files_limit() {
+    match cabinet::server::rlimit::raise_open_files_limit() {
+        Ok((before, after)) if before < after => {
+            tracing::info!("open files limit raised from {before} to {after}");
+        }
+        Ok((_, after)) => tracing::info!("open files limit: {after}"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
+    }
 }
 
 #[tokio::main]
@@ -47,13 +100,15 @@ async fn main() -> std::process::ExitCode {
         listen,
         data_dir,
         public_url,
+        guards,
     } = Cli::parse().command;
-    let app = match Application::build(ServeConfig {
+    raise_open_files_limit();
+    let mut config = ServeConfig {
         public_url,
         ..ServeConfig::new(listen, data_dir)
-    })
-    .await
-    {
+    };
+    guards.apply(&mut config.guards);
+    let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {
             eprintln!("cabinet: {e:#}");

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use cabinet::app::{Application, ServeConfig};
+use cabinet::app::{Application, Guards, ServeConfig};
 use reqwest::{header::HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -48,8 +48,14 @@ fn uuid_hex() -> String {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with_guards(|_| {}).await
+    }
+
+    /// A server with some guards changed (short timeouts, small caps).
+    pub async fn spawn_with_guards(set: impl FnOnce(&mut Guards)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = ServeConfig::new("127.0.0.1:0", dir.path());
+        let mut config = ServeConfig::new("127.0.0.1:0", dir.path());
+        set(&mut config.guards);
         let app = Application::build(config).await.expect("server builds");
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

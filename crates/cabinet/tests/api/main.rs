@@ -7,6 +7,7 @@ mod content;
 mod create;
 mod delete;
 mod errors;
+mod guards;
 mod list;
 mod multipart;
 mod query;
