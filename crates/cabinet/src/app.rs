@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::api::{self, cursor::CursorCodec, AppState};
+use crate::api::{self, cursor::CursorCodec, transfers::TransferSlots, AppState};
 use crate::blob::local::LocalBlobs;
 pub use crate::guards::Guards;
 use crate::secret::Secret;
@@ -86,6 +86,7 @@ impl Application {
             blobs: Arc::new(blobs),
             signer: UrlSigner::new(&secret, &public_url),
             cursors: CursorCodec::new(&secret),
+            transfers: TransferSlots::new(config.guards.max_uploads, config.guards.max_downloads),
         };
         Ok(Self {
             listener,

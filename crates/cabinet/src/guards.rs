@@ -23,6 +23,12 @@ pub struct Guards {
     /// [`Guards::body_idle_timeout`] the server spends waiting for it (time the server spends writing to
     /// disk does not count against the client). 0 turns the check off.
     pub min_body_rate: u64,
+    /// Content uploads (`PUT` of an upload URL) in progress at once; one more is answered 503 with
+    /// `Retry-After` at once instead of queueing.
+    pub max_uploads: usize,
+    /// Content downloads (`GET` of a download URL) in progress at once, until their body is sent; one more
+    /// is answered 503 with `Retry-After`.
+    pub max_downloads: usize,
 }
 
 impl Default for Guards {
@@ -33,6 +39,8 @@ impl Default for Guards {
             write_stall_timeout: Duration::from_secs(60),
             body_idle_timeout: Duration::from_secs(30),
             min_body_rate: 1024,
+            max_uploads: 256,
+            max_downloads: 256,
         }
     }
 }

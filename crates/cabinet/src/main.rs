@@ -63,6 +63,14 @@ struct GuardFlags {
     #[arg(long, env = "CABINET_MIN_BODY_RATE", value_name = "BYTES",
           default_value_t = Guards::default().min_body_rate)]
     min_body_rate: u64,
+    /// Content uploads in progress at once; more are answered 503 with Retry-After.
+    #[arg(long, env = "CABINET_MAX_UPLOADS", value_name = "N",
+          default_value_t = Guards::default().max_uploads)]
+    max_uploads: usize,
+    /// Content downloads in progress at once; more are answered 503 with Retry-After.
+    #[arg(long, env = "CABINET_MAX_DOWNLOADS", value_name = "N",
+          default_value_t = Guards::default().max_downloads)]
+    max_downloads: usize,
 }
 
 impl GuardFlags {
@@ -73,6 +81,8 @@ impl GuardFlags {
         guards.write_stall_timeout = Duration::from_secs(self.write_stall_timeout);
         guards.body_idle_timeout = Duration::from_secs(self.body_idle_timeout);
         guards.min_body_rate = self.min_body_rate;
+        guards.max_uploads = self.max_uploads;
+        guards.max_downloads = self.max_downloads;
     }
 }
 

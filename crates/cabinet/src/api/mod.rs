@@ -6,6 +6,7 @@ pub mod extract;
 mod middleware;
 pub mod model;
 mod routes;
+pub mod transfers;
 
 use std::sync::Arc;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub signer: UrlSigner,
     /// Seals and opens list cursors.
     pub cursors: cursor::CursorCodec,
+    /// The cap on content uploads and downloads in progress.
+    pub transfers: transfers::TransferSlots,
 }
 
 /// The whole HTTP surface.

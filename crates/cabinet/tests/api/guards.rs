@@ -1,5 +1,5 @@
 //! The connection and transfer guards, with short figures: slow headers, idle connections, stalled and
-//! slow bodies and unread downloads are cut.
+//! slow bodies and unread downloads are cut; transfers over the cap are answered 503 with Retry-After.
 //! Raw sockets play the misbehaving clients, since a well-behaved HTTP client cannot.
 
 use std::time::{Duration, Instant};
@@ -234,8 +234,57 @@ async fn an_upload_below_the_minimum_rate_is_cut() {
 }
 
 #[tokio::test]
-async fn an_unread_download_is_cut_after_the_write_stall_timeout() {
-    let app = TestApp::spawn_with_guards(|g| g.write_stall_timeout = SEC).await;
+async fn uploads_over_the_cap_are_answered_503_with_retry_after() {
+    let app = TestApp::spawn_with_guards(|g| {
+        g.max_uploads = 1;
+        g.body_idle_timeout = 30 * SEC;
+    })
+    .await;
+    let f = app.create(json!({"name": "capped"})).await;
+    let url = f["uploadUrl"].as_str().unwrap();
+    // One upload in progress, stalled, holds the only slot.
+    let mut stalled = connect(&app).await;
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc",
+        target(url)
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let r = reply(app.client.put(url).body("hello").send().await.unwrap()).await;
+    let error = assert_error(&r, 503);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 1 concurrent uploads"),
+        "{r:?}"
+    );
+    let retry_after: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=5).contains(&retry_after), "Retry-After: {retry_after}");
+
+    // The stalled client goes away; its slot is free again.
+    drop(stalled);
+    let deadline = Instant::now() + 5 * SEC;
+    loop {
+        let status = app.put(url, b"hello".to_vec()).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(Instant::now() < deadline, "the slot was not freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.download(json!({"id": f["id"]})).await, b"hello");
+}
+
+#[tokio::test]
+async fn an_unread_download_is_cut_after_the_write_stall_timeout_and_frees_its_slot() {
+    let app = TestApp::spawn_with_guards(|g| {
+        g.max_downloads = 1;
+        g.write_stall_timeout = SEC;
+    })
+    .await;
     let size = 16 << 20;
     let body = content(size, 7);
     app.upload(json!({"name": "big", "externalId": "big"}), &body)
@@ -252,6 +301,11 @@ async fn an_unread_download_is_cut_after_the_write_stall_timeout() {
     let began = Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
+    // It holds the only download slot.
+    let r = reply(app.client.get(&url).send().await.unwrap()).await;
+    assert_error(&r, 503);
+    assert!(r.headers.contains_key("retry-after"), "{r:?}");
+
     // After the write-stall timeout the server has given up on it: what it sent ends short.
     tokio::time::sleep(3 * SEC).await;
     let (got, _) = read_until_closed(&mut unread, 5 * SEC).await;
@@ -261,4 +315,9 @@ async fn an_unread_download_is_cut_after_the_write_stall_timeout() {
         got.len(),
         began.elapsed()
     );
+
+    // And its slot is free again.
+    let resp = app.client.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.bytes().await.unwrap() == body);
 }
