@@ -14,7 +14,9 @@ pub struct Guards {
     /// A kept-alive connection that sends nothing for this long after its last response is closed.
     pub idle_timeout: Duration,
     /// A response write that makes no progress for this long (the client does not read) closes the
-    /// connection: an unread download frees its slot and its memory.
+    /// connection: an unread download frees its slot and its memory. Over HTTP/2, where a client can also
+    /// stall a response by granting no flow-control window, a response frame the connection does not
+    /// take within this time does the same.
     pub write_stall_timeout: Duration,
     /// A request body (an upload, or JSON) that delivers no byte for this long, while the server waits
     /// for it, fails: the request is answered 400, nothing is stored, and the connection is closed.

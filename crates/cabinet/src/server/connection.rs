@@ -43,6 +43,7 @@ impl Shared {
             limits: Limits {
                 header: guards.header_read_timeout,
                 idle: guards.idle_timeout,
+                write_stall: guards.write_stall_timeout,
             },
             pace: Pace {
                 idle: guards.body_idle_timeout,
@@ -67,13 +68,17 @@ pub(super) async fn serve(
         let (router, activity, pace) = (shared.router.clone(), Arc::clone(&activity), shared.pace);
         hyper::service::service_fn(move |request: Request<Incoming>| {
             let in_flight = activity.request_started();
+            // Over HTTP/1 the socket shows a client that does not read; over HTTP/2 flow control can
+            // hide it, so the response body is watched instead.
+            let watched = request.version() == hyper::Version::HTTP_2;
             let request = request.map(|body| PacedBody::new(body, pace, peer));
             let router = router.clone();
             async move {
                 let response = router.oneshot(request).await?;
                 Ok::<_, Infallible>(response.map(|body| Tracked {
                     inner: body,
-                    _in_flight: in_flight,
+                    in_flight,
+                    watched,
                 }))
             }
         })
@@ -87,15 +92,19 @@ pub(super) async fn serve(
         }
         cut = activity.expired(shared.limits) => match cut {
             Cut::Idle(_) => tracing::info!(peer = %peer, "closing connection: {cut}"),
-            Cut::SlowHeader(_) => tracing::warn!(peer = %peer, "closing connection: {cut}"),
+            Cut::SlowHeader(_) | Cut::Unread(_) => {
+                tracing::warn!(peer = %peer, "closing connection: {cut}");
+            }
         },
     }
 }
 
-/// A response body that keeps its request counted as in progress until it is sent or dropped.
+/// A response body that keeps its request counted as in progress until it is sent or dropped, and, when
+/// `watched`, tells the watchdog whether a frame it handed over waits for the client.
 struct Tracked {
     inner: axum::body::Body,
-    _in_flight: InFlight,
+    in_flight: InFlight,
+    watched: bool,
 }
 
 impl Body for Tracked {
@@ -106,7 +115,14 @@ impl Body for Tracked {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if self.watched {
+            match &polled {
+                Poll::Ready(Some(Ok(frame))) if frame.is_data() => self.in_flight.handed(),
+                _ => self.in_flight.taken(),
+            }
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

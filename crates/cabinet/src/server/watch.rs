@@ -8,8 +8,14 @@
 //! the connection's I/O and its requests, enforces both rules for every protocol:
 //! - with no request in progress, the next request's head must be complete within the header timeout of
 //!   its first byte (of accept, on a new connection);
-//! - a kept-alive connection that sends nothing after its last response is closed after the idle timeout.
+//! - a kept-alive connection that sends nothing after its last response is closed after the idle timeout;
+//! - on HTTP/2, a response body that handed the connection a frame and is not asked for the next one within
+//!   the write-stall timeout closes the connection. A client can stall an HTTP/2 download by granting no
+//!   flow-control window, and then no socket write blocks (the socket-level check in `io.rs` never
+//!   fires) while the download keeps its slot. Over HTTP/1 the socket-level check is exact and this one
+//!   is not applied.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,6 +42,11 @@ struct State {
     idle_since: Instant,
     /// The first byte read since then: a request is on its way.
     first_byte: Option<Instant>,
+    /// Watched response bodies (HTTP/2) that handed the connection a frame and have not been asked for
+    /// the next: since when, by request.
+    unsent: HashMap<u64, Instant>,
+    /// The id of the next request.
+    next_request: u64,
 }
 
 /// Why the watchdog closed a connection.
@@ -45,6 +56,8 @@ pub(super) enum Cut {
     SlowHeader(Duration),
     /// Nothing sent for the idle timeout after the last response.
     Idle(Duration),
+    /// A response body's frame not taken for the write-stall timeout.
+    Unread(Duration),
 }
 
 impl fmt::Display for Cut {
@@ -52,15 +65,17 @@ impl fmt::Display for Cut {
         match self {
             Cut::SlowHeader(limit) => write!(f, "no complete request header within {limit:?}"),
             Cut::Idle(limit) => write!(f, "idle for {limit:?} after its last response"),
+            Cut::Unread(limit) => write!(f, "the client took no response data for {limit:?}"),
         }
     }
 }
 
-/// The two limits the watchdog enforces.
+/// The limits the watchdog enforces.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
     pub(super) header: Duration,
     pub(super) idle: Duration,
+    pub(super) write_stall: Duration,
 }
 
 impl Activity {
@@ -72,6 +87,8 @@ impl Activity {
                 served: false,
                 idle_since: Instant::now(),
                 first_byte: None,
+                unsent: HashMap::new(),
+                next_request: 0,
             }),
             changed: Notify::new(),
         })
@@ -92,17 +109,24 @@ impl Activity {
     /// A request head arrived; the returned guard ends the request when dropped (when its response body is
     /// done, or the request is abandoned).
     pub(super) fn request_started(self: &Arc<Self>) -> InFlight {
+        let mut id = 0;
         if let Ok(mut state) = self.state.lock() {
             state.in_flight += 1;
             state.served = true;
             state.first_byte = None;
+            id = state.next_request;
+            state.next_request += 1;
         }
         self.changed.notify_one();
-        InFlight(Arc::clone(self))
+        InFlight {
+            activity: Arc::clone(self),
+            id,
+        }
     }
 
-    fn request_ended(&self) {
+    fn request_ended(&self, id: u64) {
         if let Ok(mut state) = self.state.lock() {
+            state.unsent.remove(&id);
             state.in_flight = state.in_flight.saturating_sub(1);
             if state.in_flight == 0 {
                 state.idle_since = Instant::now();
@@ -112,12 +136,16 @@ impl Activity {
         self.changed.notify_one();
     }
 
-    /// When the connection must be closed if nothing changes, and why; `None` while a request is in
-    /// progress (its own timeouts bound it).
+    /// When the connection must be closed if nothing changes, and why; `None` while requests are in
+    /// progress and the client takes what they send (their own timeouts bound them).
     fn deadline(&self, limits: Limits) -> Option<(Instant, Cut)> {
         let state = self.state.lock().ok()?;
         if state.in_flight > 0 {
-            return None;
+            let oldest = state.unsent.values().min()?;
+            return Some((
+                *oldest + limits.write_stall,
+                Cut::Unread(limits.write_stall),
+            ));
         }
         Some(match state.first_byte {
             Some(first) => (first + limits.header, Cut::SlowHeader(limits.header)),
@@ -151,11 +179,36 @@ impl Activity {
 
 /// A request in progress on a connection; dropping it ends the request.
 #[derive(Debug)]
-pub(super) struct InFlight(Arc<Activity>);
+pub(super) struct InFlight {
+    activity: Arc<Activity>,
+    id: u64,
+}
+
+impl InFlight {
+    /// The response body handed the connection a frame: from now the client must take it.
+    pub(super) fn handed(&self) {
+        let Ok(mut state) = self.activity.state.lock() else {
+            return;
+        };
+        let first = state.unsent.is_empty();
+        state.unsent.insert(self.id, Instant::now());
+        drop(state);
+        if first {
+            self.activity.changed.notify_one();
+        }
+    }
+
+    /// The connection asked the body for more, or the body ended: nothing waits for the client.
+    pub(super) fn taken(&self) {
+        if let Ok(mut state) = self.activity.state.lock() {
+            state.unsent.remove(&self.id);
+        }
+    }
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.request_ended();
+        self.activity.request_ended(self.id);
     }
 }
 
@@ -166,6 +219,7 @@ mod tests {
     const LIMITS: Limits = Limits {
         header: Duration::from_millis(300),
         idle: Duration::from_millis(600),
+        write_stall: Duration::from_millis(400),
     };
 
     /// Asserts that `elapsed` is `expected`, give or take the scheduler's latency.
@@ -218,5 +272,25 @@ mod tests {
         let began = Instant::now();
         assert_eq!(watch.await, Cut::Idle(LIMITS.idle));
         assert_about(began.elapsed(), LIMITS.idle);
+    }
+
+    #[tokio::test]
+    async fn a_response_frame_the_client_does_not_take_is_cut_after_the_write_stall_timeout() {
+        let activity = Activity::new();
+        let request = activity.request_started();
+        let watch = activity.expired(LIMITS);
+        tokio::pin!(watch);
+        // Frames handed and taken in turn keep the connection.
+        for _ in 0..4 {
+            request.handed();
+            tokio::time::sleep(LIMITS.write_stall / 2).await;
+            request.taken();
+        }
+        let waited = tokio::time::timeout(LIMITS.write_stall, &mut watch).await;
+        assert!(waited.is_err(), "cut while the client took every frame");
+        request.handed();
+        let began = Instant::now();
+        assert_eq!(watch.await, Cut::Unread(LIMITS.write_stall));
+        assert_about(began.elapsed(), LIMITS.write_stall);
     }
 }

@@ -321,3 +321,52 @@ async fn an_unread_download_is_cut_after_the_write_stall_timeout_and_frees_its_s
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.bytes().await.unwrap() == body);
 }
+
+#[tokio::test]
+async fn an_http2_download_without_flow_control_window_is_cut_and_frees_its_slot() {
+    let app = TestApp::spawn_with_guards(|g| {
+        g.max_downloads = 1;
+        g.write_stall_timeout = SEC;
+    })
+    .await;
+    let body = content(4 << 20, 9);
+    app.upload(json!({"name": "big", "externalId": "big"}), &body)
+        .await;
+    let url = app.download_url(json!({"externalId": "big"})).await;
+
+    // An HTTP/2 client that takes the first frame and never grants the server more window: no socket
+    // write ever blocks, the server simply may not send.
+    let (mut h2, connection) = h2::client::handshake(connect(&app).await).await.unwrap();
+    let connection = tokio::spawn(connection);
+    let request = axum::http::Request::get(&url).body(()).unwrap();
+    let (response, _) = h2.send_request(request, true).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut data = response.into_body();
+    let first = data.data().await.unwrap().unwrap();
+    assert!(first.len() < body.len());
+    let began = Instant::now();
+
+    // It holds the only download slot.
+    let r = reply(app.client.get(&url).send().await.unwrap()).await;
+    assert_error(&r, 503);
+
+    // After the write-stall timeout the server closes the connection.
+    let closed = tokio::time::timeout(5 * SEC, connection).await;
+    assert!(
+        closed.is_ok(),
+        "the server kept the stalled HTTP/2 download for {:?}",
+        began.elapsed()
+    );
+    assert_between(
+        began.elapsed(),
+        SEC - SEC / 10,
+        3 * SEC,
+        "the stalled HTTP/2 download was cut",
+    );
+
+    // And its slot is free again.
+    let resp = app.client.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.bytes().await.unwrap() == body);
+}
