@@ -30,9 +30,9 @@ struct Server {
 }
 
 impl Server {
-    /// Starts the server on `root/data` with extra `args`, under a soft open-files limit of `soft_nofile`
+    /// Starts the server on `root/data` with extra `args`, under the open-files limits `(soft, hard)`
     /// when given.
-    async fn start(root: &Path, args: &[&str], soft_nofile: Option<u64>) -> Server {
+    async fn start(root: &Path, args: &[&str], nofile: Option<(u64, u64)>) -> Server {
         let data_dir = root.join("data");
         let log = root.join("server.log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_cabinet"));
@@ -48,12 +48,11 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
             .kill_on_drop(true);
-        if let Some(soft) = soft_nofile {
+        if let Some((soft, hard)) = nofile {
             // SAFETY: the closure runs in the child between fork and exec and only calls setrlimit, which
             // is async-signal-safe, on a struct it owns.
             unsafe {
                 command.pre_exec(move || {
-                    let (_, hard) = nofile_limits();
                     let limit = libc::rlimit {
                         rlim_cur: soft,
                         rlim_max: hard,
@@ -216,7 +215,7 @@ async fn the_open_files_limit_is_raised_to_the_hard_limit() {
     let (_, hard) = nofile_limits();
     let soft = (hard / 2).clamp(1, 512);
     let root = tempfile::tempdir().unwrap();
-    let server = Server::start(root.path(), &[], Some(soft)).await;
+    let server = Server::start(root.path(), &[], Some((soft, hard))).await;
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid)).unwrap();
     let (now_soft, now_hard) = max_open_files(&limits);
     assert_eq!(now_hard, hard, "{limits}");
@@ -229,6 +228,74 @@ async fn the_open_files_limit_is_raised_to_the_hard_limit() {
         "no log line about the limit:\n{}",
         server.logs()
     );
+}
+
+/// The issue's scene in small: a server that may open 64 descriptors, and 100 connections that send
+/// nothing. Accepting fails while they hold every descriptor; the server must neither spin nor stop, and
+/// once the header timeout has cut them it must answer another client again.
+#[tokio::test]
+async fn a_flood_of_silent_connections_does_not_lock_others_out() {
+    let _serial = SERIAL.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(root.path(), &["--header-read-timeout", "2"], Some((64, 64))).await;
+    let (status, _) = server.post("/files/list", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut flood = Vec::new();
+    for _ in 0..100 {
+        flood.push(TcpStream::connect(&server.addr).await.unwrap());
+    }
+    let began = Instant::now();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let cpu_before = process_cpu_ticks(server.pid);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let cpu_ticks = process_cpu_ticks(server.pid) - cpu_before;
+
+    // A new client, so a new connection that has to be accepted.
+    let other = reqwest::Client::builder().no_proxy().build().unwrap();
+    let request = other
+        .post(server.url("/files/list"))
+        .bearer_auth("resource-test")
+        .json(&json!({}))
+        .send();
+    let answered = tokio::time::timeout(Duration::from_secs(15), request).await;
+    let response = answered.unwrap_or_else(|_| {
+        panic!(
+            "no answer {:?} after 100 silent connections took the server's descriptors",
+            began.elapsed()
+        )
+    });
+    assert_eq!(response.unwrap().status(), StatusCode::OK);
+    let refusals = server.logs().matches("cannot accept a connection").count();
+    assert!(
+        refusals > 0,
+        "the flood did not exhaust the server's descriptors: the test proves nothing"
+    );
+    // Out of descriptors, the loop backs off between attempts: a few a second, not thousands.
+    let out_for = began.elapsed().as_secs_f64();
+    assert!(
+        refusals as f64 <= 20.0 * out_for,
+        "{refusals} failed accepts in {out_for:.1} s: the accept loop spins"
+    );
+    // A spinning accept loop would take a whole core: 100 ticks a second.
+    assert!(
+        cpu_ticks < 50,
+        "the server used {cpu_ticks} ticks of CPU in a second while out of descriptors"
+    );
+    println!(
+        "under 64 descriptors and 100 silent connections: a new connection answered {:?} after the \
+         flood began; {refusals} failed accepts, {cpu_ticks} CPU ticks in a second out of descriptors",
+        began.elapsed()
+    );
+    drop(flood);
+}
+
+/// User plus system CPU time of a process, in clock ticks (`/proc/PID/stat` fields 14 and 15).
+fn process_cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
 const STALLED_UPLOADS: usize = 300;
