@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
-use crate::api::{self, cursor::CursorCodec, AppState};
+use crate::api::{self, cursor::CursorCodec, transfers::TransferSlots, AppState};
 use crate::blob::local::LocalBlobs;
 use crate::disk::DiskGuard;
 pub use crate::guards::Guards;
@@ -108,6 +108,7 @@ impl Application {
             cursors: CursorCodec::new(&secret),
             in_flight: Arc::default(),
             disk: Some(Arc::new(disk)),
+            transfers: TransferSlots::new(config.guards.max_uploads, config.guards.max_downloads),
         };
         Ok(Self {
             listener,
@@ -136,11 +137,6 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            shutdown.await;
-            let _ = stopping_tx.send(());
-        };
         let janitor = tokio::spawn(
             Janitor {
                 meta: self.state.meta.clone(),
@@ -153,21 +149,15 @@ impl Application {
             .run(),
         );
         let _stop_janitor = AbortOnDrop(janitor);
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(signal);
-        let deadline = async move {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(SHUTDOWN_GRACE).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::select! {
-            result = server => result,
-            () = deadline => {
-                tracing::warn!("in-flight requests did not finish within {SHUTDOWN_GRACE:?}; stopping anyway");
-                Ok(())
-            }
-        }
+        crate::server::serve(
+            self.listener,
+            self.router,
+            &self.guards,
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
+        Ok(())
     }
 }
 

@@ -150,11 +150,7 @@ async fn remove_abandoned(
     if uploads.is_empty() {
         return Ok(0);
     }
-    let live: HashSet<String> = meta
-        .open_sessions(&uploads)
-        .await?
-        .into_iter()
-        .collect();
+    let live: HashSet<String> = meta.open_sessions(&uploads).await?.into_iter().collect();
     let mut removed = 0;
     for upload in uploads.into_iter().filter(|u| !live.contains(u)) {
         match blobs.delete_parts(&upload).await {

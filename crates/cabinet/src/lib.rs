@@ -14,5 +14,6 @@ pub mod domain;
 pub mod guards;
 pub mod janitor;
 pub mod secret;
+pub mod server;
 pub mod signing;
 pub mod store;

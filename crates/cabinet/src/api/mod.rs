@@ -7,6 +7,7 @@ mod middleware;
 pub mod model;
 pub mod page;
 mod routes;
+pub mod transfers;
 
 use std::sync::Arc;
 
@@ -51,6 +52,8 @@ pub struct AppState {
     /// Free space of the local disk (the watermark for uploads, the reserve for deletes); `None` where
     /// content does not live on a local disk.
     pub disk: Option<Arc<crate::disk::DiskGuard>>,
+    /// The cap on content uploads and downloads in progress.
+    pub transfers: transfers::TransferSlots,
 }
 
 /// The whole HTTP surface.

@@ -3,25 +3,36 @@
 //! is either whole and durable or absent, whatever happens to the process.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
+use std::future::Future;
 use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 
 use super::*;
 
 /// Window size of downloads: large, so that a transfer costs few system calls and wake-ups.
 const READ_CHUNK: usize = 512 * 1024;
 
-/// Chunks queued between a download's reader thread and the response: bounds memory per download.
-const READ_QUEUE: usize = 4;
+/// Bytes of an upload gathered from the network while the previous batch is written: with that batch,
+/// bounds the memory an upload holds.
+const WRITE_BATCH: usize = 1024 * 1024;
 
-/// Chunks queued between an upload and its writer thread: bounds memory per upload.
-const WRITE_QUEUE: usize = 8;
+/// Most chunks in one vectored write (well under the system's IOV_MAX).
+const WRITE_BATCH_CHUNKS: usize = 64;
+
+/// Blocking disk sections of this store that run at once. A transfer takes a blocking thread only for a
+/// short piece of disk work (one batch written, one window mapped), never while it waits for its client;
+/// this bound keeps even a disk-bound crowd of transfers from taking tokio's whole blocking pool, which
+/// metadata reads need.
+const DISK_SECTIONS: usize = 64;
 
 /// The local-disk [`BlobStore`].
 #[derive(Debug, Clone)]
@@ -32,6 +43,8 @@ pub struct LocalBlobs {
     staging: PathBuf,
     /// Staging files a write of this process still owns: the orphan collector leaves them alone.
     live_staging: LiveStaging,
+    /// Admits [`DISK_SECTIONS`] blocking disk sections at once.
+    disk: Arc<Semaphore>,
 }
 
 /// The set of staging files in use.
@@ -89,6 +102,7 @@ impl LocalBlobs {
             parts: root.join("parts"),
             staging: root.join("staging"),
             live_staging: LiveStaging::default(),
+            disk: Arc::new(Semaphore::new(DISK_SECTIONS)),
         };
         if this.staging.exists() {
             std::fs::remove_dir_all(&this.staging)?;
@@ -119,48 +133,91 @@ impl LocalBlobs {
         }
     }
 
-    /// Streams `body` into a synced staging file; returns it and its size. A blocking thread owns the
-    /// file and writes whatever chunks have arrived in one vectored write, so the async side never waits
-    /// on the disk and no chunk is copied on the way.
+    /// Streams `body` into a synced staging file; returns it and its size. Chunks are gathered on the
+    /// async side while the previous batch is written in one vectored write in a short blocking section,
+    /// so the network and the disk overlap, no chunk is copied, and no thread waits for the client.
     async fn stage(
         &self,
         mut body: ByteStream,
         max_bytes: u64,
     ) -> Result<(Staged, u64), BlobError> {
         let staged = self.new_staging();
-        let path = staged.path.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(WRITE_QUEUE);
-        let writer = tokio::task::spawn_blocking(move || write_chunks(&path, rx));
-        let mut size: u64 = 0;
-        let mut failure = None;
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
-                Err(e) => {
-                    failure = Some(BlobError::Aborted(e));
-                    break;
+        let mut file = Some(self.create_staging(&staged.path).await?);
+        let mut writing: Option<Pin<Box<dyn Future<Output = WriteOutcome> + Send>>> = None;
+        let (mut batch, mut batched): (Vec<Bytes>, usize) = (Vec::new(), 0);
+        let (mut size, mut body_done) = (0u64, false);
+        loop {
+            if writing.is_none() && !batch.is_empty() {
+                if let Some(mut f) = file.take() {
+                    let chunks = std::mem::take(&mut batch);
+                    batched = 0;
+                    writing = Some(Box::pin(on_disk(Arc::clone(&self.disk), move || {
+                        let written = f.append(&chunks);
+                        (f, written)
+                    })));
                 }
-            };
-            size += chunk.len() as u64;
-            if size > max_bytes {
-                failure = Some(BlobError::TooLarge { limit: max_bytes });
+            }
+            if body_done && writing.is_none() {
                 break;
             }
-            // A full queue means the disk is behind: this waits for room. A closed one means the writer
-            // failed; its error is collected below.
-            if tx.send(chunk).await.is_err() {
-                break;
+            let gather = !body_done && batched < WRITE_BATCH && batch.len() < WRITE_BATCH_CHUNKS;
+            tokio::select! {
+                outcome = async {
+                    match writing.as_mut() {
+                        Some(w) => w.await,
+                        None => std::future::pending().await,
+                    }
+                }, if writing.is_some() => {
+                    writing = None;
+                    let (f, written) = outcome?;
+                    written.map_err(internal)?;
+                    file = Some(f);
+                }
+                chunk = body.next(), if gather => match chunk {
+                    None => body_done = true,
+                    Some(Err(e)) => return Err(BlobError::Aborted(e)),
+                    Some(Ok(chunk)) => {
+                        size += chunk.len() as u64;
+                        if size > max_bytes {
+                            return Err(BlobError::TooLarge { limit: max_bytes });
+                        }
+                        batched += chunk.len();
+                        if !chunk.is_empty() {
+                            batch.push(chunk);
+                        }
+                    }
+                },
+                else => return Err(internal(std::io::Error::other("upload staging lost its file"))),
             }
         }
-        drop(tx);
-        let written = writer
-            .await
-            .map_err(|e| internal(std::io::Error::other(e)))?;
-        if let Some(failure) = failure {
-            return Err(failure);
-        }
-        written.map_err(internal)?;
+        let f =
+            file.ok_or_else(|| internal(std::io::Error::other("upload staging lost its file")))?;
+        on_disk(Arc::clone(&self.disk), move || f.file.sync_data())
+            .await?
+            .map_err(internal)?;
         Ok((staged, size))
+    }
+
+    /// Creates the staging file at `path`. Should the upload be dropped while the file is being created,
+    /// the blocking section removes it itself: the upload's [`Staged`] guard may have run already.
+    async fn create_staging(&self, path: &Path) -> Result<StagingFile, BlobError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let path = path.to_path_buf();
+        on_disk(Arc::clone(&self.disk), move || {
+            if let Err(Ok(_orphan)) = tx.send(std::fs::File::create(&path)) {
+                let _ = std::fs::remove_file(&path);
+            }
+        })
+        .await?;
+        let file = rx
+            .await
+            .map_err(|e| internal(std::io::Error::other(e)))?
+            .map_err(internal)?;
+        Ok(StagingFile {
+            file,
+            written: 0,
+            flushed: 0,
+        })
     }
 
     /// Renames a synced staging file to `dest` and syncs its directory, and every directory the publish
@@ -207,28 +264,49 @@ fn create_dirs_durably(dir: &Path, root: &Path) -> std::io::Result<usize> {
     Ok(missing.len())
 }
 
-/// The writer thread of [`LocalBlobs::stage`]: appends chunks as they come, in batches, then syncs.
-/// Writeback is started for every this many bytes written, so the final sync has little left to wait for.
+/// Runs `f`, a short piece of disk work, on a blocking thread, with at most [`DISK_SECTIONS`] running at
+/// once. The section ends when `f` does, even if the caller stops waiting for it.
+async fn on_disk<R: Send + 'static>(
+    disk: Arc<Semaphore>,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, BlobError> {
+    let permit = disk
+        .acquire_owned()
+        .await
+        .map_err(|e| internal(std::io::Error::other(e)))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        f()
+    })
+    .await
+    .map_err(|e| internal(std::io::Error::other(e)))
+}
+
+/// A batch write's result: the file handed back, and whether the write succeeded.
+type WriteOutcome = Result<(StagingFile, std::io::Result<()>), BlobError>;
+
+/// An upload's staging file between batches. It moves into a blocking section for each write and back.
+/// Writeback is started for every [`WRITEBACK_WINDOW`] bytes written, so the final sync has little left
+/// to wait for.
+struct StagingFile {
+    file: std::fs::File,
+    written: u64,
+    flushed: u64,
+}
+
 const WRITEBACK_WINDOW: u64 = 8 * 1024 * 1024;
 
-fn write_chunks(path: &Path, mut rx: tokio::sync::mpsc::Receiver<Bytes>) -> std::io::Result<()> {
-    let mut file = std::fs::File::create(path)?;
-    let mut batch: Vec<Bytes> = Vec::with_capacity(WRITE_QUEUE);
-    let (mut written, mut flushed) = (0u64, 0u64);
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
+impl StagingFile {
+    /// Appends `batch` in one vectored write.
+    fn append(&mut self, batch: &[Bytes]) -> std::io::Result<()> {
+        write_all_vectored(&mut self.file, batch)?;
+        self.written += batch.iter().map(|c| c.len() as u64).sum::<u64>();
+        if self.written - self.flushed >= WRITEBACK_WINDOW {
+            start_writeback(&self.file, self.flushed, self.written - self.flushed);
+            self.flushed = self.written;
         }
-        write_all_vectored(&mut file, &batch)?;
-        written += batch.iter().map(|c| c.len() as u64).sum::<u64>();
-        batch.clear();
-        if written - flushed >= WRITEBACK_WINDOW {
-            start_writeback(&file, flushed, written - flushed);
-            flushed = written;
-        }
+        Ok(())
     }
-    file.sync_data()
 }
 
 /// Asks the kernel to start writing a range to disk now, without waiting: the upload keeps streaming
@@ -264,42 +342,75 @@ fn write_all_vectored(file: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Re
     Ok(())
 }
 
-/// The reader thread of a download: hands the file (or the range) to the response in windows of
-/// [`READ_CHUNK`] mapped from the page cache, until it is done or the client went away (the channel
-/// closed). A mapped window is written to the socket straight from the page cache: one copy fewer per byte
-/// than reading into a buffer first, which was a third of a download's CPU. Each window is unmapped once
-/// the response has sent it, so the memory a download holds stays bounded by the queue.
-fn read_chunks(
-    file: std::fs::File,
-    range: Option<(u64, u64)>,
-    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-) {
-    let size = match file.metadata() {
-        Ok(m) => m.len(),
-        Err(e) => {
-            let _ = tx.blocking_send(Err(e));
-            return;
+/// A download's body: the file (or the range) in windows of [`READ_CHUNK`] mapped from the page cache, one
+/// per short blocking section, the next one mapped while the response sends the current. A mapped window
+/// is written to the socket straight from the page cache: one copy fewer per byte than reading into a
+/// buffer first, which was a third of a download's CPU. Each window is unmapped once the response has sent
+/// it, so a download holds at most two, and no thread while its client is slow.
+struct Windows {
+    file: Arc<std::fs::File>,
+    disk: Arc<Semaphore>,
+    /// The next byte to map, and the end of the range (exclusive, never past the end of the file).
+    pos: u64,
+    end: u64,
+    next: Option<JoinHandle<Result<std::io::Result<Bytes>, BlobError>>>,
+}
+
+impl Windows {
+    /// Starts mapping the window at `pos`; the task runs on whether or not the stream is polled.
+    fn map_next(&mut self) {
+        let want = (self.end - self.pos).min(READ_CHUNK as u64);
+        let (file, pos) = (Arc::clone(&self.file), self.pos);
+        self.next = Some(tokio::spawn(on_disk(Arc::clone(&self.disk), move || {
+            map_window(&file, pos, want)
+        })));
+        self.pos += want;
+    }
+}
+
+impl Stream for Windows {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.next.is_none() {
+            if this.pos >= this.end {
+                return Poll::Ready(None);
+            }
+            this.map_next();
         }
-    };
-    // Never map past the end of the file: touching such a page would kill the process (SIGBUS).
-    let (mut pos, end) = match range {
-        Some((first, last)) => (first, last.saturating_add(1).min(size)),
-        None => (0, size),
-    };
-    while pos < end {
-        let want = (end - pos).min(READ_CHUNK as u64);
-        match map_window(&file, pos, want) {
+        let Some(next) = this.next.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let joined = match Pin::new(next).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(joined) => joined,
+        };
+        this.next = None;
+        let window = joined
+            .map_err(std::io::Error::other)
+            .and_then(|mapped| mapped.map_err(std::io::Error::other))
+            .and_then(|window| window);
+        match window {
             Ok(window) => {
-                if tx.blocking_send(Ok(window)).is_err() {
-                    return;
+                if this.pos < this.end {
+                    this.map_next();
                 }
+                Poll::Ready(Some(Ok(window)))
             }
             Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-                return;
+                this.pos = this.end;
+                Poll::Ready(Some(Err(e)))
             }
         }
-        pos += want;
+    }
+}
+
+impl Drop for Windows {
+    fn drop(&mut self) {
+        if let Some(next) = self.next.take() {
+            next.abort();
+        }
     }
 }
 
@@ -322,13 +433,6 @@ fn map_window(file: &std::fs::File, pos: u64, len: u64) -> std::io::Result<Bytes
             .map(file)?
     };
     Ok(Bytes::from_owner(map).slice(skip..))
-}
-
-/// A receiver as a stream.
-fn tokio_stream_from(
-    mut rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
-) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 #[async_trait]
@@ -393,17 +497,29 @@ impl BlobStore for LocalBlobs {
 
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<ByteStream, BlobError> {
         let path = self.object_path(key);
-        let file = match tokio::task::spawn_blocking(move || std::fs::File::open(path)).await {
-            Ok(Ok(f)) => f,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(BlobError::NotFound)
-            }
-            Ok(Err(e)) => return Err(internal(e)),
-            Err(e) => return Err(internal(std::io::Error::other(e))),
+        let opened = on_disk(Arc::clone(&self.disk), move || {
+            let file = std::fs::File::open(path)?;
+            let size = file.metadata()?.len();
+            Ok::<_, std::io::Error>((file, size))
+        })
+        .await?;
+        let (file, size) = match opened {
+            Ok(opened) => opened,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound),
+            Err(e) => return Err(internal(e)),
         };
-        let (tx, rx) = tokio::sync::mpsc::channel(READ_QUEUE);
-        tokio::task::spawn_blocking(move || read_chunks(file, range, tx));
-        Ok(Box::pin(tokio_stream_from(rx)))
+        // Never map past the end of the file: touching such a page would kill the process (SIGBUS).
+        let (pos, end) = match range {
+            Some((first, last)) => (first, last.saturating_add(1).min(size)),
+            None => (0, size),
+        };
+        Ok(Box::pin(Windows {
+            file: Arc::new(file),
+            disk: Arc::clone(&self.disk),
+            pos,
+            end,
+            next: None,
+        }))
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
@@ -432,5 +548,110 @@ impl BlobStore for LocalBlobs {
             },
             older_than,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn body_of(bytes: Vec<u8>) -> ByteStream {
+        Box::pin(futures_util::stream::iter([Ok(Bytes::from(bytes))]))
+    }
+
+    /// One byte, then nothing, ever: a client that stalled.
+    fn stalled_body() -> ByteStream {
+        Box::pin(
+            futures_util::stream::iter([Ok(Bytes::from_static(b"x"))])
+                .chain(futures_util::stream::pending()),
+        )
+    }
+
+    async fn read_all(mut stream: ByteStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.unwrap());
+        }
+        out
+    }
+
+    /// With only two blocking threads, uploads whose client stalls and downloads nobody reads, four times
+    /// as many, must leave the store free to serve others: no transfer waits for its client on a thread.
+    /// A dropped upload leaves nothing in staging.
+    #[test]
+    fn stalled_transfers_hold_no_thread() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        // A failure must not wait for threads that wait forever when the runtime is dropped.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(async {
+                tokio::time::timeout(
+                    Duration::from_secs(10),
+                    stalled_transfers_leave_the_store_free(),
+                )
+                .await
+                .expect("the store serves others while transfers stall")
+            })
+        }));
+        runtime.shutdown_timeout(Duration::from_secs(1));
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// The body of [`stalled_transfers_hold_no_thread`], on its constrained runtime.
+    async fn stalled_transfers_leave_the_store_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Arc::new(LocalBlobs::open(dir.path()).unwrap());
+        let big = vec![7u8; 3 * READ_CHUNK];
+        blobs.put("big", body_of(big), u64::MAX).await.unwrap();
+
+        let mut stalled = Vec::new();
+        for i in 0..8 {
+            let blobs = Arc::clone(&blobs);
+            stalled.push(tokio::spawn(async move {
+                blobs.put(&format!("s{i}"), stalled_body(), u64::MAX).await
+            }));
+        }
+        let mut unread = Vec::new();
+        for _ in 0..8 {
+            let mut download = blobs.get("big", None).await.unwrap();
+            assert!(download.next().await.unwrap().is_ok());
+            unread.push(download);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        let served = tokio::time::timeout(Duration::from_secs(5), async {
+            blobs
+                .put("other", body_of(b"hello".to_vec()), u64::MAX)
+                .await
+                .unwrap();
+            read_all(blobs.get("other", None).await.unwrap()).await
+        })
+        .await
+        .expect("the store serves others while transfers stall");
+        assert_eq!(served, b"hello");
+        let staging = || {
+            std::fs::read_dir(dir.path().join("staging"))
+                .unwrap()
+                .count()
+        };
+        assert_eq!(staging(), 8, "the stalled uploads are not in progress");
+
+        for upload in &stalled {
+            upload.abort();
+        }
+        for upload in stalled {
+            assert!(upload.await.unwrap_err().is_cancelled());
+        }
+        drop(unread);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(staging(), 0, "dropped uploads left staging files");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use cabinet::app::{Application, ServeConfig};
+use cabinet::app::{Application, Guards, ServeConfig};
 use reqwest::{header::HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -54,6 +54,11 @@ impl TestApp {
     /// A server whose configuration `adjust` changes first (shorter guards, a smaller disk).
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServeConfig)) -> Self {
         Self::spawn_in(tempfile::tempdir().expect("tempdir"), adjust).await
+    }
+
+    /// A server with some guards changed (short timeouts, small caps).
+    pub async fn spawn_with_guards(set: impl FnOnce(&mut Guards)) -> Self {
+        Self::spawn_with(|c| set(&mut c.guards)).await
     }
 
     /// A server on the data directory `dir`.

@@ -11,6 +11,7 @@ mod create;
 mod delete;
 mod disk_full;
 mod errors;
+mod guards;
 mod list;
 mod multipart;
 mod query;

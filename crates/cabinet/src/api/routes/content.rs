@@ -13,6 +13,7 @@ use super::conditional::{self, Precondition};
 use super::content_key;
 use crate::api::error::{ApiError, ErrorKind};
 use crate::api::extract::{path_param, CdfQuery};
+use crate::api::transfers::{holding, Slot};
 use crate::api::AppState;
 use crate::blob::{BlobError, ByteStream};
 use crate::clock::now_ms;
@@ -57,6 +58,7 @@ fn body_stream(body: Body) -> ByteStream {
 
 /// Receives content for an upload session: the whole file, or part `?part=i` of a multipart upload.
 /// The body is streamed to storage and published atomically; only then does the file become uploaded.
+/// The request holds an upload slot throughout.
 #[tracing::instrument(skip_all, fields(project = %project))]
 pub async fn put_content(
     State(app): State<AppState>,
@@ -75,6 +77,7 @@ pub async fn put_content(
         part: query.part,
     };
     check_signature(&app, &grant, &query)?;
+    let _slot = app.transfers.upload()?;
     let session = app
         .meta
         .session(&project, file_id, &session_id)
@@ -239,7 +242,8 @@ pub struct SignedGetQuery {
 /// Streams a file's current content, with Content-Type (the file's mimeType), Content-Length, ETag, and
 /// single byte ranges (206, or 416 outside the content), under the conditions of `If-Match` (412),
 /// `If-None-Match` (304) and `If-Range` (see [`conditional`]). The URL only has to be valid when the
-/// request starts; a long transfer may outlive it.
+/// request starts; a long transfer may outlive it. The transfer holds a download slot until its body is
+/// sent.
 pub async fn get_content(
     State(app): State<AppState>,
     project: ProjectName,
@@ -258,10 +262,11 @@ pub async fn get_content(
         signature: query.signature,
     };
     check_signature(&app, &grant, &signed)?;
+    let mut slot = Some(app.transfers.download()?);
     // Content replaced right after the lookup is deleted from storage; one fresh lookup then finds the new.
     for attempt in 0..2 {
         let (file, content) = current_content(&app, &project, file_id).await?;
-        match respond_with(&app, &file, &content, &headers).await {
+        match respond_with(&app, &file, &content, &headers, &mut slot).await {
             Err(BlobError::NotFound) if attempt == 0 => continue,
             result => return result.map_err(ApiError::from),
         }
@@ -295,6 +300,7 @@ async fn respond_with(
     file: &FileRecord,
     content: &ContentRef,
     headers: &HeaderMap,
+    slot: &mut Option<Slot>,
 ) -> Result<Response, BlobError> {
     let tag = etag(content);
     let mime = file
@@ -340,7 +346,11 @@ async fn respond_with(
     let stream = if length == 0 {
         Box::pin(futures_util::stream::empty())
     } else {
-        app.blobs.get(&content.key, range).await?
+        let stream = app.blobs.get(&content.key, range).await?;
+        match slot.take() {
+            Some(slot) => holding(stream, slot),
+            None => stream,
+        }
     };
     let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = status;
