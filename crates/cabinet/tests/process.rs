@@ -683,52 +683,6 @@ async fn server_memory_stays_flat_during_a_large_transfer() {
     server.stop().await;
 }
 
-/// The create body of the largest legal file, number `i`: every field at its limit, every string of
-/// control characters (6 bytes each in JSON), the geoLocation at its most positions and bytes.
-fn largest_file_body(i: usize) -> Value {
-    use cabinet::domain::*;
-    let c = |n: usize| "\u{1}".repeat(n);
-    // Control characters that JSON escapes as `\u00XX`, for distinct metadata keys.
-    let escaped: Vec<char> = (1u8..0x20)
-        .filter(|b| !(0x08..=0x0d).contains(b) || *b == 0x0b)
-        .map(char::from)
-        .collect();
-    let per_pair = MAX_METADATA_TOTAL_BYTES / MAX_METADATA_PAIRS;
-    let metadata: serde_json::Map<String, Value> = (0..MAX_METADATA_PAIRS)
-        .map(|k| {
-            let key: String = [escaped[k % escaped.len()], escaped[k / escaped.len()]]
-                .into_iter()
-                .collect();
-            let value = c(per_pair - key.len());
-            (key, Value::String(value))
-        })
-        .collect();
-    let positions: Vec<Value> = (0..MAX_GEO_POINTS)
-        .map(|k| json!([k as f64 + 0.5, -(k as f64) - 0.5]))
-        .collect();
-    let mut geo = json!({"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": positions},
-                         "properties": {"p": ""}});
-    let room = MAX_GEO_LOCATION_BYTES - serde_json::to_string(&geo).unwrap().len();
-    geo["properties"]["p"] = Value::String(c(room / 6));
-    json!({
-        "name": c(MAX_NAME),
-        "externalId": format!("{i:06}{}", c(MAX_EXTERNAL_ID - 6)),
-        "directory": format!("/{}", c(MAX_DIRECTORY - 1)),
-        "source": c(MAX_SOURCE),
-        "mimeType": c(MAX_MIME_TYPE),
-        "metadata": metadata,
-        "assetIds": vec![MAX_ID; MAX_ASSET_IDS],
-        "dataSetId": MAX_ID,
-        "sourceCreatedTime": i64::MAX,
-        "sourceModifiedTime": i64::MAX,
-        "securityCategories": vec![MAX_ID; MAX_SECURITY_CATEGORIES],
-        "labels": (0..MAX_LABELS)
-            .map(|l| json!({"externalId": format!("{l}{}", c(MAX_EXTERNAL_ID - 1))}))
-            .collect::<Vec<_>>(),
-        "geoLocation": geo,
-    })
-}
-
 /// Every field of a file is bounded, so a page of 1000 files is: its JSON is at most 1000 times
 /// `MAX_FILE_JSON_BYTES`, and the server's memory while it answers stays within `LIMIT_KIB`.
 #[tokio::test]
@@ -748,7 +702,7 @@ async fn a_page_of_the_largest_files_stays_within_its_memory_bound() {
         let store = cabinet::app::open_data_dir_metadata(&root.path().join("data")).unwrap();
         let project = cabinet::domain::ProjectName::parse(PROJECT).unwrap();
         let write: cabinet::api::model::FileWrite =
-            serde_json::from_value(largest_file_body(0)).unwrap();
+            serde_json::from_value(cabinet::domain::largest_file_body(0)).unwrap();
         let spec = cabinet::domain::FileSpec::try_from(write).unwrap();
         let creates = (1..FILES).map(|i| {
             let mut spec = spec.clone();
@@ -767,7 +721,9 @@ async fn a_page_of_the_largest_files_stays_within_its_memory_bound() {
         }
     }
     let server = Server::start(root.path()).await;
-    let (status, body) = server.post("/files", largest_file_body(0)).await;
+    let (status, body) = server
+        .post("/files", cabinet::domain::largest_file_body(0))
+        .await;
     assert_eq!(
         status,
         StatusCode::CREATED,

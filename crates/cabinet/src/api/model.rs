@@ -214,55 +214,10 @@ pub fn check_identifiers(
 mod tests {
     use super::*;
     use crate::domain::*;
-    use serde_json::{json, Value};
-
-    /// The create body of the largest legal file: every field at its limit, every string of control
-    /// characters (6 bytes each in JSON), the geoLocation of the most positions, padded to its byte limit.
-    fn largest_file_body() -> Value {
-        let c = |n: usize| "\u{1}".repeat(n);
-        let pairs = MAX_METADATA_PAIRS;
-        let per_pair = MAX_METADATA_TOTAL_BYTES / pairs;
-        // Control characters that JSON escapes as `\u00XX` (not \b, \t, \n, \f, \r), for distinct keys.
-        let escaped: Vec<char> = (1u8..0x20)
-            .filter(|b| !(0x08..=0x0d).contains(b) || *b == 0x0b)
-            .map(char::from)
-            .collect();
-        let metadata: serde_json::Map<String, Value> = (0..pairs)
-            .map(|i| {
-                let key: String = [escaped[i % escaped.len()], escaped[i / escaped.len()]]
-                    .into_iter()
-                    .collect();
-                let value = c(per_pair - key.len());
-                (key, Value::String(value))
-            })
-            .collect();
-        let positions: Vec<Value> = (0..MAX_GEO_POINTS)
-            .map(|i| json!([i as f64 + 0.5, -(i as f64) - 0.5]))
-            .collect();
-        let mut geo = json!({"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": positions},
-                             "properties": {"p": ""}});
-        let room = MAX_GEO_LOCATION_BYTES - serde_json::to_string(&geo).unwrap().len();
-        geo["properties"]["p"] = Value::String("\u{1}".repeat(room / 6));
-        json!({
-            "name": c(MAX_NAME),
-            "externalId": c(MAX_EXTERNAL_ID),
-            "directory": format!("/{}", c(MAX_DIRECTORY - 1)),
-            "source": c(MAX_SOURCE),
-            "mimeType": c(MAX_MIME_TYPE),
-            "metadata": metadata,
-            "assetIds": vec![MAX_ID; MAX_ASSET_IDS],
-            "dataSetId": MAX_ID,
-            "sourceCreatedTime": i64::MAX,
-            "sourceModifiedTime": i64::MAX,
-            "securityCategories": vec![MAX_ID; MAX_SECURITY_CATEGORIES],
-            "labels": (0..MAX_LABELS).map(|i| json!({"externalId": format!("{i}{}", c(MAX_EXTERNAL_ID - 1))})).collect::<Vec<_>>(),
-            "geoLocation": geo,
-        })
-    }
 
     #[test]
     fn the_largest_legal_file_fits_the_computed_bound() {
-        let write: FileWrite = serde_json::from_value(largest_file_body()).unwrap();
+        let write: FileWrite = serde_json::from_value(largest_file_body(0)).unwrap();
         let spec = FileSpec::try_from(write).unwrap();
         let mut file = FileRecord::from_spec(MAX_ID, spec, i64::MAX);
         file.uploaded_time = Some(i64::MAX);
