@@ -34,6 +34,10 @@ const WRITE_BATCH_CHUNKS: usize = 64;
 /// metadata reads need.
 const DISK_SECTIONS: usize = 64;
 
+/// Multipart assemblies that copy at once: each holds a blocking thread for as long as its copy takes
+/// (seconds for gigabytes), so they are few, and more wait without holding one.
+const ASSEMBLIES: usize = 4;
+
 /// The local-disk [`BlobStore`].
 #[derive(Debug, Clone)]
 pub struct LocalBlobs {
@@ -45,6 +49,8 @@ pub struct LocalBlobs {
     live_staging: LiveStaging,
     /// Admits [`DISK_SECTIONS`] blocking disk sections at once.
     disk: Arc<Semaphore>,
+    /// Admits [`ASSEMBLIES`] multipart assemblies at once.
+    assemblies: Arc<Semaphore>,
 }
 
 /// The set of staging files in use.
@@ -103,6 +109,7 @@ impl LocalBlobs {
             staging: root.join("staging"),
             live_staging: LiveStaging::default(),
             disk: Arc::new(Semaphore::new(DISK_SECTIONS)),
+            assemblies: Arc::new(Semaphore::new(ASSEMBLIES)),
         };
         if this.staging.exists() {
             std::fs::remove_dir_all(&this.staging)?;
@@ -473,7 +480,12 @@ impl BlobStore for LocalBlobs {
         let target = staged.path.clone();
         // std::io::copy between files uses copy_file_range on Linux: the kernel moves the bytes, and no
         // part ever passes through this process's memory.
+        let permit = Arc::clone(&self.assemblies)
+            .acquire_owned()
+            .await
+            .map_err(|e| internal(std::io::Error::other(e)))?;
         let joined = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+            let _permit = permit;
             let mut out = std::fs::File::create(&target)?;
             let mut size = 0;
             for source in sources {
