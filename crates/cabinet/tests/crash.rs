@@ -8,79 +8,25 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-const PROJECT: &str = "crash-test";
+mod common;
+use common::server::{Server, PROJECT};
+
 const WORKERS: usize = 4;
 const FILES_PER_WORKER: usize = 6;
 const MIB: usize = 1 << 20;
 
-// ---------------------------------------------------------------------------------------------------------
-// The server
-// ---------------------------------------------------------------------------------------------------------
-
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Server {
-    /// Starts `cabinet serve` on `root/data`, with a collector that runs every second and a one-second
-    /// grace period, logging to `root/server-N.log`.
-    async fn start(root: &Path, n: usize) -> Server {
-        let log = root.join(format!("server-{n}.log"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cabinet"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(root.join("data"))
-            .args(["--orphan-grace-secs", "1", "--janitor-interval-secs", "1"])
-            .env_remove("CABINET_LISTEN")
-            .env_remove("CABINET_DATA_DIR")
-            .env_remove("CABINET_PUBLIC_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the cabinet binary starts");
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        tokio::time::timeout(Duration::from_secs(20), stdout.read_line(&mut line))
-            .await
-            .expect("the server says where it listens within 20 s")
-            .unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("cabinet listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        // Keep stdout open (and drained) for the life of the process.
-        tokio::spawn(async move {
-            while stdout
-                .read_line(&mut String::new())
-                .await
-                .is_ok_and(|n| n > 0)
-            {}
-        });
-        Server { child, base, log }
-    }
-
-    async fn kill(&mut self) {
-        self.child.kill().await.expect("SIGKILL");
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
+/// The server, with a collector that runs every second and a one-second grace period.
+async fn start(root: &std::path::Path) -> Server {
+    let args = ["--orphan-grace-secs", "1", "--janitor-interval-secs", "1"];
+    Server::start_with(root, &args, None).await
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -505,7 +451,7 @@ async fn no_acknowledged_write_is_lost_and_nothing_is_left_behind_across_sigkill
         .build()
         .unwrap();
 
-    let mut server = Server::start(root.path(), 0).await;
+    let mut server = start(root.path()).await;
     for round in 0..rounds {
         let client = Arc::new(Client {
             http: http.clone(),
@@ -523,11 +469,11 @@ async fn no_acknowledged_write_is_lost_and_nothing_is_left_behind_across_sigkill
             workers.push(task.await.unwrap_or_else(|e| {
                 panic!(
                     "a worker failed in round {round}: {e}; the server's log:\n{}",
-                    server.log()
+                    server.logs()
                 )
             }));
         }
-        server = Server::start(root.path(), round + 1).await;
+        server = start(root.path()).await;
         let client = Client {
             http: http.clone(),
             base: server.base.clone(),

@@ -3,175 +3,25 @@
 //! (its descriptors, its peak memory), so they run one at a time and apart from the in-process tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::process::{Child, ChildStdout, Command};
 
-const PROJECT: &str = "resources";
+mod common;
+use common::server::Server;
 
 /// Held by every test for its whole run.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A running `cabinet serve` on a loopback port; killed when dropped, its log printed if the test failed.
-struct Server {
-    _child: Child,
-    pid: u32,
-    addr: String,
-    data_dir: PathBuf,
-    log: PathBuf,
-    client: reqwest::Client,
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Server {
-    /// Starts the server on `root/data` with extra `args`, under the open-files limits `(soft, hard)`
-    /// when given.
-    async fn start(root: &Path, args: &[&str], nofile: Option<(u64, u64)>) -> Server {
-        let data_dir = root.join("data");
-        let log = root.join("server.log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cabinet"));
-        command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data_dir)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("CABINET_LISTEN")
-            .env_remove("CABINET_DATA_DIR")
-            .env_remove("CABINET_PUBLIC_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-            .kill_on_drop(true);
-        if let Some((soft, hard)) = nofile {
-            // SAFETY: the closure runs in the child between fork and exec and only calls setrlimit, which
-            // is async-signal-safe, on a struct it owns.
-            unsafe {
-                command.pre_exec(move || {
-                    let limit = libc::rlimit {
-                        rlim_cur: soft,
-                        rlim_max: hard,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
-        let mut child = command.spawn().expect("the cabinet binary starts");
-        let pid = child.id().expect("a pid");
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut line = String::new();
-        tokio::time::timeout(Duration::from_secs(10), stdout.read_line(&mut line))
-            .await
-            .unwrap_or_else(|_| panic!("no line on stdout within 10 s"))
-            .expect("the server's stdout");
-        let addr = line
-            .strip_prefix("cabinet listening on http://")
-            .and_then(|rest| rest.strip_suffix('\n'))
-            .unwrap_or_else(|| panic!("unexpected first line on stdout: {line:?}"))
-            .to_string();
-        Server {
-            _child: child,
-            pid,
-            addr,
-            data_dir,
-            log,
-            client: reqwest::Client::builder().no_proxy().build().unwrap(),
-            _stdout: stdout,
-        }
-    }
-
-    fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}/api/v1/projects/{PROJECT}{path}", self.addr)
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let resp = self
-            .client
-            .post(self.url(path))
-            .bearer_auth("resource-test")
-            .json(&body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = resp.status();
-        let body = resp.json().await.unwrap_or(Value::Null);
-        (status, body)
-    }
-
-    /// Creates a file and returns its upload URL.
-    async fn create(&self, name: &str) -> String {
-        let (status, body) = self
-            .post("/files", json!({ "name": name, "externalId": name }))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "create {name}: {body}");
-        body["uploadUrl"].as_str().unwrap().to_string()
-    }
-
-    async fn put(&self, url: &str, content: Vec<u8>) -> StatusCode {
-        let resp = self.client.put(url).body(content).send().await;
-        resp.unwrap_or_else(|e| panic!("PUT {url}: {e}")).status()
-    }
-
-    async fn download_url(&self, name: &str) -> String {
-        let (status, body) = self
-            .post(
-                "/files/downloadlink",
-                json!({ "items": [{ "externalId": name }] }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "downloadlink {name}: {body}");
-        body["items"][0]["downloadUrl"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    }
-
-    fn open_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid))
-            .map(|d| d.count())
-            .unwrap_or(0)
-    }
-
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().strip_suffix("kB"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc/{}/status", self.pid))
-    }
-
-    fn staged(&self) -> usize {
-        std::fs::read_dir(self.data_dir.join("staging"))
-            .map(|d| d.count())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let logs = self.logs();
-            let tail: Vec<&str> = logs.lines().rev().take(60).collect();
-            eprintln!("---- the server log, last lines ----");
-            for line in tail.into_iter().rev() {
-                eprintln!("{line}");
-            }
-        }
-    }
+/// Creates a file and returns its upload URL.
+async fn upload_url(server: &Server, name: &str) -> String {
+    server.create(name, false).await["uploadUrl"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// The soft and hard open-files limits of this process.
@@ -215,7 +65,7 @@ async fn the_open_files_limit_is_raised_to_the_hard_limit() {
     let (_, hard) = nofile_limits();
     let soft = (hard / 2).clamp(1, 512);
     let root = tempfile::tempdir().unwrap();
-    let server = Server::start(root.path(), &[], Some((soft, hard))).await;
+    let server = Server::start_with(root.path(), &[], Some((soft, hard))).await;
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid)).unwrap();
     let (now_soft, now_hard) = max_open_files(&limits);
     assert_eq!(now_hard, hard, "{limits}");
@@ -237,13 +87,14 @@ async fn the_open_files_limit_is_raised_to_the_hard_limit() {
 async fn a_flood_of_silent_connections_does_not_lock_others_out() {
     let _serial = SERIAL.lock().await;
     let root = tempfile::tempdir().unwrap();
-    let server = Server::start(root.path(), &["--header-read-timeout", "2"], Some((64, 64))).await;
+    let server =
+        Server::start_with(root.path(), &["--header-read-timeout", "2"], Some((64, 64))).await;
     let (status, _) = server.post("/files/list", json!({})).await;
     assert_eq!(status, StatusCode::OK);
 
     let mut flood = Vec::new();
     for _ in 0..100 {
-        flood.push(TcpStream::connect(&server.addr).await.unwrap());
+        flood.push(TcpStream::connect(server.addr()).await.unwrap());
     }
     let began = Instant::now();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -319,7 +170,7 @@ async fn stalled_transfers_do_not_starve_other_clients() {
          open-files limit of at least 4096, and this machine's is {hard}"
     );
     let root = tempfile::tempdir().unwrap();
-    let server = Server::start(
+    let server = Server::start_with(
         root.path(),
         &[
             "--body-idle-timeout",
@@ -334,19 +185,19 @@ async fn stalled_transfers_do_not_starve_other_clients() {
         None,
     )
     .await;
-    let big_url = server.create("big").await;
+    let big_url = upload_url(&server, "big").await;
     assert_eq!(
         server.put(&big_url, vec![7u8; 16 << 20]).await,
         StatusCode::OK
     );
     let download = server.download_url("big").await;
-    let upload = server.create("target").await;
+    let upload = upload_url(&server, "target").await;
     let before_fds = server.open_fds();
     let began = Instant::now();
 
     let mut stalled: Vec<TcpStream> = Vec::new();
     for _ in 0..STALLED_UPLOADS {
-        let mut s = TcpStream::connect(&server.addr).await.unwrap();
+        let mut s = TcpStream::connect(server.addr()).await.unwrap();
         let head = format!(
             "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\nx",
             target(&upload)
@@ -358,7 +209,10 @@ async fn stalled_transfers_do_not_starve_other_clients() {
     for _ in 0..UNREAD_DOWNLOADS {
         let socket = TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(64 * 1024).unwrap();
-        let mut s = socket.connect(server.addr.parse().unwrap()).await.unwrap();
+        let mut s = socket
+            .connect(server.addr().parse().unwrap())
+            .await
+            .unwrap();
         let head = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", target(&download));
         s.write_all(head.as_bytes()).await.unwrap();
         unread.push(s);
@@ -404,9 +258,12 @@ async fn stalled_transfers_do_not_starve_other_clients() {
         slowest.push(("aggregate", t.elapsed()));
 
         let t = Instant::now();
-        let url = tokio::time::timeout(ANSWER_WITHIN, server.create(&format!("other-{round}")))
-            .await
-            .unwrap_or_else(|_| panic!("create did not answer within {ANSWER_WITHIN:?}"));
+        let url = tokio::time::timeout(
+            ANSWER_WITHIN,
+            upload_url(&server, &format!("other-{round}")),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("create did not answer within {ANSWER_WITHIN:?}"));
         slowest.push(("create", t.elapsed()));
         let t = Instant::now();
         let status = tokio::time::timeout(ANSWER_WITHIN, server.put(&url, vec![1u8; 64 * 1024]))

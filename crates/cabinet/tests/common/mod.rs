@@ -1,0 +1,3 @@
+//! What the process-level test binaries share.
+
+pub mod server;
