@@ -10,6 +10,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::api::{self, cursor::CursorCodec, transfers::TransferSlots, AppState};
+use crate::auth::AccessConfig;
 use crate::blob::local::LocalBlobs;
 use crate::disk::DiskGuard;
 pub use crate::guards::Guards;
@@ -36,6 +37,10 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// How the server protects itself: timeouts, transfer caps, free-space watermarks.
     pub guards: Guards,
+    /// Projects, groups and service tokens; `None` for open mode (any bearer token, every project).
+    pub access: Option<AccessConfig>,
+    /// Allows open mode on an address other than loopback (`--open`).
+    pub open: bool,
 }
 
 impl ServeConfig {
@@ -46,6 +51,8 @@ impl ServeConfig {
             data_dir: data_dir.into(),
             public_url: None,
             guards: Guards::default(),
+            access: None,
+            open: false,
         }
     }
 }
@@ -75,6 +82,7 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
+        check_access_rules(&config, local_addr)?;
         let public_url = match &config.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => default_public_url(local_addr),
@@ -109,6 +117,7 @@ impl Application {
             in_flight: Arc::default(),
             disk: Some(Arc::new(disk)),
             transfers: TransferSlots::new(config.guards.max_uploads, config.guards.max_downloads),
+            access: config.access.clone().map(Arc::new),
         };
         Ok(Self {
             listener,
@@ -177,6 +186,39 @@ pub fn open_data_dir_metadata(data_dir: &std::path::Path) -> anyhow::Result<Sqli
     std::fs::create_dir_all(data_dir)?;
     let secret = Secret::load_or_create(&data_dir.join("secret.key"))?;
     open_metadata(data_dir, &secret)
+}
+
+/// Refuses what must not serve: open mode beyond loopback without `--open` (where anyone who reaches
+/// the port could read and write every project), and OIDC projects, whose tokens cannot be verified yet
+/// (never accepted unverified).
+fn check_access_rules(config: &ServeConfig, addr: SocketAddr) -> anyhow::Result<()> {
+    match &config.access {
+        None if addr.ip().is_loopback() => {}
+        None if config.open => tracing::warn!(
+            %addr,
+            "open mode on an address other than loopback (--open): any bearer token reads and writes every project"
+        ),
+        None => anyhow::bail!(
+            "refusing to serve {addr} in open mode: on an address other than loopback, configure access \
+             (`--config FILE` with [[project]] entries, their groups and [[project.service_token]]s; see \
+             the README), or pass --open to accept any bearer token for every project"
+        ),
+        Some(access) => {
+            let oidc = access.oidc_projects();
+            if !oidc.is_empty() {
+                anyhow::bail!(
+                    "OIDC token verification is not available yet (projects {}): remove their `oidc` \
+                     entries and use [[project.service_token]]s, which are",
+                    oidc.join(", ")
+                );
+            }
+            tracing::info!(
+                projects = access.projects.len(),
+                "access control on: service tokens only; security categories on files are not enforced yet"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Aborts a background task when the server stops.

@@ -6,9 +6,11 @@
 
 pub mod api;
 pub mod app;
+pub mod auth;
 pub mod blob;
 pub mod clock;
 pub mod collector;
+pub mod config;
 pub mod disk;
 pub mod domain;
 pub mod guards;

@@ -7,7 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-use cabinet::app::{shutdown_signal, Application, Guards, ServeConfig, DEFAULT_LISTEN};
+use cabinet::app::{shutdown_signal, Application, Guards, ServeConfig};
+use cabinet::config::{ConfigFile, Overrides};
 
 #[derive(Parser)]
 #[command(
@@ -23,20 +24,75 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API on the embedded default: SQLite metadata and content on the local disk.
-    Serve {
-        /// Address to listen on; port 0 picks a free port.
-        #[arg(long, env = "CABINET_LISTEN", default_value = DEFAULT_LISTEN)]
-        listen: String,
-        /// Directory for the database, the content and the secret key; created if missing.
-        #[arg(long, env = "CABINET_DATA_DIR", default_value = "./cabinet-data")]
-        data_dir: PathBuf,
-        /// Base of the upload and download URLs handed to clients [default: http://<the request's Host>,
-        /// or http://<listen address> without a valid Host].
-        #[arg(long, env = "CABINET_PUBLIC_URL")]
-        public_url: Option<String>,
-        #[command(flatten)]
-        guards: GuardFlags,
+    Serve(ServeArgs),
+    /// Work with configuration files.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Work with service tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `cabinet serve`: each flag (or its variable) wins over the configuration file, which wins over the
+/// default.
+#[derive(Args)]
+struct ServeArgs {
+    /// A TOML configuration file: listen, public_url, data_dir and the projects with their groups and
+    /// service tokens (see the README). Without projects, the server runs in open mode.
+    #[arg(long, env = "CABINET_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8765].
+    #[arg(long, env = "CABINET_LISTEN")]
+    listen: Option<String>,
+    /// Directory for the database, the content and the secret key; created if missing [default:
+    /// ./cabinet-data].
+    #[arg(long, env = "CABINET_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Base of the upload and download URLs handed to clients [default: http://<the request's Host>,
+    /// or http://<listen address> without a valid Host].
+    #[arg(long, env = "CABINET_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Serve in open mode (any bearer token, every project) on an address other than loopback, where it
+    /// is otherwise refused. Anyone who reaches the port can then read and write everything.
+    #[arg(long)]
+    open: bool,
+    #[command(flatten)]
+    guards: GuardFlags,
+}
+
+impl ServeArgs {
+    /// The server's configuration: the file (if any) under the flags and variables given.
+    fn serve_config(&self) -> anyhow::Result<ServeConfig> {
+        let file = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let mut config = file.serve_config(Overrides {
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+            public_url: self.public_url.clone(),
+        })?;
+        config.open = self.open;
+        self.guards.apply(&mut config.guards);
+        Ok(config)
+    }
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file and print what it says: projects, identity providers, groups and
+    /// their capabilities, service tokens' subjects.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Read a token on stdin and print its SHA-256 (hex), for a `[[project.service_token]]` entry.
+    /// Surrounding whitespace is not part of the token.
+    Hash,
 }
 
 /// The connection and transfer guards (see `cabinet::guards::Guards` for what each one bounds).
@@ -119,6 +175,40 @@ fn raise_open_files_limit() {
     }
 }
 
+/// `cabinet config check FILE`: prints what the file configures, or why it is refused (exit 1).
+fn check_config(path: &std::path::Path) -> std::process::ExitCode {
+    let checked = ConfigFile::load(path).and_then(|file| {
+        let access = file.access()?;
+        Ok(cabinet::config::describe(&file, access.as_ref()))
+    });
+    match checked {
+        Ok(text) => {
+            println!("{}: valid", path.display());
+            print!("{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cabinet: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cabinet token hash`: the SHA-256 of the token on stdin, as a service-token entry holds it.
+fn hash_token() -> std::process::ExitCode {
+    let mut token = String::new();
+    if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut token) {
+        eprintln!("cabinet: cannot read the token from stdin: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
+    if token.trim().is_empty() {
+        eprintln!("cabinet: no token on stdin (try: printf %s \"$TOKEN\" | cabinet token hash)");
+        return std::process::ExitCode::FAILURE;
+    }
+    println!("{}", cabinet::auth::token_sha256_hex(&token));
+    std::process::ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -127,18 +217,19 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let Command::Serve {
-        listen,
-        data_dir,
-        public_url,
-        guards,
-    } = Cli::parse().command;
-    raise_open_files_limit();
-    let mut config = ServeConfig {
-        public_url,
-        ..ServeConfig::new(listen, data_dir)
+    let args = match Cli::parse().command {
+        Command::Serve(args) => args,
+        Command::Config(ConfigCommand::Check { file }) => return check_config(&file),
+        Command::Token(TokenCommand::Hash) => return hash_token(),
     };
-    guards.apply(&mut config.guards);
+    let config = match args.serve_config() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("cabinet: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    raise_open_files_limit();
     let app = match Application::build(config).await {
         Ok(app) => app,
         Err(e) => {
@@ -159,5 +250,80 @@ async fn main() -> std::process::ExitCode {
             eprintln!("cabinet: {e}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// Held by tests that read or set `CABINET_*` variables, which are process-wide.
+    static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["cabinet", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve(args) => args,
+            _ => panic!("not serve"),
+        }
+    }
+
+    /// Flags and variables win over the file; values they do not give come from the file. One test,
+    /// since it sets process-wide variables.
+    #[test]
+    fn flags_and_variables_override_the_file() {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cabinet.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:7001\"\ndata_dir = \"/from/file\"\npublic_url = \"http://file\"\n",
+        )
+        .unwrap();
+        let path = path.to_str().unwrap();
+        for var in [
+            "CABINET_LISTEN",
+            "CABINET_DATA_DIR",
+            "CABINET_PUBLIC_URL",
+            "CABINET_CONFIG",
+        ] {
+            std::env::remove_var(var);
+        }
+        let file_only = serve_args(&["--config", path]).serve_config().unwrap();
+        assert_eq!(file_only.listen, "127.0.0.1:7001");
+        assert_eq!(file_only.data_dir, PathBuf::from("/from/file"));
+
+        let flagged = serve_args(&["--config", path, "--listen", "127.0.0.1:7002"])
+            .serve_config()
+            .unwrap();
+        assert_eq!(flagged.listen, "127.0.0.1:7002");
+        assert_eq!(flagged.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(flagged.public_url.as_deref(), Some("http://file"));
+
+        std::env::set_var("CABINET_CONFIG", path);
+        std::env::set_var("CABINET_DATA_DIR", "/from/env");
+        let from_env = serve_args(&[]).serve_config();
+        std::env::remove_var("CABINET_CONFIG");
+        std::env::remove_var("CABINET_DATA_DIR");
+        let from_env = from_env.unwrap();
+        assert_eq!(
+            from_env.listen, "127.0.0.1:7001",
+            "CABINET_CONFIG names the file"
+        );
+        assert_eq!(from_env.data_dir, PathBuf::from("/from/env"));
+    }
+
+    #[test]
+    fn without_a_file_the_defaults_hold() {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        for var in ["CABINET_LISTEN", "CABINET_CONFIG"] {
+            std::env::remove_var(var);
+        }
+        let config = serve_args(&["--data-dir", "/d"]).serve_config().unwrap();
+        assert_eq!(config.listen, cabinet::app::DEFAULT_LISTEN);
+        assert!(config.access.is_none());
+        assert!(!config.open);
     }
 }

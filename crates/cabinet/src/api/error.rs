@@ -14,9 +14,9 @@ use crate::store::StoreError;
 pub enum ErrorKind {
     /// Malformed or invalid input, unknown identifiers (with `missing`), repeated ones (with `duplicated`).
     BadRequest,
-    /// No bearer token.
+    /// No bearer token, or one that is not valid for the project.
     Unauthorized,
-    /// A signed URL that is forged, altered or expired.
+    /// A signed URL that is forged, altered or expired, or a caller without the capability.
     Forbidden,
     /// An unknown route, or a signed URL whose file or session is gone.
     NotFound,

@@ -1,4 +1,4 @@
-//! Cross-cutting request handling: bearer tokens, request ids in logs, and the guarantee that every
+//! Cross-cutting request handling: request ids in logs, and the guarantee that every
 //! error response carries the CDF envelope, whichever layer produced it.
 
 use std::time::Duration;
@@ -7,36 +7,11 @@ use axum::body::Body;
 use axum::extract::{RawPathParams, Request};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 use tracing::Span;
 
 use super::error::{ApiError, ErrorKind};
-
-/// Until authentication lands, any bearer token is accepted, but one must be there: the JS SDK sends its
-/// first request without a token and only fetches one after a 401.
-pub async fn require_bearer_token(req: Request, next: Next) -> Response {
-    if req.method() == axum::http::Method::OPTIONS {
-        return next.run(req).await;
-    }
-    let has_token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .is_some_and(|token| !token.trim().is_empty());
-    if !has_token {
-        return ApiError::new(
-            ErrorKind::Unauthorized,
-            "Unauthorized: send an access token as 'Authorization: Bearer <token>'",
-        )
-        .into_response();
-    }
-    next.run(req).await
-}
 
 /// Longest `x-request-id` a client may choose.
 const MAX_REQUEST_ID: usize = 128;

@@ -1,5 +1,6 @@
 //! The HTTP layer: routes, extractors, wire types and the error envelope.
 
+mod access;
 pub mod cursor;
 pub mod error;
 pub mod extract;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub disk: Option<Arc<crate::disk::DiskGuard>>,
     /// The cap on content uploads and downloads in progress.
     pub transfers: transfers::TransferSlots,
+    /// Projects, groups and service tokens; `None` in open mode.
+    pub access: Option<Arc<crate::auth::AccessConfig>>,
 }
 
 /// The whole HTTP surface.
@@ -127,7 +130,10 @@ pub fn router(state: AppState) -> Router {
                 .gzip(true)
                 .pass_through_unaccepted(false),
         )
-        .layer(axum::middleware::from_fn(middleware::require_bearer_token));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::authenticate,
+        ));
 
     let content = Router::new()
         .route(

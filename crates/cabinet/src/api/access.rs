@@ -1,0 +1,132 @@
+//! Who is calling, and whether they may: the bearer token becomes a [`Principal`], and the `filesAcl`
+//! action a files route needs is checked before the handler runs (so a refused request never reads its
+//! body or touches the store).
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::error::{ApiError, ErrorKind};
+use super::AppState;
+use crate::auth::{FilesAction, Principal};
+
+/// CDF's text for a missing capability; the Python SDK keys on "insufficient access rights".
+pub const FORBIDDEN_MESSAGE: &str =
+    "Resource not found. This may also be due to insufficient access rights.";
+
+/// Authenticates every API request and checks its `filesAcl` action. A missing or unknown token, and a
+/// token not valid for the project addressed, are 401 (the JS SDK fetches a new token only after a 401,
+/// and CDF answers 401 for a project the token cannot reach); a known caller without the capability is a
+/// 403. Preflight requests pass: CORS answers them.
+pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    if req.method() == Method::OPTIONS {
+        return next.run(req).await;
+    }
+    let Some(token) = bearer_token(req.headers()) else {
+        return ApiError::new(
+            ErrorKind::Unauthorized,
+            "Unauthorized: send an access token as 'Authorization: Bearer <token>'",
+        )
+        .into_response();
+    };
+    let principal = match &app.access {
+        None => Principal::Open,
+        Some(access) => match access.authenticate(token) {
+            Some(principal) => principal,
+            None => {
+                tracing::info!("401: the bearer token is no configured service token");
+                return unauthorized("Unauthorized: the token is not valid");
+            }
+        },
+    };
+    if let Some(rest) = req.uri().path().strip_prefix("/api/v1/projects/") {
+        let (project, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        if let Principal::Known { subject, grants } = &principal {
+            if !grants.iter().any(|g| g.project == project) {
+                tracing::info!(
+                    subject,
+                    project,
+                    "401: the token is not valid for this project"
+                );
+                return unauthorized("Unauthorized: the token is not valid for this project");
+            }
+        }
+        let action = files_action(req.method(), tail);
+        if !principal.may_files(project, action) {
+            if let Principal::Known { subject, .. } = &principal {
+                tracing::info!(
+                    subject,
+                    project,
+                    action = action.as_str(),
+                    "403: no filesAcl for it"
+                );
+            }
+            return ApiError::new(ErrorKind::Forbidden, FORBIDDEN_MESSAGE).into_response();
+        }
+    }
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+/// The value of `Authorization: Bearer <token>`, when there is a non-empty one.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
+
+fn unauthorized(message: &str) -> Response {
+    ApiError::new(ErrorKind::Unauthorized, message).into_response()
+}
+
+/// The `filesAcl` action a request under `/api/v1/projects/{project}/` needs (`tail` is the path after
+/// the project). Reads are listed; everything else needs WRITE, so a route added later without an entry
+/// here fails closed.
+pub fn files_action(method: &Method, tail: &str) -> FilesAction {
+    const POST_READS: [&str; 5] = [
+        "files/byids",
+        "files/list",
+        "files/search",
+        "files/aggregate",
+        "files/downloadlink",
+    ];
+    if method == Method::GET || method == Method::HEAD || POST_READS.contains(&tail) {
+        FilesAction::Read
+    } else {
+        FilesAction::Write
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_listed_and_everything_else_writes() {
+        for (method, tail, action) in [
+            (Method::GET, "files", FilesAction::Read),
+            (Method::GET, "files/123", FilesAction::Read),
+            (Method::POST, "files/list", FilesAction::Read),
+            (Method::POST, "files/downloadlink", FilesAction::Read),
+            (Method::POST, "files", FilesAction::Write),
+            (Method::POST, "files/", FilesAction::Write),
+            (Method::POST, "files/update", FilesAction::Write),
+            (
+                Method::POST,
+                "files/completemultipartupload",
+                FilesAction::Write,
+            ),
+            (Method::POST, "files/something-new", FilesAction::Write),
+            (Method::DELETE, "files/123", FilesAction::Write),
+        ] {
+            assert_eq!(files_action(&method, tail), action, "{method} {tail}");
+        }
+    }
+}

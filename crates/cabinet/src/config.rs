@@ -1,0 +1,513 @@
+//! The configuration file of `cabinet serve --config FILE` (TOML), and what it turns into.
+//!
+//! The file holds what flags cannot say well (projects, groups, service tokens) and may also hold
+//! `listen`, `public_url` and `data_dir`; flags and `CABINET_*` variables override those. Unknown keys are
+//! an error naming the key, so a typo never leaves a rule out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+use crate::app::{ServeConfig, DEFAULT_LISTEN};
+use crate::auth::{self, AccessConfig, Capability, Group, Oidc, ProjectAccess, ServiceToken};
+use crate::domain::ProjectName;
+
+/// The file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Address to listen on.
+    pub listen: Option<String>,
+    /// Base of the upload and download URLs.
+    pub public_url: Option<String>,
+    /// Directory for the database, the content and the secret key.
+    pub data_dir: Option<PathBuf>,
+    /// The projects clients may use; none means open mode.
+    #[serde(default)]
+    pub project: Vec<ProjectEntry>,
+}
+
+/// `[[project]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectEntry {
+    /// The project's URL name.
+    pub name: String,
+    /// CDF's `oidcConfiguration`, snake case.
+    pub oidc: Option<OidcEntry>,
+    /// `[[project.group]]`.
+    #[serde(default)]
+    pub group: Vec<GroupEntry>,
+    /// `[[project.service_token]]`.
+    #[serde(default)]
+    pub service_token: Vec<ServiceTokenEntry>,
+}
+
+/// `oidc = { ... }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcEntry {
+    /// Where the IdP publishes its keys.
+    pub jwks_url: Option<String>,
+    /// A local JWKS, for air-gapped sites.
+    pub jwks_file: Option<PathBuf>,
+    /// The expected `iss`.
+    pub issuer: String,
+    /// The expected `aud`.
+    pub audience: String,
+    /// Claims matched against groups' `source_id`.
+    #[serde(default)]
+    pub access_claims: Vec<String>,
+    /// Claims holding token scopes.
+    #[serde(default)]
+    pub scope_claims: Vec<String>,
+    /// Allowed clock skew in milliseconds.
+    #[serde(default)]
+    pub skew_ms: u64,
+}
+
+/// `[[project.group]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEntry {
+    /// Unique within the project.
+    pub name: String,
+    /// IdP group id (exclusive with `members`).
+    pub source_id: Option<String>,
+    /// Subjects that are members (exclusive with `source_id`).
+    pub members: Option<Vec<String>>,
+    /// Capabilities in CDF's shape.
+    #[serde(default)]
+    pub capabilities: Vec<serde_json::Value>,
+}
+
+/// `[[project.service_token]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTokenEntry {
+    /// The principal the token authenticates as.
+    pub subject: String,
+    /// Hex SHA-256 of the token (`cabinet token hash`).
+    pub sha256: String,
+    /// Groups (by name) the token is a member of.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+impl ConfigFile {
+    /// Reads and parses `path`; the error names the file, and the key or line at fault.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// The access rules, validated; `None` when no project is configured (open mode).
+    pub fn access(&self) -> anyhow::Result<Option<AccessConfig>> {
+        if self.project.is_empty() {
+            return Ok(None);
+        }
+        let mut projects = BTreeMap::new();
+        for entry in &self.project {
+            let project = entry
+                .access()
+                .with_context(|| format!("project `{}`", entry.name))?;
+            if projects.insert(project.name.clone(), project).is_some() {
+                bail!("project `{}` is configured twice", entry.name);
+            }
+        }
+        Ok(Some(AccessConfig { projects }))
+    }
+}
+
+impl ProjectEntry {
+    fn access(&self) -> anyhow::Result<ProjectAccess> {
+        let name = ProjectName::parse(&self.name)
+            .map_err(|e| anyhow::anyhow!("name: {e}"))?
+            .to_string();
+        let oidc = self.oidc.as_ref().map(OidcEntry::check).transpose()?;
+        let mut groups = Vec::new();
+        let mut names = BTreeSet::new();
+        for g in &self.group {
+            if !names.insert(g.name.as_str()) {
+                bail!("group `{}` is configured twice", g.name);
+            }
+            groups.push(
+                g.check(&name)
+                    .with_context(|| format!("group `{}`", g.name))?,
+            );
+        }
+        let mut service_tokens = Vec::new();
+        let mut hashes = BTreeSet::new();
+        for t in &self.service_token {
+            let token = t
+                .check(&names)
+                .with_context(|| format!("service token `{}`", t.subject))?;
+            if !hashes.insert(token.sha256) {
+                bail!(
+                    "service token `{}`: another service token of this project has the same sha256",
+                    t.subject
+                );
+            }
+            service_tokens.push(token);
+        }
+        Ok(ProjectAccess {
+            name,
+            oidc,
+            groups,
+            service_tokens,
+        })
+    }
+}
+
+impl OidcEntry {
+    fn check(&self) -> anyhow::Result<Oidc> {
+        match (&self.jwks_url, &self.jwks_file) {
+            (Some(_), Some(_)) => bail!("oidc: give jwks_url or jwks_file, not both"),
+            (None, None) => bail!("oidc: jwks_url (or jwks_file) is required"),
+            _ => {}
+        }
+        if self.issuer.trim().is_empty() || self.audience.trim().is_empty() {
+            bail!("oidc: issuer and audience must not be empty");
+        }
+        Ok(Oidc {
+            jwks_url: self.jwks_url.clone(),
+            jwks_file: self.jwks_file.clone(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            access_claims: self.access_claims.clone(),
+            scope_claims: self.scope_claims.clone(),
+            skew_ms: self.skew_ms,
+        })
+    }
+}
+
+impl GroupEntry {
+    fn check(&self, project: &str) -> anyhow::Result<Group> {
+        if self.name.trim().is_empty() || self.name.len() > 255 {
+            bail!("name: must be 1 to 255 characters");
+        }
+        if self.source_id.is_some() && self.members.is_some() {
+            bail!("source_id and members are exclusive, as in CDF: give one");
+        }
+        let capabilities = self
+            .capabilities
+            .iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                Capability::parse(raw.clone())
+                    .map_err(|e| anyhow::anyhow!("capabilities[{i}]: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Group {
+            id: auth::group_id(project, &self.name),
+            name: self.name.clone(),
+            source_id: self.source_id.clone(),
+            members: self.members.clone().unwrap_or_default(),
+            capabilities,
+        })
+    }
+}
+
+impl ServiceTokenEntry {
+    fn check(&self, groups: &BTreeSet<&str>) -> anyhow::Result<ServiceToken> {
+        if self.subject.trim().is_empty() {
+            bail!("subject must not be empty");
+        }
+        let sha256 = parse_sha256(&self.sha256).ok_or_else(|| {
+            anyhow::anyhow!(
+                "sha256 must be 64 hex digits, the SHA-256 of the token (`cabinet token hash` prints it)"
+            )
+        })?;
+        if let Some(unknown) = self.groups.iter().find(|g| !groups.contains(g.as_str())) {
+            bail!("groups: no group `{unknown}` in this project");
+        }
+        Ok(ServiceToken {
+            subject: self.subject.clone(),
+            sha256,
+            groups: self.groups.clone(),
+        })
+    }
+}
+
+fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Values given by flags or `CABINET_*` variables, which win over the file's.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen` / `CABINET_LISTEN`.
+    pub listen: Option<String>,
+    /// `--data-dir` / `CABINET_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--public-url` / `CABINET_PUBLIC_URL`.
+    pub public_url: Option<String>,
+}
+
+/// Where `cabinet serve` keeps its data when neither a flag nor the file says.
+pub const DEFAULT_DATA_DIR: &str = "./cabinet-data";
+
+impl ConfigFile {
+    /// The server's configuration: each value from the overrides when given, else from the file, else the
+    /// default; the access rules from the file. Guards keep their defaults (flags set them).
+    pub fn serve_config(&self, overrides: Overrides) -> anyhow::Result<ServeConfig> {
+        let listen = overrides
+            .listen
+            .or_else(|| self.listen.clone())
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let data_dir = overrides
+            .data_dir
+            .or_else(|| self.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        Ok(ServeConfig {
+            public_url: overrides.public_url.or_else(|| self.public_url.clone()),
+            access: self.access()?,
+            ..ServeConfig::new(listen, data_dir)
+        })
+    }
+}
+
+/// What `cabinet config check` prints: everything the server understood from the file, never a secret.
+pub fn describe(file: &ConfigFile, access: Option<&AccessConfig>) -> String {
+    let mut out = String::new();
+    let or_default = |v: Option<String>, default: &str| v.unwrap_or_else(|| default.to_string());
+    let _ = writeln!(
+        out,
+        "listen: {}",
+        or_default(
+            file.listen.clone(),
+            "(not set; the flag, CABINET_LISTEN or 127.0.0.1:8765)"
+        )
+    );
+    let _ = writeln!(
+        out,
+        "public_url: {}",
+        or_default(
+            file.public_url.clone(),
+            "(not set; from the request's Host)"
+        )
+    );
+    let _ = writeln!(
+        out,
+        "data_dir: {}",
+        or_default(
+            file.data_dir.as_ref().map(|d| d.display().to_string()),
+            "(not set; the flag, CABINET_DATA_DIR or ./cabinet-data)"
+        )
+    );
+    let Some(access) = access else {
+        let _ = writeln!(
+            out,
+            "projects: none (open mode: any bearer token, every project; loopback only unless --open)"
+        );
+        return out;
+    };
+    for project in access.projects.values() {
+        let _ = writeln!(out, "project {}", project.name);
+        match &project.oidc {
+            Some(o) => {
+                let keys = match (&o.jwks_url, &o.jwks_file) {
+                    (Some(url), _) => format!("jwks_url {url}"),
+                    (None, Some(file)) => format!("jwks_file {}", file.display()),
+                    (None, None) => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  oidc: issuer {}, audience {}, {keys}, access_claims {:?}, scope_claims {:?}, skew_ms {} \
+                     (not verified yet: `cabinet serve` refuses to start with it)",
+                    o.issuer, o.audience, o.access_claims, o.scope_claims, o.skew_ms
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  oidc: none (service tokens only)");
+            }
+        }
+        for g in &project.groups {
+            let membership = match (&g.source_id, g.members.is_empty()) {
+                (Some(s), _) => format!("source_id {s}"),
+                (None, false) => format!("members {:?}", g.members),
+                (None, true) => "no source_id or members (service tokens name it)".into(),
+            };
+            let _ = writeln!(out, "  group {} (id {}): {membership}", g.name, g.id);
+            for c in &g.capabilities {
+                let note = if c.is_enforced() {
+                    ""
+                } else {
+                    " (not enforced yet)"
+                };
+                let _ = writeln!(
+                    out,
+                    "    {} {} scope {}{note}",
+                    c.acl,
+                    c.actions.join(","),
+                    c.scope
+                );
+            }
+        }
+        for t in &project.service_tokens {
+            let _ = writeln!(out, "  service token {}: groups {:?}", t.subject, t.groups);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::FilesAction;
+
+    /// The README's example, with a service token.
+    pub const EXAMPLE: &str = r#"
+listen = "0.0.0.0:8765"
+public_url = "https://files.example.com"
+data_dir = "/var/lib/cabinet"
+
+[[project]]
+name = "plant-a"
+
+[[project.group]]
+name = "admins"
+source_id = "idp-group-admins"
+capabilities = [
+  { filesAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },
+  { groupsAcl = { actions = ["LIST", "READ", "CREATE", "DELETE"], scope = { all = {} } } },
+]
+
+[[project.group]]
+name = "readers"
+members = ["dashboard"]
+capabilities = [{ filesAcl = { actions = ["READ"], scope = { all = {} } } }]
+
+[[project.service_token]]
+subject = "ci-pipeline"
+sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+groups = ["admins"]
+
+[[project.service_token]]
+subject = "dashboard"
+sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
+"#;
+
+    #[test]
+    fn a_complete_file_is_understood() {
+        let file = ConfigFile::parse(EXAMPLE).expect("parses");
+        assert_eq!(file.listen.as_deref(), Some("0.0.0.0:8765"));
+        assert_eq!(file.data_dir, Some(PathBuf::from("/var/lib/cabinet")));
+        let access = file.access().expect("valid").expect("projects");
+        let project = &access.projects["plant-a"];
+        assert_eq!(project.groups.len(), 2);
+        assert_eq!(project.groups[0].capabilities.len(), 2);
+        assert_eq!(project.service_tokens[0].subject, "ci-pipeline");
+        // "test" and "test2" hash to the two sha256 values above.
+        let ci = access.authenticate("test").expect("ci token");
+        assert!(ci.may_files("plant-a", FilesAction::Write));
+        let dashboard = access.authenticate("test2").expect("member token");
+        assert!(dashboard.may_files("plant-a", FilesAction::Read));
+        assert!(!dashboard.may_files("plant-a", FilesAction::Write));
+        let text = describe(&file, Some(&access));
+        assert!(text.contains("project plant-a"), "{text}");
+        assert!(text.contains("service token ci-pipeline"), "{text}");
+        assert!(!text.contains("9f86d0"), "hashes are not printed: {text}");
+    }
+
+    #[test]
+    fn overrides_win_over_the_file_and_the_file_over_defaults() {
+        let file = ConfigFile::parse(EXAMPLE).expect("parses");
+        let from_file = file.serve_config(Overrides::default()).expect("valid");
+        assert_eq!(from_file.listen, "0.0.0.0:8765");
+        assert_eq!(from_file.data_dir, PathBuf::from("/var/lib/cabinet"));
+        assert_eq!(
+            from_file.public_url.as_deref(),
+            Some("https://files.example.com")
+        );
+        assert!(from_file.access.is_some());
+        let overridden = file
+            .serve_config(Overrides {
+                listen: Some("127.0.0.1:0".into()),
+                data_dir: Some("/tmp/x".into()),
+                public_url: Some("http://other".into()),
+            })
+            .expect("valid");
+        assert_eq!(overridden.listen, "127.0.0.1:0");
+        assert_eq!(overridden.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(overridden.public_url.as_deref(), Some("http://other"));
+        let defaults = ConfigFile::default()
+            .serve_config(Overrides::default())
+            .expect("valid");
+        assert_eq!(defaults.listen, DEFAULT_LISTEN);
+        assert_eq!(defaults.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert!(defaults.access.is_none());
+    }
+
+    #[test]
+    fn no_project_is_open_mode() {
+        let file = ConfigFile::parse("listen = \"127.0.0.1:9\"\n").expect("parses");
+        assert!(file.access().expect("valid").is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        for (text, key) in [
+            ("lisen = \"x\"\n", "lisen"),
+            ("[[project]]\nname = \"abc\"\ncolour = 1\n", "colour"),
+            (
+                "[[project]]\nname = \"abc\"\n[[project.group]]\nname = \"g\"\nmember = []\n",
+                "member",
+            ),
+            (
+                "[[project]]\nname = \"abc\"\n[[project.service_token]]\nsubject = \"s\"\nsha = \"x\"\n",
+                "sha",
+            ),
+        ] {
+            let e = format!("{:#}", ConfigFile::parse(text).expect_err("refused"));
+            assert!(e.contains(&format!("unknown field `{key}`")), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn invalid_rules_are_refused_with_the_reason() {
+        let base = "[[project]]\nname = \"abc\"\n";
+        for (rest, needle) in [
+            ("[[project.group]]\nname = \"g\"\nsource_id = \"x\"\nmembers = []\n", "exclusive"),
+            ("[[project.group]]\nname = \"g\"\ncapabilities = [{ filesAcl = { actions = [\"READ\"], scope = { datasetScope = { ids = [1] } } } }]\n", "datasetScope is not supported yet"),
+            ("[[project.service_token]]\nsubject = \"s\"\nsha256 = \"abc\"\n", "64 hex digits"),
+            ("[[project.service_token]]\nsubject = \"s\"\nsha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\ngroups = [\"nope\"]\n", "no group `nope`"),
+            ("[[project.group]]\nname = \"g\"\n[[project.group]]\nname = \"g\"\n", "configured twice"),
+            ("oidc = { issuer = \"i\", audience = \"a\" }\n", "jwks_url"),
+        ] {
+            let file = ConfigFile::parse(&format!("{base}{rest}")).expect("parses");
+            let e = format!("{:#}", file.access().expect_err("refused"));
+            assert!(e.contains(needle), "{rest}: {e}");
+        }
+        let bad_name = ConfigFile::parse("[[project]]\nname = \"a_b\"\n").expect("parses");
+        assert!(bad_name.access().is_err());
+    }
+
+    #[test]
+    fn an_oidc_project_parses_in_the_issue_shape() {
+        let file = ConfigFile::parse(
+            "[[project]]\nname = \"plant-a\"\noidc = { jwks_url = \"https://idp.example.com/jwks\", issuer = \"https://idp.example.com/\", audience = \"cabinet\", access_claims = [\"groups\"], scope_claims = [\"scp\"], skew_ms = 0 }\n",
+        )
+        .expect("parses");
+        let access = file.access().expect("valid").expect("projects");
+        assert_eq!(access.oidc_projects(), vec!["plant-a"]);
+        assert!(describe(&file, Some(&access)).contains("issuer https://idp.example.com/"));
+    }
+}
