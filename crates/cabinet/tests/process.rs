@@ -553,3 +553,213 @@ async fn answers_as_soon_as_it_says_it_listens() {
     // machine would make such a test flaky without telling anything about the server.
     println!("cabinet start-up: {fresh_time:?} on a fresh data dir, {existing_time:?} on an existing one");
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Access configuration and the commands around it
+// ---------------------------------------------------------------------------------------------------------
+
+/// `cabinet` with `args`, without any `CABINET_*` variable of the environment the tests run in.
+fn cabinet_command(args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cabinet"));
+    command.args(args).env("NO_COLOR", "1");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("CABINET_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+#[tokio::test]
+async fn open_mode_beyond_loopback_refuses_to_start() {
+    let _serial = SERIAL.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let output = tokio::task::spawn_blocking(move || {
+        cabinet_command(&["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+            .arg(&data)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("cabinet runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it started: {stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "it said it listens: {:?}",
+        output.stdout
+    );
+    assert!(stderr.contains("refusing to serve"), "{stderr}");
+    assert!(
+        stderr.contains("--config FILE"),
+        "the message says how to configure access: {stderr}"
+    );
+    assert!(stderr.contains("--open"), "{stderr}");
+}
+
+#[tokio::test]
+async fn open_flag_serves_beyond_loopback_with_a_warning() {
+    let _serial = SERIAL.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let log = root.path().join("server.log");
+    let mut child = tokio::process::Command::from(cabinet_command(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--open",
+        "--data-dir",
+    ]))
+    .arg(root.path().join("data"))
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::fs::File::create(&log).unwrap())
+    .kill_on_drop(true)
+    .spawn()
+    .expect("cabinet starts");
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line),
+    )
+    .await
+    .expect("a line within 10 s")
+    .unwrap();
+    let port: u16 = line
+        .trim_end()
+        .strip_prefix("cabinet listening on http://0.0.0.0:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "unexpected line {line:?}; log:\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            )
+        });
+    // Reached over loopback: open mode, any token.
+    let r = common::server::client()
+        .post(format!(
+            "http://127.0.0.1:{port}/api/v1/projects/{PROJECT}/files/list"
+        ))
+        .bearer_auth("anything")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("WARN") && logged.contains("open mode on an address other than loopback"),
+        "no warning in the log:\n{logged}"
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn token_hash_prints_the_sha256_of_stdin() {
+    use std::io::Write as _;
+    let mut child = cabinet_command(&["token", "hash"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cabinet runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"s3cret-token\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    // sha256("s3cret-token"), computed independently of cabinet.
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "a81e611a041b13f078bf8ebe5dab4d4fd63fcc5594661c918bec093a2f416a7e\n"
+    );
+}
+
+/// A configuration with the process tests' project and token as a service token with full files access;
+/// its `listen` is not loopback, so only the harness's `--listen` flag lets it start on loopback.
+fn write_config(root: &Path) -> PathBuf {
+    let path = root.join("cabinet.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"listen = "0.0.0.0:8765"
+
+[[project]]
+name = "{PROJECT}"
+
+[[project.group]]
+name = "admins"
+capabilities = [{{ filesAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
+
+[[project.service_token]]
+subject = "process-test"
+sha256 = "{}"
+groups = ["admins"]
+"#,
+            cabinet::auth::token_sha256_hex("process-test-token")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_configured_server_accepts_its_service_token_only() {
+    let _serial = SERIAL.lock().await;
+    let root = tempfile::tempdir().unwrap();
+    let config = write_config(root.path());
+    let server =
+        Server::start_with(root.path(), &["--config", config.to_str().unwrap()], None).await;
+    let created = server.create("configured", false).await;
+    let status = server
+        .put(created["uploadUrl"].as_str().unwrap(), b"hello".to_vec())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(server.download("configured").await, b"hello");
+    let r = server
+        .client
+        .post(server.url("/files/list"))
+        .bearer_auth("another-token")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn config_check_prints_what_it_understood_or_names_the_fault() {
+    let root = tempfile::tempdir().unwrap();
+    let config = write_config(root.path());
+    let output = cabinet_command(&["config", "check", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for needle in [
+        format!("project {PROJECT}"),
+        "group admins".to_string(),
+        "filesAcl READ,WRITE scope all".to_string(),
+        "service token process-test".to_string(),
+        "oidc: none".to_string(),
+    ] {
+        assert!(stdout.contains(&needle), "no {needle:?} in:\n{stdout}");
+    }
+    let bad = root.path().join("bad.toml");
+    std::fs::write(&bad, "listen = \"127.0.0.1:1\"\nlisten_adress = \"x\"\n").unwrap();
+    let output = cabinet_command(&["config", "check", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("unknown field `listen_adress`"), "{stderr}");
+}

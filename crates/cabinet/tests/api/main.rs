@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod access;
 mod bounds;
 mod collector;
 mod conditional;
