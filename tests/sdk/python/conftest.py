@@ -74,15 +74,15 @@ def _cabinet_bin() -> Path:
     return path
 
 
-def start_server(data_dir: Path, log_dir: Path, name: str = "server") -> Server:
-    """Start `cabinet serve` on a free port with `data_dir`; wait for its ready line."""
+def start_server(data_dir: Path, log_dir: Path, name: str = "server", args: tuple[str, ...] = ()) -> Server:
+    """Start `cabinet serve` on a free port with `data_dir` (and extra `args`); wait for its ready line."""
     binary = _cabinet_bin()
     data_dir.mkdir(parents=True, exist_ok=True)
     stderr_path = log_dir / f"{name}-stderr.log"
     stdout_rest_path = log_dir / f"{name}-stdout.log"
     with open(stderr_path, "ab") as stderr_fh:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
-            [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir)],
+            [str(binary), "serve", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir), *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr_fh,

@@ -76,12 +76,12 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def make_client(base_url: str, project: str) -> CogniteClient:
+def make_client(base_url: str, project: str, token: str = "test-token") -> CogniteClient:
     return CogniteClient(
         ClientConfig(
             client_name="cabinet-tests",
             project=project,
-            credentials=Token("test-token"),
+            credentials=Token(token),
             base_url=base_url,
             timeout=30,
             file_transfer_timeout=120,
