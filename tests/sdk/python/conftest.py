@@ -86,7 +86,8 @@ def start_server(data_dir: Path, log_dir: Path, name: str = "server", args: tupl
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=stderr_fh,
-            env={**os.environ, "NO_COLOR": "1"},
+            # A CABINET_CONFIG of the caller's environment must not turn the suite's open server into another.
+            env={**{k: v for k, v in os.environ.items() if k != "CABINET_CONFIG"}, "NO_COLOR": "1"},
         )
     lines: queue.Queue[bytes] = queue.Queue()
 

@@ -59,6 +59,7 @@ impl Server {
             .env_remove("CABINET_LISTEN")
             .env_remove("CABINET_DATA_DIR")
             .env_remove("CABINET_PUBLIC_URL")
+            .env_remove("CABINET_CONFIG")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
