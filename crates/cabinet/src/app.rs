@@ -70,6 +70,12 @@ pub struct Application {
 impl Application {
     /// Opens the stores under the data directory and binds the listener.
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
+        // The access rules are checked first, so a refused start leaves nothing behind.
+        let listener = TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let local_addr = listener.local_addr()?;
+        check_access_rules(&config, local_addr)?;
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
@@ -78,11 +84,6 @@ impl Application {
         })?;
         let secret = Secret::load_or_create(&config.data_dir.join("secret.key"))
             .context("cannot read or create the secret key")?;
-        let listener = TcpListener::bind(&config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let local_addr = listener.local_addr()?;
-        check_access_rules(&config, local_addr)?;
         let public_url = match &config.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => default_public_url(local_addr),

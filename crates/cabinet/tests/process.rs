@@ -575,9 +575,10 @@ async fn open_mode_beyond_loopback_refuses_to_start() {
     let _serial = SERIAL.lock().await;
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
+    let data_dir = data.clone();
     let output = tokio::task::spawn_blocking(move || {
         cabinet_command(&["serve", "--listen", "0.0.0.0:0", "--data-dir"])
-            .arg(&data)
+            .arg(&data_dir)
             .stdin(std::process::Stdio::null())
             .output()
     })
@@ -597,6 +598,7 @@ async fn open_mode_beyond_loopback_refuses_to_start() {
         "the message says how to configure access: {stderr}"
     );
     assert!(stderr.contains("--open"), "{stderr}");
+    assert!(!data.exists(), "a refused start created its data directory");
 }
 
 #[tokio::test]
