@@ -116,10 +116,25 @@ impl ConfigFile {
             return Ok(None);
         }
         let mut projects = BTreeMap::new();
+        // One token may serve several projects, as one principal: the same subject everywhere.
+        let mut subjects: BTreeMap<[u8; 32], String> = BTreeMap::new();
         for entry in &self.project {
             let project = entry
                 .access()
                 .with_context(|| format!("project `{}`", entry.name))?;
+            for token in &project.service_tokens {
+                let subject = subjects
+                    .entry(token.sha256)
+                    .or_insert_with(|| token.subject.clone());
+                if *subject != token.subject {
+                    bail!(
+                        "project `{}`: service token `{}` has the sha256 of service token `{subject}` of another \
+                         project; one token is one subject",
+                        entry.name,
+                        token.subject
+                    );
+                }
+            }
             if projects.insert(project.name.clone(), project).is_some() {
                 bail!("project `{}` is configured twice", entry.name);
             }
@@ -496,6 +511,28 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
             let e = format!("{:#}", file.access().expect_err("refused"));
             assert!(e.contains(needle), "{rest}: {e}");
         }
+        let token = |project: &str, subject: &str| {
+            format!(
+                "[[project]]\nname = \"{project}\"\n[[project.group]]\nname = \"g\"\n[[project.service_token]]\n\
+                 subject = \"{subject}\"\nsha256 = \"{}\"\ngroups = [\"g\"]\n",
+                "ab".repeat(32)
+            )
+        };
+        let shared = format!("{}{}", token("one", "ci"), token("two", "ci"));
+        let shared = ConfigFile::parse(&shared)
+            .expect("parses")
+            .access()
+            .expect("valid");
+        assert_eq!(shared.expect("projects").projects.len(), 2);
+        let clash = format!("{}{}", token("one", "ci"), token("two", "other"));
+        let e = format!(
+            "{:#}",
+            ConfigFile::parse(&clash)
+                .expect("parses")
+                .access()
+                .expect_err("refused")
+        );
+        assert!(e.contains("one token is one subject"), "{e}");
         let bad_name = ConfigFile::parse("[[project]]\nname = \"a_b\"\n").expect("parses");
         assert!(bad_name.access().is_err());
     }
