@@ -76,6 +76,14 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local_addr = listener.local_addr()?;
         check_access_rules(&config, local_addr)?;
+        if let Some(access) = &config.access {
+            access
+                .load_keys(crate::auth::jwks::JwksSettings {
+                    refetch_interval: config.guards.jwks_refetch_interval,
+                    fetch_timeout: config.guards.jwks_fetch_timeout,
+                })
+                .await?;
+        }
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
@@ -190,8 +198,7 @@ pub fn open_data_dir_metadata(data_dir: &std::path::Path) -> anyhow::Result<Sqli
 }
 
 /// Refuses what must not serve: open mode beyond loopback without `--open` (where anyone who reaches
-/// the port could read and write every project), and OIDC projects, whose tokens cannot be verified yet
-/// (never accepted unverified).
+/// the port could read and write every project).
 fn check_access_rules(config: &ServeConfig, addr: SocketAddr) -> anyhow::Result<()> {
     match &config.access {
         None if addr.ip().is_loopback() => {}
@@ -205,17 +212,10 @@ fn check_access_rules(config: &ServeConfig, addr: SocketAddr) -> anyhow::Result<
              the README), or pass --open to accept any bearer token for every project"
         ),
         Some(access) => {
-            let oidc = access.oidc_projects();
-            if !oidc.is_empty() {
-                anyhow::bail!(
-                    "OIDC token verification is not available yet (projects {}): remove their `oidc` \
-                     entries and use [[project.service_token]]s, which are",
-                    oidc.join(", ")
-                );
-            }
             tracing::info!(
                 projects = access.projects.len(),
-                "access control on: service tokens only; security categories on files are not enforced yet"
+                oidc_projects = access.oidc_projects().len(),
+                "access control on: service tokens and OIDC tokens; security categories on files are not enforced yet"
             );
         }
     }

@@ -12,6 +12,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 
 use crate::app::{ServeConfig, DEFAULT_LISTEN};
+use crate::auth::jwks::{parse_jwks, KeyCache, KeySource};
 use crate::auth::{self, AccessConfig, Capability, Group, Oidc, ProjectAccess, ServiceToken};
 use crate::domain::ProjectName;
 
@@ -190,6 +191,11 @@ impl OidcEntry {
             (None, None) => bail!("oidc: jwks_url (or jwks_file) is required"),
             _ => {}
         }
+        if let Some(url) = &self.jwks_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                bail!("oidc: jwks_url must be an http:// or https:// URL");
+            }
+        }
         if self.issuer.trim().is_empty() || self.audience.trim().is_empty() {
             bail!("oidc: issuer and audience must not be empty");
         }
@@ -201,6 +207,11 @@ impl OidcEntry {
             access_claims: self.access_claims.clone(),
             scope_claims: self.scope_claims.clone(),
             skew_ms: self.skew_ms,
+            keys: std::sync::Arc::new(KeyCache::new(match (&self.jwks_url, &self.jwks_file) {
+                (Some(url), _) => KeySource::Url(url.clone()),
+                (None, Some(file)) => KeySource::File(file.clone()),
+                (None, None) => bail!("oidc: jwks_url (or jwks_file) is required"),
+            })),
         })
     }
 }
@@ -340,13 +351,19 @@ pub fn describe(file: &ConfigFile, access: Option<&AccessConfig>) -> String {
             Some(o) => {
                 let keys = match (&o.jwks_url, &o.jwks_file) {
                     (Some(url), _) => format!("jwks_url {url}"),
-                    (None, Some(file)) => format!("jwks_file {}", file.display()),
+                    (None, Some(file)) => match std::fs::read(file)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|body| parse_jwks(&body))
+                    {
+                        Ok(keys) => format!("jwks_file {} ({} keys)", file.display(), keys.len()),
+                        Err(e) => format!("jwks_file {} (UNUSABLE: {e})", file.display()),
+                    },
                     (None, None) => String::new(),
                 };
                 let _ = writeln!(
                     out,
                     "  oidc: issuer {}, audience {}, {keys}, access_claims {:?}, scope_claims {:?}, skew_ms {} \
-                     (not verified yet: `cabinet serve` refuses to start with it)",
+                     (tokens verified against the JWKS: RS256, ES256 and other asymmetric algorithms)",
                     o.issuer, o.audience, o.access_claims, o.scope_claims, o.skew_ms
                 );
             }
@@ -506,6 +523,7 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
             ("[[project.service_token]]\nsubject = \"s\"\nsha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\ngroups = [\"nope\"]\n", "no group `nope`"),
             ("[[project.group]]\nname = \"g\"\n[[project.group]]\nname = \"g\"\n", "configured twice"),
             ("oidc = { issuer = \"i\", audience = \"a\" }\n", "jwks_url"),
+            ("oidc = { jwks_url = \"file:///k.json\", issuer = \"i\", audience = \"a\" }\n", "http:// or https://"),
         ] {
             let file = ConfigFile::parse(&format!("{base}{rest}")).expect("parses");
             let e = format!("{:#}", file.access().expect_err("refused"));

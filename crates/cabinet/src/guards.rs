@@ -42,6 +42,11 @@ pub struct Guards {
     /// Content downloads (`GET` of a download URL) in progress at once, until their body is sent; one more
     /// is answered 503 with `Retry-After`.
     pub max_downloads: usize,
+    /// Least time between two JWKS refreshes that tokens with an unknown `kid` trigger (a key the IdP
+    /// has just rotated in is picked up by the first token after it; forged `kid`s cannot hammer the IdP).
+    pub jwks_refetch_interval: Duration,
+    /// A JWKS fetch that takes longer fails, and the cached keys stay.
+    pub jwks_fetch_timeout: Duration,
 }
 
 impl Default for Guards {
@@ -58,6 +63,8 @@ impl Default for Guards {
             min_body_rate: 1024,
             max_uploads: 256,
             max_downloads: 256,
+            jwks_refetch_interval: Duration::from_secs(5),
+            jwks_fetch_timeout: Duration::from_secs(3),
         }
     }
 }

@@ -34,10 +34,13 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
         None => Principal::Open,
         Some(access) => match access.authenticate(token) {
             Some(principal) => principal,
-            None => {
-                tracing::info!("401: the bearer token is no configured service token");
-                return unauthorized("Unauthorized: the token is not valid");
-            }
+            None => match access.authenticate_jwt(token).await {
+                Ok(principal) => principal,
+                Err(reason) => {
+                    tracing::info!(%reason, "401: the bearer token is no service token and no valid JWT");
+                    return unauthorized("Unauthorized: the token is not valid");
+                }
+            },
         },
     };
     if let Some(rest) = req.uri().path().strip_prefix("/api/v1/projects/") {

@@ -1,11 +1,12 @@
 //! Access control the CDF way: who a bearer token is (a [`Principal`]) and what its groups allow.
 //!
 //! Without an [`AccessConfig`] the server runs in open mode (any bearer token, every project); with one,
-//! only configured projects exist for clients, and a token must be one of a project's service tokens.
-//! OIDC tokens are configured in the same shape but not verified yet, so a server refuses to start with
-//! them (see [`AccessConfig::oidc_projects`]).
+//! only configured projects exist for clients, and a token must be one of a project's service tokens or
+//! a JWT its identity provider signed ([`oidc`], with keys from [`jwks`]).
 
 pub mod capability;
+pub mod jwks;
+pub mod oidc;
 
 use std::collections::BTreeMap;
 
@@ -26,7 +27,7 @@ pub struct AccessConfig {
 pub struct ProjectAccess {
     /// The project's URL name.
     pub name: String,
-    /// The project's identity provider, when it has one (not verified yet).
+    /// The project's identity provider, when it has one.
     pub oidc: Option<Oidc>,
     /// The project's groups, in configuration order.
     pub groups: Vec<Group>,
@@ -51,6 +52,8 @@ pub struct Oidc {
     pub scope_claims: Vec<String>,
     /// Allowed clock skew on `exp` and `nbf`, in milliseconds.
     pub skew_ms: u64,
+    /// The signing keys, shared by every clone of the configuration.
+    pub keys: std::sync::Arc<jwks::KeyCache>,
 }
 
 /// A group: who is in it, and what it may do.
@@ -144,6 +147,30 @@ impl AccessConfig {
             .filter(|p| p.oidc.is_some())
             .map(|p| p.name.as_str())
             .collect()
+    }
+
+    /// Loads every project's JWKS before the server serves, with the refresh `settings`. An unreadable
+    /// or invalid `jwks_file` is an error (the configuration is wrong); an unreachable `jwks_url` is only
+    /// logged (the IdP may come up later, and the first token refreshes the keys).
+    pub async fn load_keys(&self, settings: jwks::JwksSettings) -> anyhow::Result<()> {
+        for project in self.projects.values() {
+            let Some(oidc) = &project.oidc else { continue };
+            oidc.keys.configure(settings);
+            match (oidc.keys.refresh().await, oidc.keys.source()) {
+                (Ok(count), _) => {
+                    tracing::info!(project = project.name, keys = count, "JWKS loaded")
+                }
+                (Err(e), jwks::KeySource::File(_)) => {
+                    anyhow::bail!("project {}: oidc.jwks_file: {e}", project.name)
+                }
+                (Err(e), jwks::KeySource::Url(_)) => tracing::warn!(
+                    project = project.name,
+                    error = %e,
+                    "JWKS not reachable at start-up; tokens are refused until a refresh succeeds"
+                ),
+            }
+        }
+        Ok(())
     }
 
     /// Who `token` is, in every project where it is a service token with at least one group; `None` when

@@ -340,24 +340,3 @@ async fn open_mode_on_loopback_is_unchanged() {
     let r = reply(r).await;
     assert_eq!(r.body["subject"], json!("anonymous"), "{r:?}");
 }
-
-#[tokio::test]
-async fn oidc_projects_refuse_to_start() {
-    let access = ConfigFile::parse(
-        "[[project]]\nname = \"plant-a\"\noidc = { jwks_url = \"http://127.0.0.1:9/jwks\", issuer = \"i\", audience = \"a\" }\n",
-    )
-    .expect("parses")
-    .access()
-    .expect("valid");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = cabinet::app::ServeConfig::new("127.0.0.1:0", dir.path());
-    config.access = access;
-    let e = cabinet::app::Application::build(config)
-        .await
-        .err()
-        .expect("refused");
-    assert!(
-        format!("{e:#}").contains("OIDC token verification is not available yet"),
-        "{e:#}"
-    );
-}
