@@ -15,6 +15,7 @@ mod errors;
 mod guards;
 mod list;
 mod multipart;
+mod oidc;
 mod query;
 mod retrieve;
 mod search;
