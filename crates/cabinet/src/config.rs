@@ -565,4 +565,27 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
         assert_eq!(access.oidc_projects(), vec!["plant-a"]);
         assert!(describe(&file, Some(&access)).contains("issuer https://idp.example.com/"));
     }
+
+    #[test]
+    fn config_check_counts_the_keys_of_a_jwks_file_and_flags_a_broken_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good.json");
+        std::fs::write(
+            &good,
+            r#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#,
+        )
+        .expect("write");
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "not json").expect("write");
+        for (path, needle) in [(&good, "(1 keys)"), (&bad, "UNUSABLE")] {
+            let file = ConfigFile::parse(&format!(
+                "[[project]]\nname = \"plant-a\"\noidc = {{ jwks_file = \"{}\", issuer = \"i\", audience = \"a\" }}\n",
+                path.display()
+            ))
+            .expect("parses");
+            let access = file.access().expect("valid").expect("projects");
+            let text = describe(&file, Some(&access));
+            assert!(text.contains(needle), "{text}");
+        }
+    }
 }

@@ -172,7 +172,7 @@ impl KeyCache {
         if let Ok(mut slot) = self.keys.write() {
             *slot = Arc::new(keys);
         }
-        tracing::info!(keys = count, "JWKS loaded");
+        tracing::info!(keys = count, source = ?self.source, "JWKS loaded");
         Ok(count)
     }
 }

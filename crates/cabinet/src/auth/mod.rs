@@ -157,9 +157,7 @@ impl AccessConfig {
             let Some(oidc) = &project.oidc else { continue };
             oidc.keys.configure(settings);
             match (oidc.keys.refresh().await, oidc.keys.source()) {
-                (Ok(count), _) => {
-                    tracing::info!(project = project.name, keys = count, "JWKS loaded")
-                }
+                (Ok(_), _) => {}
                 (Err(e), jwks::KeySource::File(_)) => {
                     anyhow::bail!("project {}: oidc.jwks_file: {e}", project.name)
                 }
