@@ -87,7 +87,7 @@ async fn bulk_load(ctx: &mut Ctx, dir: &Path, n: u64) -> anyhow::Result<Loaded> 
             if let Some(u) = uploaded {
                 to_publish.push((id, i, u));
             }
-            if ids.len() as u64 % (n / 5).max(1) == 0 {
+            if (ids.len() as u64).is_multiple_of((n / 5).max(1)) {
                 crate::log(&format!("  {} files created", ids.len()));
             }
             if ids.len() % 10_000 == 0 {
@@ -122,7 +122,7 @@ async fn bulk_load(ctx: &mut Ctx, dir: &Path, n: u64) -> anyhow::Result<Loaded> 
     while let Some(r) = publishes.next().await {
         r.map_err(|e| anyhow!("publish_content failed: {e}"))?;
         done += 1;
-        if done % 10_000 == 0 {
+        if done.is_multiple_of(10_000) {
             disk.check()?;
         }
     }
