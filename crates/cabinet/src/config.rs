@@ -384,12 +384,15 @@ pub fn describe(file: &ConfigFile, access: Option<&AccessConfig>) -> String {
                 } else {
                     " (not enforced yet)"
                 };
+                let scope = match &c.data_sets {
+                    Some(ids) => format!("{} {ids:?}", c.scope),
+                    None => c.scope.clone(),
+                };
                 let _ = writeln!(
                     out,
-                    "    {} {} scope {}{note}",
+                    "    {} {} scope {scope}{note}",
                     c.acl,
                     c.actions.join(","),
-                    c.scope
                 );
             }
         }
@@ -518,7 +521,7 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
         let base = "[[project]]\nname = \"abc\"\n";
         for (rest, needle) in [
             ("[[project.group]]\nname = \"g\"\nsource_id = \"x\"\nmembers = []\n", "exclusive"),
-            ("[[project.group]]\nname = \"g\"\ncapabilities = [{ filesAcl = { actions = [\"READ\"], scope = { datasetScope = { ids = [1] } } } }]\n", "datasetScope is not supported yet"),
+            ("[[project.group]]\nname = \"g\"\ncapabilities = [{ filesAcl = { actions = [\"READ\"], scope = { datasetScope = { ids = [] } } } }]\n", "at least one id"),
             ("[[project.service_token]]\nsubject = \"s\"\nsha256 = \"abc\"\n", "64 hex digits"),
             ("[[project.service_token]]\nsubject = \"s\"\nsha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\ngroups = [\"nope\"]\n", "no group `nope`"),
             ("[[project.group]]\nname = \"g\"\n[[project.group]]\nname = \"g\"\n", "configured twice"),

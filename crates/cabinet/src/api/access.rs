@@ -9,7 +9,9 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorKind};
 use super::AppState;
-use crate::auth::{FilesAction, Principal};
+use crate::auth::{FilesAccess, FilesAction, Principal};
+use crate::domain::{FileFilter, FileRecord, Identifier, ProjectName};
+use crate::store::MetadataStore;
 
 /// CDF's text for a missing capability; the Python SDK keys on "insufficient access rights".
 pub const FORBIDDEN_MESSAGE: &str =
@@ -56,7 +58,8 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
             }
         }
         let action = files_action(req.method(), tail);
-        if !principal.may_files(project, action) {
+        // A data-set scope passes here; the handler then narrows what it sees or refuses the file.
+        if principal.files_access(project, action) == FilesAccess::None {
             if let Principal::Known { subject, .. } = &principal {
                 tracing::info!(
                     subject,
@@ -70,6 +73,64 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
     }
     req.extensions_mut().insert(principal);
     next.run(req).await
+}
+
+/// Narrows a list, search, aggregate or partition filter to the files the caller may read, before it
+/// reaches the store (so counts and cursors only ever see those files, and the data-set index serves it).
+pub fn narrow_to_readable(principal: &Principal, project: &ProjectName, filter: &mut FileFilter) {
+    match principal.files_access(project.as_str(), FilesAction::Read) {
+        FilesAccess::All => {}
+        FilesAccess::DataSets(ids) => filter.restrict_data_sets(&ids),
+        FilesAccess::None => filter.restrict_data_sets(&Default::default()),
+    }
+}
+
+/// Files by identifier for a single-item read (`byids`, `GET /files/{id}`, `downloadlink`), in request
+/// order. A caller with `all` gets the store's answer unchanged (an unknown id is a 400 `missing`). For a
+/// data-set-scoped caller an unknown file and a file outside its scope look the same: both are a 403
+/// with the Files text, or, with `ignore_unknown`, both are left out; so the answer never tells whether
+/// a file it may not read exists.
+pub async fn retrieve_readable(
+    meta: &dyn MetadataStore,
+    principal: &Principal,
+    project: &ProjectName,
+    ids: &[Identifier],
+    ignore_unknown: bool,
+) -> Result<Vec<FileRecord>, ApiError> {
+    let access = principal.files_access(project.as_str(), FilesAction::Read);
+    retrieve_covered(meta, &access, project, ids, ignore_unknown).await
+}
+
+/// What the caller may do with `action` on the files of `project`.
+pub fn access_for(
+    principal: &Principal,
+    project: &ProjectName,
+    action: FilesAction,
+) -> FilesAccess {
+    principal.files_access(project.as_str(), action)
+}
+
+/// [`retrieve_readable`] for a given access (completemultipartupload checks WRITE with it).
+pub async fn retrieve_covered(
+    meta: &dyn MetadataStore,
+    access: &FilesAccess,
+    project: &ProjectName,
+    ids: &[Identifier],
+    ignore_unknown: bool,
+) -> Result<Vec<FileRecord>, ApiError> {
+    if *access == FilesAccess::All {
+        return Ok(meta.retrieve(project, ids, ignore_unknown).await?);
+    }
+    let found = meta.retrieve(project, ids, true).await?;
+    let total = found.len();
+    let readable: Vec<FileRecord> = found
+        .into_iter()
+        .filter(|f| access.covers(f.data_set_id))
+        .collect();
+    if !ignore_unknown && (readable.len() != total || total != ids.len()) {
+        return Err(ApiError::new(ErrorKind::Forbidden, FORBIDDEN_MESSAGE));
+    }
+    Ok(readable)
 }
 
 /// The value of `Authorization: Bearer <token>`, when there is a non-empty one.

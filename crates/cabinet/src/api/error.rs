@@ -168,6 +168,9 @@ impl From<StoreError> for ApiError {
                 ErrorKind::Conflict,
                 "A newer upload of this file has completed, so this upload URL no longer accepts content; ask for a new upload URL (uploadlink) to replace the file's content",
             ),
+            StoreError::OutOfScope => {
+                Self::new(ErrorKind::Forbidden, crate::api::access::FORBIDDEN_MESSAGE)
+            }
             StoreError::NoSpace { .. } => Self::no_space(),
             e @ StoreError::Internal { .. } => Self::internal(e),
         }

@@ -2,6 +2,8 @@
 //! `token/inspect` echoes them and ACLs cabinet does not know round-trip), with a parsed view of what
 //! cabinet enforces.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 /// What a request to the Files API needs, as `filesAcl` actions.
@@ -34,11 +36,14 @@ pub struct Capability {
     pub actions: Vec<String>,
     /// The name of its scope (`all`, `currentuserscope`, …).
     pub scope: String,
+    /// For a `filesAcl` with `datasetScope`: the data-set ids it covers (`None` for every other scope).
+    pub data_sets: Option<BTreeSet<i64>>,
 }
 
 impl Capability {
-    /// Checks the shape, and for `filesAcl` (the ACL cabinet enforces) the actions and the scope. A
-    /// `datasetScope` is refused rather than read as `all`: widening a grant silently is never an option.
+    /// Checks the shape, and for `filesAcl` (the ACL cabinet enforces) the actions and the scope: `all`,
+    /// or `datasetScope` with its `ids` (numbers or numeric strings, as CDF and the Python SDK send them;
+    /// at least one).
     pub fn parse(raw: Value) -> Result<Self, String> {
         let Some(object) = raw.as_object() else {
             return Err("a capability must be a table such as { filesAcl = { ... } }".into());
@@ -84,6 +89,7 @@ impl Capability {
         let (Some(scope), None) = (scopes.next(), scopes.next()) else {
             return Err(format!("{acl}: scope must name exactly one scope"));
         };
+        let mut data_sets = None;
         if acl == "filesAcl" {
             if let Some(bad) = actions
                 .iter()
@@ -95,20 +101,19 @@ impl Capability {
             }
             match scope.as_str() {
                 "all" => {}
-                "datasetScope" => {
-                    return Err(
-                        "filesAcl: datasetScope is not supported yet; only scope = { all = {} } \
-                                is (a data-set scope is never widened to all)"
-                            .into(),
-                    )
+                "datasetScope" => data_sets = Some(dataset_ids(&scope_table[scope])?),
+                other => {
+                    return Err(format!(
+                        "filesAcl: unknown scope `{other}` (expected all or datasetScope)"
+                    ))
                 }
-                other => return Err(format!("filesAcl: unknown scope `{other}` (expected all)")),
             }
         }
         Ok(Self {
             acl: acl.clone(),
             actions,
             scope: scope.clone(),
+            data_sets,
             raw,
         })
     }
@@ -120,10 +125,83 @@ impl Capability {
             && self.actions.iter().any(|a| a == action.as_str())
     }
 
+    /// What this capability grants for `action` on files: nothing, every file, or the files of some data
+    /// sets.
+    pub fn files_access(&self, action: FilesAction) -> FilesAccess {
+        if self.acl != "filesAcl" || !self.actions.iter().any(|a| a == action.as_str()) {
+            return FilesAccess::None;
+        }
+        match (&self.data_sets, self.scope.as_str()) {
+            (Some(ids), _) => FilesAccess::DataSets(ids.clone()),
+            (None, "all") => FilesAccess::All,
+            _ => FilesAccess::None,
+        }
+    }
+
     /// Whether cabinet enforces this ACL (the others are kept and echoed, and grant nothing yet).
     pub fn is_enforced(&self) -> bool {
         self.acl == "filesAcl"
     }
+}
+
+/// A principal's files access for one action in one project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilesAccess {
+    /// No capability grants the action.
+    None,
+    /// Every file of the project (`all`, which also covers files without a data set).
+    All,
+    /// Only files whose `dataSetId` is one of these (never a file without a data set).
+    DataSets(BTreeSet<i64>),
+}
+
+impl FilesAccess {
+    /// The union of two grants; `all` wins.
+    pub fn union(self, other: FilesAccess) -> FilesAccess {
+        match (self, other) {
+            (FilesAccess::All, _) | (_, FilesAccess::All) => FilesAccess::All,
+            (FilesAccess::None, x) | (x, FilesAccess::None) => x,
+            (FilesAccess::DataSets(mut a), FilesAccess::DataSets(b)) => {
+                a.extend(b);
+                FilesAccess::DataSets(a)
+            }
+        }
+    }
+
+    /// Whether it covers a file in `data_set` (`None`: a file without a data set, covered only by `all`).
+    pub fn covers(&self, data_set: Option<i64>) -> bool {
+        match self {
+            FilesAccess::None => false,
+            FilesAccess::All => true,
+            FilesAccess::DataSets(ids) => data_set.is_some_and(|d| ids.contains(&d)),
+        }
+    }
+}
+
+/// The `ids` of a `datasetScope`: a non-empty list of positive ids, as numbers or numeric strings.
+fn dataset_ids(scope: &Value) -> Result<BTreeSet<i64>, String> {
+    let bad = || {
+        "filesAcl: datasetScope must be { ids = [<data set id>, ...] } with at least one id"
+            .to_string()
+    };
+    let body = scope.as_object().ok_or_else(bad)?;
+    if let Some(key) = body.keys().find(|k| k.as_str() != "ids") {
+        return Err(format!(
+            "filesAcl: datasetScope: unknown key `{key}` (expected ids)"
+        ));
+    }
+    let ids = body.get("ids").and_then(Value::as_array).ok_or_else(bad)?;
+    if ids.is_empty() {
+        return Err(bad());
+    }
+    ids.iter()
+        .map(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                .filter(|id| *id > 0)
+                .ok_or_else(|| format!("filesAcl: datasetScope: `{v}` is not a data set id"))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -150,12 +228,42 @@ mod tests {
     }
 
     #[test]
-    fn dataset_scope_is_refused_not_widened() {
-        let e = Capability::parse(
-            json!({"filesAcl": {"actions": ["READ"], "scope": {"datasetScope": {"ids": [1]}}}}),
+    fn dataset_scope_reads_its_ids_and_grants_only_them() {
+        let c = Capability::parse(
+            json!({"filesAcl": {"actions": ["READ"], "scope": {"datasetScope": {"ids": [1, "7"]}}}}),
         )
-        .expect_err("refused");
-        assert!(e.contains("datasetScope is not supported yet"), "{e}");
+        .expect("valid");
+        let ids = FilesAccess::DataSets([1, 7].into());
+        assert_eq!(c.files_access(FilesAction::Read), ids);
+        assert_eq!(c.files_access(FilesAction::Write), FilesAccess::None);
+        assert!(
+            !c.allows_files(FilesAction::Read),
+            "a data-set scope is not `all`"
+        );
+        assert!(ids.covers(Some(7)) && !ids.covers(Some(2)) && !ids.covers(None));
+        for bad in [
+            json!({"ids": []}),
+            json!({"ids": ["x"]}),
+            json!({"ids": [0]}),
+            json!({}),
+            json!({"ids": [1], "x": 1}),
+        ] {
+            let raw = json!({"filesAcl": {"actions": ["READ"], "scope": {"datasetScope": bad}}});
+            assert!(Capability::parse(raw.clone()).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn files_access_unions_and_all_wins() {
+        let a = FilesAccess::DataSets([1].into());
+        let b = FilesAccess::DataSets([2].into());
+        assert_eq!(a.clone().union(b), FilesAccess::DataSets([1, 2].into()));
+        assert_eq!(a.clone().union(FilesAccess::All), FilesAccess::All);
+        assert_eq!(FilesAccess::None.union(a.clone()), a);
+        assert_eq!(
+            FilesAccess::None.union(FilesAccess::None),
+            FilesAccess::None
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-pub use capability::{Capability, FilesAction};
+pub use capability::{Capability, FilesAccess, FilesAction};
 
 /// The access rules of a server: its projects, their groups and service tokens.
 #[derive(Debug, Clone, Default)]
@@ -117,6 +117,21 @@ impl Principal {
                 .filter(|g| g.project == project)
                 .flat_map(|g| &g.capabilities)
                 .any(|c| c.allows_files(action)),
+        }
+    }
+
+    /// What the caller may do with `action` on the files of `project`: the union over its capabilities
+    /// there (`all` wins).
+    pub fn files_access(&self, project: &str, action: FilesAction) -> FilesAccess {
+        match self {
+            Principal::Open => FilesAccess::All,
+            Principal::Known { grants, .. } => grants
+                .iter()
+                .filter(|g| g.project == project)
+                .flat_map(|g| &g.capabilities)
+                .fold(FilesAccess::None, |acc, c| {
+                    acc.union(c.files_access(action))
+                }),
         }
     }
 }

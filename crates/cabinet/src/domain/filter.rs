@@ -119,6 +119,20 @@ pub struct FileFilter {
 pub const MAX_FILTER_IDS: usize = 100;
 
 impl FileFilter {
+    /// Narrows the filter to files in `allowed` data sets (a caller's data-set scope): the intersection
+    /// with the caller's own `dataSetIds` condition, or `allowed` when it has none. An empty result
+    /// matches nothing, and so does a file without a data set.
+    pub fn restrict_data_sets(&mut self, allowed: &std::collections::BTreeSet<i64>) {
+        let ids = match self.data_set_ids.take() {
+            Some(wanted) => wanted
+                .into_iter()
+                .filter(|id| allowed.contains(id))
+                .collect(),
+            None => allowed.iter().copied().collect(),
+        };
+        self.data_set_ids = Some(ids);
+    }
+
     /// Whether `f` satisfies every condition: the reference semantics of the filter.
     pub fn matches(&self, f: &FileRecord) -> bool {
         let eq = |want: &Option<String>, have: &Option<String>| {
@@ -544,6 +558,24 @@ mod tests {
 
     fn parse_json(v: Value) -> Result<FileFilter, Invalid> {
         FileFilter::from_json(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn a_data_set_scope_intersects_the_callers_condition() {
+        let allowed = [1, 3].into();
+        let mut none = FileFilter::default();
+        none.restrict_data_sets(&allowed);
+        assert_eq!(none.data_set_ids, Some(vec![1, 3]));
+        let mut some = parse_json(json!({"dataSetIds": [{"id": 2}, {"id": 3}]})).unwrap();
+        some.restrict_data_sets(&allowed);
+        assert_eq!(some.data_set_ids, Some(vec![3]));
+        let mut disjoint = parse_json(json!({"dataSetIds": [{"id": 2}]})).unwrap();
+        disjoint.restrict_data_sets(&allowed);
+        assert_eq!(
+            disjoint.data_set_ids,
+            Some(vec![]),
+            "an empty intersection matches nothing"
+        );
     }
 
     #[test]

@@ -21,6 +21,11 @@ pub enum StoreError {
     /// longer replace it (a stale upload URL must never overwrite newer content).
     #[error("a newer upload of the file has completed")]
     Superseded,
+    /// The caller's data-set scope does not cover a file it names (or would create, move or overwrite); an
+    /// unknown file is reported the same way to a scoped caller, so the answer does not tell whether it
+    /// exists.
+    #[error("outside the caller's data-set scope")]
+    OutOfScope,
     /// The backend is out of space (the disk, or a quota). Nothing was changed; deleting may still work.
     #[error("{backend} is out of space")]
     NoSpace {

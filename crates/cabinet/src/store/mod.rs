@@ -8,6 +8,8 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+use crate::auth::FilesAccess;
+
 pub use error::StoreError;
 
 use crate::domain::{
@@ -130,6 +132,22 @@ pub trait MetadataStore: Send + Sync + 'static {
         overwrite: bool,
         session: NewSession,
         now: i64,
+    ) -> Result<FileRecord, StoreError> {
+        self.create_file_in_scope(project, spec, overwrite, session, now, &FilesAccess::All)
+            .await
+    }
+
+    /// [`MetadataStore::create_file`] for a caller whose WRITE access is `scope`, checked inside the same
+    /// write: the new file's data set must be covered, and with `overwrite` the replaced file's too;
+    /// otherwise [`StoreError::OutOfScope`] and nothing changes.
+    async fn create_file_in_scope(
+        &self,
+        project: &ProjectName,
+        spec: FileSpec,
+        overwrite: bool,
+        session: NewSession,
+        now: i64,
+        scope: &FilesAccess,
     ) -> Result<FileRecord, StoreError>;
 
     /// Opens `session` for new content of an existing file.
@@ -138,6 +156,19 @@ pub trait MetadataStore: Send + Sync + 'static {
         project: &ProjectName,
         file: &Identifier,
         session: NewSession,
+    ) -> Result<FileRecord, StoreError> {
+        self.open_session_in_scope(project, file, session, &FilesAccess::All)
+            .await
+    }
+
+    /// [`MetadataStore::open_session`] for a caller whose WRITE access is `scope`: a file outside it, and
+    /// for a scoped caller an unknown one, is [`StoreError::OutOfScope`].
+    async fn open_session_in_scope(
+        &self,
+        project: &ProjectName,
+        file: &Identifier,
+        session: NewSession,
+        scope: &FilesAccess,
     ) -> Result<FileRecord, StoreError>;
 
     /// Looks up an upload session of a file. `None` when the session or the file no longer exists.
@@ -195,6 +226,20 @@ pub trait MetadataStore: Send + Sync + 'static {
         project: &ProjectName,
         items: Vec<FileUpdate>,
         now: i64,
+    ) -> Result<Vec<FileRecord>, StoreError> {
+        self.update_in_scope(project, items, now, &FilesAccess::All)
+            .await
+    }
+
+    /// [`MetadataStore::update`] for a caller whose WRITE access is `scope`: every target must be covered
+    /// before and after its patch (moving a file needs WRITE on both data sets); for a scoped caller an
+    /// unknown target is [`StoreError::OutOfScope`] too. Nothing changes on failure.
+    async fn update_in_scope(
+        &self,
+        project: &ProjectName,
+        items: Vec<FileUpdate>,
+        now: i64,
+        scope: &FilesAccess,
     ) -> Result<Vec<FileRecord>, StoreError>;
 
     /// Deletes files and their upload sessions; unknown identifiers are skipped with `ignore_unknown`,
@@ -204,6 +249,20 @@ pub trait MetadataStore: Send + Sync + 'static {
         project: &ProjectName,
         ids: &[Identifier],
         ignore_unknown: bool,
+    ) -> Result<Vec<DeletedFile>, StoreError> {
+        self.delete_in_scope(project, ids, ignore_unknown, &FilesAccess::All)
+            .await
+    }
+
+    /// [`MetadataStore::delete`] for a caller whose WRITE access is `scope`: a file outside it is treated
+    /// like an unknown one (skipped with `ignore_unknown`), and for a scoped caller an unknown file that
+    /// is not ignored is [`StoreError::OutOfScope`].
+    async fn delete_in_scope(
+        &self,
+        project: &ProjectName,
+        ids: &[Identifier],
+        ignore_unknown: bool,
+        scope: &FilesAccess,
     ) -> Result<Vec<DeletedFile>, StoreError>;
 
     /// For the orphan collector: the current content key of each file of `file_ids` that exists and has

@@ -9,6 +9,7 @@ mod collector;
 mod conditional;
 mod content;
 mod create;
+mod dataset_scope;
 mod delete;
 mod disk_full;
 mod errors;

@@ -1,13 +1,16 @@
 //! `POST /files/aggregate`: the number of files matching a filter.
 
 use axum::extract::State;
+use axum::Extension;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use crate::api::access::narrow_to_readable;
 use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
 use crate::api::AppState;
+use crate::auth::Principal;
 use crate::domain::{FileFilter, ProjectName};
 
 /// The body: an optional filter (`{}` and absent both count every file).
@@ -21,9 +24,11 @@ pub struct AggregateBody {
 pub async fn aggregate_files(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<AggregateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    let mut filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    narrow_to_readable(&principal, &project, &mut filter);
     let count = app.meta.count(&project, &filter).await?;
     Ok(Json(json!({ "items": [{ "count": count }] })))
 }

@@ -3,13 +3,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 
 use super::{new_session, OverwriteQuery};
+use crate::api::access::access_for;
 use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, CdfQuery, UrlBase};
 use crate::api::model::{FileView, FileWrite};
 use crate::api::AppState;
+use crate::auth::{FilesAction, Principal};
 use crate::clock::now_ms;
 use crate::domain::{FileSpec, ProjectName};
 
@@ -19,6 +21,7 @@ use crate::domain::{FileSpec, ProjectName};
 pub async fn create_file(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     base: UrlBase,
     CdfQuery(query): CdfQuery<OverwriteQuery>,
     CdfJson(body): CdfJson<FileWrite>,
@@ -28,7 +31,14 @@ pub async fn create_file(
     let session = new_session(None);
     let file = app
         .meta
-        .create_file(&project, spec, query.overwrite, session.clone(), now_ms())
+        .create_file_in_scope(
+            &project,
+            spec,
+            query.overwrite,
+            session.clone(),
+            now_ms(),
+            &access_for(&principal, &project, FilesAction::Write),
+        )
         .await?;
     tracing::info!(file_id = file.id, "file created");
     Ok((

@@ -1,13 +1,15 @@
 //! `POST /files/delete`: all or nothing; content and pending uploads go with the file.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 
+use crate::api::access::access_for;
 use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
 use crate::api::model::{check_identifiers, IdentifierItems};
 use crate::api::AppState;
+use crate::auth::{FilesAction, Principal};
 use crate::domain::{Identifier, ProjectName, MAX_ITEMS};
 use crate::store::StoreError;
 
@@ -17,6 +19,7 @@ use crate::store::StoreError;
 pub async fn delete_files(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<IdentifierItems>,
 ) -> Result<Json<Value>, ApiError> {
     check_identifiers(&body.items, 1, MAX_ITEMS)?;
@@ -30,13 +33,18 @@ pub async fn delete_files(
         )));
     }
     let ignore_unknown = body.ignore_unknown_ids.unwrap_or(false);
-    let deleted = match app.meta.delete(&project, &body.items, ignore_unknown).await {
+    let scope = access_for(&principal, &project, FilesAction::Write);
+    let deleted = match app
+        .meta
+        .delete_in_scope(&project, &body.items, ignore_unknown, &scope)
+        .await
+    {
         // Deleting needs a little room too: give back the space reserve, then try once more.
         Err(StoreError::NoSpace { .. })
             if app.disk.as_ref().is_some_and(|d| d.release_reserve()) =>
         {
             app.meta
-                .delete(&project, &body.items, ignore_unknown)
+                .delete_in_scope(&project, &body.items, ignore_unknown, &scope)
                 .await?
         }
         result => result?,

@@ -1,14 +1,16 @@
 //! `POST /files/downloadlink`: signed, expiring GET URLs for file content.
 
 use axum::extract::State;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::api::access::retrieve_readable;
 use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, CdfQuery, UrlBase};
 use crate::api::model::{check_identifiers, IdentifierList, Items};
 use crate::api::AppState;
+use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::domain::{
     ProjectName, DOWNLOAD_URL_TTL_MS, EXTENDED_DOWNLOAD_URL_TTL_MS, MAX_DOWNLOAD_ITEMS,
@@ -30,11 +32,13 @@ pub async fn create_download_links(
     State(app): State<AppState>,
     project: ProjectName,
     base: UrlBase,
+    Extension(principal): Extension<Principal>,
     CdfQuery(query): CdfQuery<DownloadQuery>,
     CdfJson(body): CdfJson<IdentifierList>,
 ) -> Result<Json<Items<Value>>, ApiError> {
     check_identifiers(&body.items, 1, MAX_DOWNLOAD_ITEMS)?;
-    let files = app.meta.retrieve(&project, &body.items, false).await?;
+    let files =
+        retrieve_readable(app.meta.as_ref(), &principal, &project, &body.items, false).await?;
     let ttl = if query.extended_expiration {
         EXTENDED_DOWNLOAD_URL_TTL_MS
     } else {

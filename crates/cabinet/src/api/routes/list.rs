@@ -1,14 +1,17 @@
 //! `GET /files` and `POST /files/list`: pages in id order, with keyset cursors and partitions.
 
 use axum::extract::State;
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::api::access::narrow_to_readable;
 use crate::api::cursor::CursorCodec;
 use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, CdfQuery};
 use crate::api::page::FilesJson;
 use crate::api::AppState;
+use crate::auth::Principal;
 use crate::domain::{FileFilter, ProjectName};
 use crate::store::{PageRequest, Partition};
 
@@ -37,10 +40,12 @@ pub struct ListQuery {
 pub async fn list_files(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<ListBody>,
 ) -> Result<FilesJson, ApiError> {
     let raw = body.filter.unwrap_or_default();
-    let filter = FileFilter::from_json(&raw)?;
+    let mut filter = FileFilter::from_json(&raw)?;
+    narrow_to_readable(&principal, &project, &mut filter);
     let fingerprint = Value::Object(raw).to_string();
     list(
         &app,
@@ -58,9 +63,11 @@ pub async fn list_files(
 pub async fn list_files_get(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     CdfQuery(query): CdfQuery<ListQuery>,
 ) -> Result<FilesJson, ApiError> {
-    let filter = FileFilter::from_query(&query.filter)?;
+    let mut filter = FileFilter::from_query(&query.filter)?;
+    narrow_to_readable(&principal, &project, &mut filter);
     let fingerprint = serde_json::to_string(&query.filter).unwrap_or_default();
     let limit = match query.limit {
         None => None,

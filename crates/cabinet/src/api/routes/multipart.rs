@@ -4,15 +4,17 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{check_parts, content_key, new_session, PartsQuery};
+use crate::api::access::{access_for, retrieve_covered};
 use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, CdfQuery, UrlBase};
 use crate::api::model::{check_identifiers, FileView, FileWrite, IdentifierList, Items};
 use crate::api::AppState;
+use crate::auth::{FilesAction, Principal};
 use crate::blob::BlobError;
 use crate::clock::now_ms;
 use crate::domain::{FileSpec, Identifier, ProjectName, MIN_PART_BYTES};
@@ -33,6 +35,7 @@ pub struct InitQuery {
 pub async fn init_multipart_upload(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     base: UrlBase,
     CdfQuery(query): CdfQuery<InitQuery>,
     CdfJson(body): CdfJson<FileWrite>,
@@ -43,7 +46,14 @@ pub async fn init_multipart_upload(
     let session = new_session(Some(parts));
     let file = app
         .meta
-        .create_file(&project, spec, query.overwrite, session.clone(), now_ms())
+        .create_file_in_scope(
+            &project,
+            spec,
+            query.overwrite,
+            session.clone(),
+            now_ms(),
+            &access_for(&principal, &project, FilesAction::Write),
+        )
         .await?;
     tracing::info!(file_id = file.id, parts, "multipart upload started");
     Ok((
@@ -56,6 +66,7 @@ pub async fn init_multipart_upload(
 pub async fn create_multipart_upload_link(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     base: UrlBase,
     CdfQuery(query): CdfQuery<PartsQuery>,
     CdfJson(body): CdfJson<IdentifierList>,
@@ -66,7 +77,12 @@ pub async fn create_multipart_upload_link(
     let session = new_session(Some(parts));
     let file = app
         .meta
-        .open_session(&project, &body.items[0], session.clone())
+        .open_session_in_scope(
+            &project,
+            &body.items[0],
+            session.clone(),
+            &access_for(&principal, &project, FilesAction::Write),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -100,15 +116,21 @@ fn parse_complete_body(mut body: Map<String, Value>) -> Result<(Identifier, Stri
 pub async fn complete_multipart_upload(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let (ident, upload_id) = parse_complete_body(body)?;
     let upload_id = upload_id.as_str();
-    let file = app
-        .meta
-        .retrieve(&project, std::slice::from_ref(&ident), false)
-        .await?
-        .remove(0);
+    let write = access_for(&principal, &project, FilesAction::Write);
+    let file = retrieve_covered(
+        app.meta.as_ref(),
+        &write,
+        &project,
+        std::slice::from_ref(&ident),
+        false,
+    )
+    .await?
+    .remove(0);
     let session = app
         .meta
         .session(&project, file.id, upload_id)

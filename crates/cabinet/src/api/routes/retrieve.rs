@@ -1,19 +1,22 @@
 //! `GET /files/{id}` and `POST /files/byids`.
 
 use axum::extract::{RawPathParams, State};
-use axum::Json;
+use axum::{Extension, Json};
 
+use crate::api::access::retrieve_readable;
 use crate::api::error::ApiError;
 use crate::api::extract::{path_param, CdfJson};
 use crate::api::model::{check_identifiers, FileView, IdentifierItems};
 use crate::api::page::FilesJson;
 use crate::api::AppState;
+use crate::auth::Principal;
 use crate::domain::{Identifier, ProjectName, MAX_ITEMS};
 
 /// One file by internal id. An unknown id is a 400 with `missing`, like byids.
 pub async fn get_file(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     params: RawPathParams,
 ) -> Result<Json<FileView>, ApiError> {
     let id: i64 = path_param(&params, "id")?;
@@ -21,7 +24,8 @@ pub async fn get_file(
     ident
         .check()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut files = app.meta.retrieve(&project, &[ident], false).await?;
+    let mut files =
+        retrieve_readable(app.meta.as_ref(), &principal, &project, &[ident], false).await?;
     let file = files
         .pop()
         .ok_or_else(|| ApiError::missing(&[Identifier::Id(id)]))?;
@@ -32,16 +36,17 @@ pub async fn get_file(
 pub async fn retrieve_files(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<IdentifierItems>,
 ) -> Result<FilesJson, ApiError> {
     check_identifiers(&body.items, 1, MAX_ITEMS)?;
-    let files = app
-        .meta
-        .retrieve(
-            &project,
-            &body.items,
-            body.ignore_unknown_ids.unwrap_or(false),
-        )
-        .await?;
+    let files = retrieve_readable(
+        app.meta.as_ref(),
+        &principal,
+        &project,
+        &body.items,
+        body.ignore_unknown_ids.unwrap_or(false),
+    )
+    .await?;
     Ok(FilesJson::new(files, None))
 }

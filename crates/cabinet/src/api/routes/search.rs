@@ -1,14 +1,17 @@
 //! `POST /files/search`: files matching a filter, ranked by how well their name matches.
 
 use axum::extract::State;
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::page_limit;
+use crate::api::access::narrow_to_readable;
 use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
 use crate::api::page::FilesJson;
 use crate::api::AppState;
+use crate::auth::Principal;
 use crate::domain::{check_max_chars, FileFilter, ProjectName, MAX_NAME};
 
 /// `{"name": …}`; the Python SDK sends `{"name": null}` when it only filters.
@@ -32,9 +35,11 @@ pub struct SearchBody {
 pub async fn search_files(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<SearchBody>,
 ) -> Result<FilesJson, ApiError> {
-    let filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    let mut filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    narrow_to_readable(&principal, &project, &mut filter);
     let limit = page_limit(body.limit)?;
     let name = body
         .search

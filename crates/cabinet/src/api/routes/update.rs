@@ -1,15 +1,18 @@
 //! `POST /files/update`: change the metadata of up to 1000 files, all or nothing.
 
 use axum::extract::State;
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::api::access::access_for;
 use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
 use crate::api::model::check_identifiers;
 use crate::api::page::FilesJson;
 use crate::api::AppState;
+use crate::auth::{FilesAction, Principal};
 use crate::clock::now_ms;
 use crate::domain::{FileUpdate, Identifier, Invalid, ProjectName, MAX_ITEMS};
 
@@ -58,6 +61,7 @@ fn parse_items(items: &[Box<RawValue>]) -> Result<Vec<FileUpdate>, ApiError> {
 pub async fn update_files(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<UpdateBody>,
 ) -> Result<FilesJson, ApiError> {
     let count = body.items.len();
@@ -69,7 +73,11 @@ pub async fn update_files(
     let updates = parse_items(&body.items)?;
     let targets: Vec<Identifier> = updates.iter().map(|u| u.target.clone()).collect();
     check_identifiers(&targets, 1, MAX_ITEMS)?;
-    let files = app.meta.update(&project, updates, now_ms()).await?;
+    let scope = access_for(&principal, &project, FilesAction::Write);
+    let files = app
+        .meta
+        .update_in_scope(&project, updates, now_ms(), &scope)
+        .await?;
     tracing::info!(files = files.len(), "files updated");
     Ok(FilesJson::new(files, None))
 }

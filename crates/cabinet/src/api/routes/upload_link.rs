@@ -2,13 +2,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 
 use super::new_session;
+use crate::api::access::access_for;
 use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, UrlBase};
 use crate::api::model::{check_identifiers, FileView, IdentifierList, Items};
 use crate::api::AppState;
+use crate::auth::{FilesAction, Principal};
 use crate::domain::ProjectName;
 
 /// Exactly one file, by externalId, instanceId (or id). The answer is wrapped in `items`, which is what the
@@ -16,6 +18,7 @@ use crate::domain::ProjectName;
 pub async fn create_upload_link(
     State(app): State<AppState>,
     project: ProjectName,
+    Extension(principal): Extension<Principal>,
     base: UrlBase,
     CdfJson(body): CdfJson<IdentifierList>,
 ) -> Result<(StatusCode, Json<Items<FileView>>), ApiError> {
@@ -24,7 +27,12 @@ pub async fn create_upload_link(
     let session = new_session(None);
     let file = app
         .meta
-        .open_session(&project, &body.items[0], session.clone())
+        .open_session_in_scope(
+            &project,
+            &body.items[0],
+            session.clone(),
+            &access_for(&principal, &project, FilesAction::Write),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -10,6 +10,7 @@ mod search;
 mod update;
 mod writer;
 
+use crate::auth::FilesAccess;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -155,19 +156,33 @@ fn now_ms() -> i64 {
     crate::clock::now_ms()
 }
 
+/// For a data-set-scoped caller, an unknown file is reported like one outside its scope, so that the
+/// answer does not tell whether a file it may not see exists; callers with `all` keep `missing`.
+pub(super) fn hide_missing(e: StoreError, scope: &FilesAccess) -> StoreError {
+    match e {
+        StoreError::Missing(_) if *scope != FilesAccess::All => StoreError::OutOfScope,
+        e => e,
+    }
+}
+
 #[async_trait]
 impl MetadataStore for SqliteStore {
-    async fn create_file(
+    async fn create_file_in_scope(
         &self,
         project: &ProjectName,
         spec: FileSpec,
         overwrite: bool,
         session: NewSession,
         now: i64,
+        scope: &FilesAccess,
     ) -> Result<FileRecord, StoreError> {
         let project = project.as_str().to_string();
+        let scope = scope.clone();
         self.writer
             .write(move |ctx| {
+                if !scope.covers(spec.data_set_id) {
+                    return Err(StoreError::OutOfScope);
+                }
                 let pid = project_id_or_create(ctx.conn, &project)?;
                 let existing = match &spec.external_id {
                     Some(x) => file_by_external_id(ctx.conn, pid, x)?,
@@ -177,6 +192,9 @@ impl MetadataStore for SqliteStore {
                     Some(_) if !overwrite => {
                         let x = spec.external_id.clone().unwrap_or_default();
                         return Err(StoreError::Duplicated(vec![Identifier::ExternalId(x)]));
+                    }
+                    Some(file) if !scope.covers(file.data_set_id) => {
+                        return Err(StoreError::OutOfScope);
                     }
                     Some(mut file) => {
                         file.overwrite_with(spec, now);
@@ -196,21 +214,27 @@ impl MetadataStore for SqliteStore {
             .await
     }
 
-    async fn open_session(
+    async fn open_session_in_scope(
         &self,
         project: &ProjectName,
         file: &Identifier,
         session: NewSession,
+        scope: &FilesAccess,
     ) -> Result<FileRecord, StoreError> {
         let project = project.as_str().to_string();
         let file = file.clone();
+        let scope = scope.clone();
         self.writer
             .write(move |ctx| {
                 let pid = project_id(ctx.conn, &project)?;
-                let found = resolve_all(ctx.conn, pid, std::slice::from_ref(&file), false)?;
+                let found = resolve_all(ctx.conn, pid, std::slice::from_ref(&file), false)
+                    .map_err(|e| hide_missing(e, &scope))?;
                 let (Some(pid), Some(record)) = (pid, found.into_iter().next()) else {
-                    return Err(StoreError::Missing(vec![file]));
+                    return Err(hide_missing(StoreError::Missing(vec![file]), &scope));
                 };
+                if !scope.covers(record.data_set_id) {
+                    return Err(StoreError::OutOfScope);
+                }
                 insert_session(ctx.conn, pid, record.id, &session, now_ms())?;
                 Ok(record)
             })
@@ -314,21 +338,27 @@ impl MetadataStore for SqliteStore {
             .await
     }
 
-    async fn delete(
+    async fn delete_in_scope(
         &self,
         project: &ProjectName,
         ids: &[Identifier],
         ignore_unknown: bool,
+        scope: &FilesAccess,
     ) -> Result<Vec<DeletedFile>, StoreError> {
         let project = project.as_str().to_string();
         let ids = ids.to_vec();
+        let scope = scope.clone();
         self.writer
             .write(move |ctx| {
                 let pid = project_id(ctx.conn, &project)?;
-                let files = resolve_all(ctx.conn, pid, &ids, ignore_unknown)?;
+                let files = resolve_all(ctx.conn, pid, &ids, ignore_unknown)
+                    .map_err(|e| hide_missing(e, &scope))?;
+                if !ignore_unknown && files.iter().any(|f| !scope.covers(f.data_set_id)) {
+                    return Err(StoreError::OutOfScope);
+                }
                 let mut deleted: Vec<DeletedFile> = Vec::with_capacity(files.len());
                 for file in files {
-                    if deleted.iter().any(|d| d.id == file.id) {
+                    if deleted.iter().any(|d| d.id == file.id) || !scope.covers(file.data_set_id) {
                         continue;
                     }
                     let sessions = ctx
@@ -386,15 +416,17 @@ impl MetadataStore for SqliteStore {
             .await
     }
 
-    async fn update(
+    async fn update_in_scope(
         &self,
         project: &ProjectName,
         items: Vec<FileUpdate>,
         now: i64,
+        scope: &FilesAccess,
     ) -> Result<Vec<FileRecord>, StoreError> {
         let project = project.as_str().to_string();
+        let scope = scope.clone();
         self.writer
-            .write_atomic(move |ctx| update::update_files(ctx, &project, items, now))
+            .write_atomic(move |ctx| update::update_files(ctx, &project, items, now, &scope))
             .await
     }
 

@@ -2,10 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::hide_missing;
 use super::rows::{
     file_by_external_id, project_id, reindex_geo_location, resolve_all, sql_err, update_file,
 };
 use super::writer::WriteCtx;
+use crate::auth::FilesAccess;
 use crate::domain::{FileRecord, FileUpdate, Identifier};
 use crate::store::StoreError;
 
@@ -26,6 +28,7 @@ pub(super) fn update_files(
     project: &str,
     items: Vec<FileUpdate>,
     now: i64,
+    scope: &FilesAccess,
 ) -> Result<Vec<FileRecord>, StoreError> {
     if items.is_empty() {
         return Ok(vec![]);
@@ -33,10 +36,15 @@ pub(super) fn update_files(
     let conn = ctx.conn;
     let pid = project_id(conn, project)?;
     let targets: Vec<Identifier> = items.iter().map(|u| u.target.clone()).collect();
-    let found = resolve_all(conn, pid, &targets, false)?;
+    let found = resolve_all(conn, pid, &targets, false).map_err(|e| hide_missing(e, scope))?;
     let Some(pid) = pid else {
-        return Err(StoreError::Missing(targets));
+        return Err(hide_missing(StoreError::Missing(targets), scope));
     };
+    // A file outside the caller's scope is refused before any patch is checked, so no validation
+    // message says anything about it.
+    if found.iter().any(|f| !scope.covers(f.data_set_id)) {
+        return Err(StoreError::OutOfScope);
+    }
 
     // One working copy per distinct file, in the order the request first names them.
     let mut files: Vec<FileRecord> = Vec::new();
@@ -62,6 +70,10 @@ pub(super) fn update_files(
             .apply(record)
             .map_err(|e| StoreError::Invalid(e.within(&format!("items[{i}].update"))))?;
         slot_of_item.push(slot);
+    }
+    // Moving a file into a data set needs WRITE there too.
+    if files.iter().any(|f| !scope.covers(f.data_set_id)) {
+        return Err(StoreError::OutOfScope);
     }
 
     check_external_ids(conn, pid, &files, &original_external_ids, &slot_of_file)?;
