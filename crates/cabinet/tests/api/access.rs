@@ -1,11 +1,10 @@
 //! Access control with a configuration: service tokens, 401 for unknown tokens and other projects, 403 on
 //! every files route without the `filesAcl` action it needs, and `token/inspect`.
 
-use cabinet::config::ConfigFile;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, reply, Reply, TestApp};
+use crate::helpers::{assert_error, reply, TestApp};
 
 const FORBIDDEN: &str = "Resource not found. This may also be due to insufficient access rights.";
 
@@ -60,27 +59,7 @@ groups = ["iam"]
         hash("writer-token"),
         hash("nothing-token"),
     );
-    let access = ConfigFile::parse(&toml)
-        .expect("parses")
-        .access()
-        .expect("valid");
-    let mut app = TestApp::spawn_with(|c| c.access = access).await;
-    app.project = project;
-    app
-}
-
-async fn call_as(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    reply(req.send().await.expect("request sent")).await
+    TestApp::spawn_with_access(project, &toml).await
 }
 
 /// Every files route, with a body it would accept, and the action it needs.
@@ -133,13 +112,19 @@ fn routes() -> Vec<(Method, &'static str, Option<Value>, &'static str)> {
 async fn every_files_route_is_403_without_the_capability() {
     let app = configured().await;
     for (method, path, body, action) in routes() {
-        let r = call_as(&app, "nothing-token", method.clone(), path, body.clone()).await;
+        let r = app
+            .call_as("nothing-token", method.clone(), path, body.clone())
+            .await;
         let error = assert_error(&r, 403);
         assert_eq!(error["message"], json!(FORBIDDEN), "{method} {path}");
 
         // The reader is refused exactly the writes, the writer exactly the reads.
-        let reader = call_as(&app, "reader-token", method.clone(), path, body.clone()).await;
-        let writer = call_as(&app, "writer-token", method.clone(), path, body).await;
+        let reader = app
+            .call_as("reader-token", method.clone(), path, body.clone())
+            .await;
+        let writer = app
+            .call_as("writer-token", method.clone(), path, body)
+            .await;
         let (refused, allowed) = if action == "READ" {
             (&writer, &reader)
         } else {
@@ -163,17 +148,17 @@ async fn every_files_route_is_403_without_the_capability() {
 async fn unknown_tokens_and_other_projects_are_401() {
     let app = configured().await;
     for token in ["guessed-token", "admin", "admin-tokenx"] {
-        let r = call_as(&app, token, Method::GET, "/files", None).await;
+        let r = app.call_as(token, Method::GET, "/files", None).await;
         assert_error(&r, 401);
     }
-    let r = call_as(
-        &app,
-        "guessed-token",
-        Method::POST,
-        "/files/list",
-        Some(json!({})),
-    )
-    .await;
+    let r = app
+        .call_as(
+            "guessed-token",
+            Method::POST,
+            "/files/list",
+            Some(json!({})),
+        )
+        .await;
     assert_error(&r, 401);
     let r = app
         .client
@@ -206,14 +191,14 @@ async fn unknown_tokens_and_other_projects_are_401() {
 #[tokio::test]
 async fn a_reader_reads_what_a_writer_wrote_and_writes_nothing() {
     let app = configured().await;
-    let created = call_as(
-        &app,
-        "writer-token",
-        Method::POST,
-        "/files",
-        Some(json!({ "name": "w.txt", "externalId": "w" })),
-    )
-    .await;
+    let created = app
+        .call_as(
+            "writer-token",
+            Method::POST,
+            "/files",
+            Some(json!({ "name": "w.txt", "externalId": "w" })),
+        )
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
     let put = app
         .put(
@@ -222,9 +207,7 @@ async fn a_reader_reads_what_a_writer_wrote_and_writes_nothing() {
         )
         .await;
     assert_eq!(put, StatusCode::OK);
-    let updated = call_as(
-        &app,
-        "writer-token",
+    let updated = app.call_as("writer-token",
         Method::POST,
         "/files/update",
         Some(json!({ "items": [{ "externalId": "w", "update": { "source": { "set": "ci" } } }] })),
@@ -232,24 +215,19 @@ async fn a_reader_reads_what_a_writer_wrote_and_writes_nothing() {
     .await;
     assert_eq!(updated.status, StatusCode::OK, "{updated:?}");
 
-    let listed = call_as(
-        &app,
-        "reader-token",
-        Method::POST,
-        "/files/list",
-        Some(json!({})),
-    )
-    .await;
+    let listed = app
+        .call_as("reader-token", Method::POST, "/files/list", Some(json!({})))
+        .await;
     assert_eq!(listed.status, StatusCode::OK, "{listed:?}");
     assert_eq!(listed.body["items"][0]["source"], json!("ci"));
-    let link = call_as(
-        &app,
-        "reader-token",
-        Method::POST,
-        "/files/downloadlink",
-        Some(json!({ "items": [{ "externalId": "w" }] })),
-    )
-    .await;
+    let link = app
+        .call_as(
+            "reader-token",
+            Method::POST,
+            "/files/downloadlink",
+            Some(json!({ "items": [{ "externalId": "w" }] })),
+        )
+        .await;
     assert_eq!(link.status, StatusCode::OK, "{link:?}");
     // Signed URLs stay capabilities: no token is needed to fetch the content.
     let content = app
@@ -265,36 +243,36 @@ async fn a_reader_reads_what_a_writer_wrote_and_writes_nothing() {
     assert_eq!(content.status(), StatusCode::OK);
     assert_eq!(content.bytes().await.expect("body").as_ref(), b"written");
 
-    let deleted = call_as(
-        &app,
-        "reader-token",
-        Method::POST,
-        "/files/delete",
-        Some(json!({ "items": [{ "externalId": "w" }] })),
-    )
-    .await;
+    let deleted = app
+        .call_as(
+            "reader-token",
+            Method::POST,
+            "/files/delete",
+            Some(json!({ "items": [{ "externalId": "w" }] })),
+        )
+        .await;
     assert_error(&deleted, 403);
-    let still = call_as(
-        &app,
-        "admin-token",
-        Method::POST,
-        "/files/byids",
-        Some(json!({ "items": [{ "externalId": "w" }] })),
-    )
-    .await;
+    let still = app
+        .call_as(
+            "admin-token",
+            Method::POST,
+            "/files/byids",
+            Some(json!({ "items": [{ "externalId": "w" }] })),
+        )
+        .await;
     assert_eq!(
         still.status,
         StatusCode::OK,
         "the refused delete deleted nothing: {still:?}"
     );
-    let deleted = call_as(
-        &app,
-        "writer-token",
-        Method::POST,
-        "/files/delete",
-        Some(json!({ "items": [{ "externalId": "w" }] })),
-    )
-    .await;
+    let deleted = app
+        .call_as(
+            "writer-token",
+            Method::POST,
+            "/files/delete",
+            Some(json!({ "items": [{ "externalId": "w" }] })),
+        )
+        .await;
     assert_eq!(deleted.status, StatusCode::OK, "{deleted:?}");
 }
 

@@ -1,11 +1,10 @@
 //! `filesAcl` with `datasetScope`: a principal scoped to data set 1 never sees, counts, downloads or
 //! changes files of data set 2 or without a data set, on any files route, and works normally inside it.
 
-use cabinet::config::ConfigFile;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, reply, Reply, TestApp};
+use crate::helpers::{assert_error, Reply, TestApp};
 
 const FORBIDDEN: &str = "Resource not found. This may also be due to insufficient access rights.";
 const ADMIN: &str = "admin-token";
@@ -45,31 +44,11 @@ groups = ["set-one"]
         hash(ADMIN),
         hash(SCOPED),
     );
-    let access = ConfigFile::parse(&toml)
-        .expect("parses")
-        .access()
-        .expect("valid");
-    let mut app = TestApp::spawn_with(|c| c.access = access).await;
-    app.project = project;
-    app
-}
-
-async fn call_as(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    reply(req.send().await.expect("request sent")).await
+    TestApp::spawn_with_access(project, &toml).await
 }
 
 async fn post_as(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
-    call_as(app, token, Method::POST, path, Some(body)).await
+    app.call_as(token, Method::POST, path, Some(body)).await
 }
 
 /// Creates and uploads a file as the admin; returns its id.
@@ -119,7 +98,7 @@ async fn a_scoped_reader_sees_and_counts_only_its_data_set() {
     let only_one = vec!["one".to_string()];
 
     // Lists, GET and POST, with and without a dataSetIds filter of the caller's own.
-    let r = call_as(&app, SCOPED, Method::GET, "/files", None).await;
+    let r = app.call_as(SCOPED, Method::GET, "/files", None).await;
     assert_eq!(external_ids(&r), only_one);
     let r = post_as(&app, SCOPED, "/files/list", json!({})).await;
     assert_eq!(external_ids(&r), only_one);
@@ -142,14 +121,14 @@ async fn a_scoped_reader_sees_and_counts_only_its_data_set() {
     )
     .await;
     assert_eq!(external_ids(&r), only_one);
-    let r = call_as(
-        &app,
-        SCOPED,
-        Method::GET,
-        "/files?dataSetIds=%5B%7B%22id%22%3A2%7D%5D",
-        None,
-    )
-    .await;
+    let r = app
+        .call_as(
+            SCOPED,
+            Method::GET,
+            "/files?dataSetIds=%5B%7B%22id%22%3A2%7D%5D",
+            None,
+        )
+        .await;
     if r.status == StatusCode::OK {
         assert!(external_ids(&r).is_empty(), "{r:?}");
     }
@@ -198,7 +177,9 @@ async fn a_scoped_reader_sees_and_counts_only_its_data_set() {
     )
     .await;
     assert_eq!(external_ids(&r), only_one);
-    let r = call_as(&app, SCOPED, Method::GET, &format!("/files/{one}"), None).await;
+    let r = app
+        .call_as(SCOPED, Method::GET, &format!("/files/{one}"), None)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let r = post_as(
         &app,
@@ -220,7 +201,9 @@ async fn a_scoped_reader_sees_and_counts_only_its_data_set() {
         )
         .await;
         assert_forbidden(&r, "byids with one readable file");
-        let r = call_as(&app, SCOPED, Method::GET, &format!("/files/{id}"), None).await;
+        let r = app
+            .call_as(SCOPED, Method::GET, &format!("/files/{id}"), None)
+            .await;
         assert_forbidden(&r, "GET /files/{id}");
         let r = post_as(
             &app,

@@ -208,3 +208,35 @@ pub fn content(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+impl TestApp {
+    /// A server with access control: `toml` is a configuration file (its `[[project]]` entries), and the
+    /// app's project is `project`, which the file must configure.
+    pub async fn spawn_with_access(project: String, toml: &str) -> Self {
+        let access = cabinet::config::ConfigFile::parse(toml)
+            .expect("the configuration parses")
+            .access()
+            .expect("the configuration is valid");
+        let mut app = TestApp::spawn_with(|c| c.access = access).await;
+        app.project = project;
+        app
+    }
+
+    /// A request to the project's API with `token` as the bearer.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        reply(req.send().await.expect("request sent")).await
+    }
+}
