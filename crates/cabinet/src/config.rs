@@ -119,10 +119,18 @@ impl ConfigFile {
         let mut projects = BTreeMap::new();
         // One token may serve several projects, as one principal: the same subject everywhere.
         let mut subjects: BTreeMap<[u8; 32], String> = BTreeMap::new();
+        // Projects trusting the same JWKS share one key cache: one fetch, one refresh, one set of keys.
+        let mut key_caches: BTreeMap<KeySource, std::sync::Arc<KeyCache>> = BTreeMap::new();
         for entry in &self.project {
-            let project = entry
+            let mut project = entry
                 .access()
                 .with_context(|| format!("project `{}`", entry.name))?;
+            if let Some(oidc) = project.oidc.as_mut() {
+                let shared = key_caches
+                    .entry(oidc.keys.source().clone())
+                    .or_insert_with(|| oidc.keys.clone());
+                oidc.keys = shared.clone();
+            }
             for token in &project.service_tokens {
                 let subject = subjects
                     .entry(token.sha256)

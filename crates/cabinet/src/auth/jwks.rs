@@ -15,7 +15,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::DecodingKey;
 
 /// Where a project's keys come from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum KeySource {
     /// `jwks_url`: fetched over HTTP(S).
     Url(String),

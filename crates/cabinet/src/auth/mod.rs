@@ -168,8 +168,15 @@ impl AccessConfig {
     /// or invalid `jwks_file` is an error (the configuration is wrong); an unreachable `jwks_url` is only
     /// logged (the IdP may come up later, and the first token refreshes the keys).
     pub async fn load_keys(&self, settings: jwks::JwksSettings) -> anyhow::Result<()> {
+        let mut loaded: Vec<usize> = Vec::new();
         for project in self.projects.values() {
             let Some(oidc) = &project.oidc else { continue };
+            // Projects with the same JWKS share its cache (see `config`): load it once.
+            let cache = std::sync::Arc::as_ptr(&oidc.keys) as usize;
+            if loaded.contains(&cache) {
+                continue;
+            }
+            loaded.push(cache);
             oidc.keys.configure(settings);
             match (oidc.keys.refresh().await, oidc.keys.source()) {
                 (Ok(_), _) => {}

@@ -3,7 +3,9 @@
 //!
 //! The project is found from the token's (still unverified) `iss`; every project with that issuer then
 //! verifies the token itself: signature by the key its `kid` names, an asymmetric algorithm of that key's
-//! family, `iss`, `aud`, `exp` and `nbf`. Nothing of a token is used before it verifies.
+//! family, `iss`, `aud`, `exp` and `nbf` (once for all projects that share keys, audience and skew, so a
+//! site with many projects on one IdP pays one signature check). Nothing of a token is used before it
+//! verifies.
 
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
@@ -77,8 +79,24 @@ impl AccessConfig {
         let mut subject = None;
         let mut grants = Vec::new();
         let mut last_error = None;
+        // Projects that share keys, audience and skew verify a token alike: verify it once for them.
+        let mut verified: Vec<(VerifierKey, Verified)> = Vec::new();
         for (project, oidc) in candidates {
-            match verify(token, header.alg, &kid, oidc).await {
+            let verifier = VerifierKey::of(oidc);
+            let outcome = match verified.iter().find(|(k, _)| *k == verifier) {
+                Some((_, Ok(claims))) => Ok(claims.clone()),
+                Some((_, Err(reason))) => Err(Rejected::Invalid(reason.clone())),
+                None => {
+                    let outcome = verify(token, header.alg, &kid, oidc).await;
+                    let memo = match &outcome {
+                        Ok(claims) => Ok(claims.clone()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    verified.push((verifier, memo));
+                    outcome
+                }
+            };
+            match outcome {
                 Ok(claims) => {
                     let sub = claims
                         .get("sub")
@@ -94,6 +112,29 @@ impl AccessConfig {
         match subject {
             Some(subject) => Ok(Principal::Known { subject, grants }),
             None => Err(last_error.unwrap_or(Rejected::UnknownIssuer(issuer))),
+        }
+    }
+}
+
+/// A memoized verification: the claims, or why it failed.
+type Verified = Result<Map<String, Value>, String>;
+
+/// What decides whether a token verifies for a project besides its issuer: the key cache (shared by
+/// projects with the same JWKS), the audience and the skew.
+#[derive(PartialEq)]
+struct VerifierKey<'a> {
+    /// The address of the shared cache (an address, not a pointer, so the future stays `Send`).
+    keys: usize,
+    audience: &'a str,
+    skew_ms: u64,
+}
+
+impl<'a> VerifierKey<'a> {
+    fn of(oidc: &'a Oidc) -> Self {
+        Self {
+            keys: std::sync::Arc::as_ptr(&oidc.keys) as usize,
+            audience: &oidc.audience,
+            skew_ms: oidc.skew_ms,
         }
     }
 }

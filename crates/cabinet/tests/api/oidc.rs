@@ -493,3 +493,84 @@ async fn an_unreadable_jwks_file_refuses_to_start() {
         .expect("refused");
     assert!(format!("{e:#}").contains("jwks_file"), "{e:#}");
 }
+
+/// Many projects may trust one IdP (a site with a project per plant): they share one key cache (one
+/// JWKS fetch at start), and a token verifies once for all projects with the same keys, audience and
+/// skew, but a project with another audience still checks its own.
+#[tokio::test]
+async fn projects_sharing_an_idp_share_its_keys_and_keep_their_own_audience() {
+    let jwks = Jwks::serve(&[&KEYS.rsa1]).await;
+    let base = crate::helpers::unique_project();
+    let names: Vec<String> = (0..4).map(|i| format!("{base}-{i}")).collect();
+    let mut toml = String::new();
+    for (i, name) in names.iter().enumerate() {
+        // The last project expects another audience.
+        let audience = if i == 3 { "another-service" } else { AUDIENCE };
+        toml.push_str(&format!(
+            r#"
+[[project]]
+name = "{name}"
+oidc = {{ jwks_url = "{url}", issuer = "{ISSUER_A}", audience = "{audience}", access_claims = ["groups"] }}
+
+[[project.group]]
+name = "readers"
+source_id = "idp-readers"
+capabilities = [{{ filesAcl = {{ actions = ["READ"], scope = {{ all = {{}} }} }} }}]
+"#,
+            url = jwks.url,
+        ));
+    }
+    let access = ConfigFile::parse(&toml)
+        .expect("parses")
+        .access()
+        .expect("valid");
+    let app = TestApp::spawn_with(|c| c.access = access).await;
+    assert_eq!(jwks.fetches(), 1, "one JWKS fetch for four projects");
+
+    let token = sign(&KEYS.rsa1, &claims("bob", &["idp-readers"]));
+    for name in &names[..3] {
+        let r = reply(
+            app.client
+                .post(format!("{}/api/v1/projects/{name}/files/list", app.base))
+                .bearer_auth(&token)
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("sent"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{name}: {r:?}");
+    }
+    let other = reply(
+        app.client
+            .post(format!(
+                "{}/api/v1/projects/{}/files/list",
+                app.base, names[3]
+            ))
+            .bearer_auth(&token)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_error(&other, 401);
+
+    let inspected = reply(
+        app.client
+            .get(format!("{}/api/v1/token/inspect", app.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    let mut projects: Vec<String> = inspected.body["projects"]
+        .as_array()
+        .expect("projects")
+        .iter()
+        .map(|p| p["projectUrlName"].as_str().expect("name").to_string())
+        .collect();
+    projects.sort();
+    assert_eq!(projects, names[..3].to_vec());
+}
