@@ -2,7 +2,8 @@
 // token must get 401 so the SDK fetches a token and retries.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { downloadContent, makeClient, newProject, startServer } from './server.js';
+import { downloadContent, makeClient, newProject, startServer, suiteToken } from './server.js';
+import { MODE, suiteIdp } from './suite-access.js';
 
 describe('authentication', { timeout: 60_000 }, () => {
   let server;
@@ -29,7 +30,7 @@ describe('authentication', { timeout: 60_000 }, () => {
       authenticate: false,
       tokenProvider: async () => {
         calls++;
-        return 'lazy-token';
+        return suiteToken();
       },
     });
     assert.equal(calls, 0);
@@ -58,7 +59,7 @@ describe('authentication', { timeout: 60_000 }, () => {
       authenticate: false,
       tokenProvider: async () => {
         calls++;
-        return 'another-token';
+        return suiteToken();
       },
     });
     const page = await lazy.files.list({ limit: 10 });
@@ -98,7 +99,7 @@ describe('authentication', { timeout: 60_000 }, () => {
     const project = newProject();
     const res = await fetch(`${server.baseUrl}/api/v1/projects/${project}/files/list`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer whatever' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await suiteToken()}` },
       body: '{}',
     });
     const body = await res.json();
@@ -106,5 +107,64 @@ describe('authentication', { timeout: 60_000 }, () => {
     assert.ok(res.headers.get('x-request-id'));
     assert.deepEqual(body.items, []);
     assert.ok(body.nextCursor == null);
+  });
+
+  const oidcOnly = MODE === 'oidc' ? false : 'needs access control (the CABINET_SDK_ACCESS=oidc pass)';
+
+  test('an expired token is a 401; the SDK asks the provider again and goes on', { skip: oidcOnly }, async () => {
+    const project = newProject();
+    const idp = suiteIdp();
+    const tokens = [
+      idp.signToken({ sub: 'sdk-suite', groups: ['sdk-suite-files'] }, { lifetimeS: -120 }),
+      await suiteToken(),
+    ];
+    const given = [];
+    const client = await makeClient(server.baseUrl, project, {
+      authenticate: false,
+      tokenProvider: async () => {
+        const token = tokens[Math.min(given.length, tokens.length - 1)];
+        given.push(token);
+        return token;
+      },
+    });
+    const created = await client.files.upload(
+      { name: 'rotated.txt', externalId: 'rotated-1', mimeType: 'text/plain' },
+      'after a new token',
+      false,
+      true,
+    );
+    assert.ok(given.length >= 2, `the provider was asked ${given.length} time(s); the expired token was accepted`);
+    assert.equal(given[0], tokens[0]);
+    assert.equal((await downloadContent(client, { id: created.id })).toString('utf8'), 'after a new token');
+  });
+
+  test('forged tokens get 401 through the SDK and raw', { skip: oidcOnly }, async () => {
+    const project = newProject();
+    const idp = suiteIdp();
+    const good = await suiteToken();
+    const [header, payload, signature] = good.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, sub: 'someone-else' })).toString('base64url')}.${signature}`;
+    const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${payload}.`;
+    const wrongAudience = idp.signToken({ sub: 'sdk-suite', groups: ['sdk-suite-files'], aud: 'another-service' }, { alg: 'RS256' });
+    for (const [label, token] of [
+      ['tampered payload', tampered],
+      ['alg none', unsigned],
+      ['wrong audience', wrongAudience],
+    ]) {
+      const res = await fetch(`${server.baseUrl}/api/v1/projects/${project}/files/list`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: '{}',
+      });
+      assert.equal(res.status, 401, `${label}: ${res.status} ${await res.text()}`);
+    }
+    const forged = await makeClient(server.baseUrl, project, { authenticate: false, tokenProvider: async () => tampered });
+    const err = await forged.files.list({ limit: 1 }).then(
+      () => null,
+      (e) => e,
+    );
+    assert.ok(err, 'a tampered token listed files');
+    assert.equal(err.status, 401);
   });
 });

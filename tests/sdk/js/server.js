@@ -1,13 +1,15 @@
 // Test helper: starts the cabinet binary on a random loopback port with a fresh
 // data directory, builds official-SDK clients against it, and stops it again.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { CogniteClient } from '@cognite/sdk';
+import { acquire, newProject, release, suiteToken } from './suite-access.js';
+
+export { newProject, suiteToken };
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // tests/sdk/js -> repo root
@@ -47,9 +49,10 @@ export async function startServer() {
   const stderrPath = join(tmpDir, 'stderr.log');
   const stderrFile = createWriteStream(stderrPath);
 
+  const accessArgs = await acquire(tmpDir);
   const child = spawn(
     CABINET_BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...accessArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stderr.pipe(stderrFile);
@@ -98,12 +101,18 @@ export async function startServer() {
     addr = await Promise.race([ready, timeout]);
   } catch (e) {
     child.kill('SIGKILL');
+    await release();
     throw e;
   } finally {
     clearTimeout(timer);
   }
 
+  let released = false;
   async function stop() {
+    if (!released) {
+      released = true;
+      await release();
+    }
     if (exitInfo === null) child.kill('SIGTERM');
     let t;
     const info = await Promise.race([
@@ -136,10 +145,6 @@ export async function startServer() {
   return { ...addr, dataDir, tmpDir, stderrPath, stdoutLines, stop };
 }
 
-/** A unique project name: 3–32 chars, letters/digits/hyphens, contains a letter. */
-export function newProject() {
-  return 'j-' + randomBytes(5).toString('hex');
-}
 
 /**
  * Build an official SDK client as a user would.
@@ -148,7 +153,7 @@ export function newProject() {
  * @param {{authenticate?: boolean, tokenProvider?: () => Promise<string>}} [opts]
  */
 export async function makeClient(baseUrl, project, opts = {}) {
-  const { authenticate = true, tokenProvider = async () => 'test-token' } = opts;
+  const { authenticate = true, tokenProvider = suiteToken } = opts;
   const client = new CogniteClient({
     appId: 'cabinet-tests',
     project,

@@ -1,7 +1,8 @@
 """Fixtures for the official-Python-SDK conformance suite.
 
 One cabinet server is started per test session (``$CABINET_BIN serve --listen 127.0.0.1:0 --data-dir <tmp>``);
-every test gets its own, freshly named project, so tests are isolated from each other.
+every test gets its own, freshly named project, so tests are isolated from each other. With
+``CABINET_SDK_ACCESS=oidc`` the same tests run against a server with access control on (``suite_access.py``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import os
 import queue
 import re
-import secrets
 import signal
 import subprocess
 import threading
@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 from cognite.client import CogniteClient, global_config
 
+import suite_access
 from sdk_helpers import make_client
+from suite_access import new_project
 
 global_config.disable_pypi_version_check = True
 global_config.max_retry_backoff = 1
@@ -78,6 +80,12 @@ def start_server(data_dir: Path, log_dir: Path, name: str = "server", args: tupl
     """Start `cabinet serve` on a free port with `data_dir` (and extra `args`); wait for its ready line."""
     binary = _cabinet_bin()
     data_dir.mkdir(parents=True, exist_ok=True)
+    access = suite_access.ACTIVE
+    if access is not None and "--config" not in args:
+        # With access control on, every server of the suite knows the suite's projects and IdP.
+        if access.config_path is None:
+            access.write_config(log_dir / "suite-access.toml")
+        args = ("--config", str(access.config_path), *args)
     stderr_path = log_dir / f"{name}-stderr.log"
     stdout_rest_path = log_dir / f"{name}-stdout.log"
     with open(stderr_path, "ab") as stderr_fh:  # the child keeps its own copy of the descriptor
@@ -160,7 +168,32 @@ def base_url(server: Server) -> str:
 @pytest.fixture
 def project() -> str:
     # 3-32 chars, letters/digits/hyphens, contains a letter.
-    return "t-" + secrets.token_hex(5)
+    return new_project()
+
+
+# Modules that start servers with their own access configuration: they test access control itself, the
+# same way whatever the suite's mode, so they run in the open-mode pass only.
+OWN_ACCESS_MODULES = {"test_access", "test_oidc", "test_dataset_scope", "test_iam", "test_security_categories"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if suite_access.ACTIVE is None:
+        return
+    kept, deselected = [], []
+    for item in items:
+        (deselected if item.module.__name__ in OWN_ACCESS_MODULES else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if suite_access.ACTIVE is None:
+        return "cabinet access: open mode (any bearer token)"
+    return (
+        f"cabinet access: OIDC, OAuthClientCredentials against the test IdP at {suite_access.ACTIVE.idp.url}, "
+        f"{suite_access.POOL_SIZE} configured projects"
+    )
 
 
 @pytest.fixture

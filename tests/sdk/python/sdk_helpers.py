@@ -10,7 +10,9 @@ import urllib.request
 from pathlib import Path
 
 from cognite.client import ClientConfig, CogniteClient
-from cognite.client.credentials import Token
+from cognite.client.credentials import OAuthClientCredentials, Token
+
+import suite_access
 
 MiB = 1024 * 1024
 
@@ -76,12 +78,23 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def make_client(base_url: str, project: str, token: str = "test-token") -> CogniteClient:
+def make_client(base_url: str, project: str, token: str | None = None) -> CogniteClient:
+    """A client of `project`: with `token` as a static token; without, as the suite's mode says (open mode:
+    any token; ``CABINET_SDK_ACCESS=oidc``: OAuth client credentials against the suite's IdP)."""
+    if token is None and suite_access.ACTIVE is not None:
+        credentials = OAuthClientCredentials(
+            token_url=suite_access.ACTIVE.idp.token_url,
+            client_id=suite_access.CLIENT_ID,
+            client_secret=suite_access.ACTIVE.secret,
+            scopes=[],
+        )
+    else:
+        credentials = Token(token or "test-token")
     return CogniteClient(
         ClientConfig(
             client_name="cabinet-tests",
             project=project,
-            credentials=Token(token),
+            credentials=credentials,
             base_url=base_url,
             timeout=30,
             file_transfer_timeout=120,

@@ -7,6 +7,7 @@ from cognite.client.data_classes import FileMetadata, FileMetadataWrite
 from cognite.client.exceptions import CogniteAPIError, CogniteDuplicatedError
 
 from sdk_helpers import http_request, make_client, now_ms
+from suite_access import new_project
 
 
 def test_create_without_content(client):
@@ -143,7 +144,7 @@ def test_name_of_256_chars_is_accepted(client):
 
 def test_projects_are_isolated(client, base_url):
     fm = client.files.upload_bytes(b"secret", name="s.txt", external_id="shared-xid")
-    other = make_client(base_url, client.config.project + "-o")
+    other = make_client(base_url, new_project())
     assert other.files.retrieve(id=fm.id) is None
     assert other.files.retrieve(external_id="shared-xid") is None
     assert len(other.files.list(limit=-1)) == 0

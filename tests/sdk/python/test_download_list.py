@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +10,7 @@ from cognite.client.data_classes import FileMetadataList, FileMetadataWrite
 from cognite.client.exceptions import CogniteNotFoundError
 
 from sdk_helpers import UNKNOWN_ID, http_get, make_client
+from suite_access import new_project
 
 N_LISTED = 2500
 
@@ -88,7 +88,7 @@ def test_download_unknown_raises(client, files3):
 def listed(server):
     """A project holding N_LISTED files (no content), created concurrently with files.create."""
     server.check_alive()
-    project = "t-" + secrets.token_hex(5)
+    project = new_project()
     client = make_client(server.base_url, project)
 
     def create(i: int) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,6 +10,7 @@ from cognite.client.data_classes import FileMetadataWrite
 from cognite.client.exceptions import CogniteAPIError
 
 from sdk_helpers import make_client
+from suite_access import new_project
 
 N_FILES = 150
 DIRS = ("/p/a", "/p/b", "/q")
@@ -32,7 +32,7 @@ def api_get(client, path: str, params: dict) -> dict:
 def many(server):
     """A project with N_FILES files spread over three directories; returns (client, {id: directory})."""
     server.check_alive()
-    client = make_client(server.base_url, "t-" + secrets.token_hex(5))
+    client = make_client(server.base_url, new_project())
 
     def create(i: int) -> tuple[int, str]:
         d = DIRS[i % 3]

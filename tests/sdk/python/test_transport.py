@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import secrets
 import warnings
 
 from cognite.client.data_classes import FileMetadataWrite
 
 from conftest import start_server, stop_server
 from sdk_helpers import MiB, distinct_blocks, http_request, make_client
+from suite_access import new_project
 
 
 def test_upload_bytes_chunked_transfer_encoding(client):
@@ -38,7 +38,7 @@ def test_missing_token_is_401(base_url, project):
 
 def test_restart_keeps_files(tmp_path):
     data_dir = tmp_path / "data"
-    project = "t-" + secrets.token_hex(5)
+    project = new_project()
     srv = start_server(data_dir, tmp_path, name="restart-1")
     try:
         c = make_client(srv.base_url, project)
