@@ -7,6 +7,7 @@
 //! signature covers that id too. URLs handed out before the ring existed name no key and are checked with
 //! the key derived from the installation secret, until they have all expired.
 
+pub mod admin;
 pub mod live;
 pub mod ring;
 pub mod store;
