@@ -99,12 +99,13 @@ fn retired(ring: &KeyRing) -> Vec<(String, i64)> {
         .collect()
 }
 
-/// The ring of an existing data directory (a mistyped path is an error, not a new directory).
+/// The ring of an existing data directory, one that holds the installation's `secret.key` (a mistyped
+/// path is an error, not a new key file in some other directory).
 fn ring_store(data_dir: &Path) -> anyhow::Result<FileKeyRingStore> {
-    if !data_dir.is_dir() {
+    if !data_dir.join("secret.key").is_file() {
         anyhow::bail!(
-            "{} is not a data directory (give the one `cabinet serve` uses: --data-dir, \
-             CABINET_DATA_DIR or data_dir in --config)",
+            "{} is not a data directory: it has no secret.key (give the one `cabinet serve` uses: \
+             --data-dir, CABINET_DATA_DIR or data_dir in --config)",
             data_dir.display()
         );
     }
@@ -147,6 +148,11 @@ mod tests {
     #[test]
     fn rotate_reports_the_new_key_and_what_it_kept_and_list_shows_no_key_bytes() {
         let dir = tempfile::tempdir().unwrap();
+        assert!(
+            rotate(dir.path(), 0).is_err(),
+            "no secret.key: not a data directory"
+        );
+        std::fs::write(dir.path().join("secret.key"), [0u8; 32]).unwrap();
         assert!(list(dir.path()).is_err(), "no ring yet");
         let first = rotate(dir.path(), 0).unwrap();
         assert!(first.starts_with("new current key: "), "{first}");
