@@ -84,7 +84,9 @@ fn private_file(path: &Path, truncate: bool) -> std::io::Result<std::fs::File> {
 }
 
 /// An exclusive `flock` on a file, released when dropped (the descriptor closes).
-struct Lock(#[allow(dead_code)] std::fs::File);
+struct Lock {
+    _file: std::fs::File,
+}
 
 impl Lock {
     fn take(path: &Path) -> std::io::Result<Self> {
@@ -97,7 +99,7 @@ impl Lock {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        Ok(Self(file))
+        Ok(Self { _file: file })
     }
 }
 
