@@ -16,7 +16,9 @@ use crate::disk::DiskGuard;
 pub use crate::guards::Guards;
 use crate::janitor::Janitor;
 use crate::secret::Secret;
-use crate::signing::UrlSigner;
+use crate::signing::live::{LiveKeys, CHECK_INTERVAL};
+use crate::signing::store::FileKeyRingStore;
+use crate::signing::{legacy_key, UrlSigner};
 use crate::store::sqlite::SqliteStore;
 
 /// Where `cabinet serve` listens when not told otherwise.
@@ -98,9 +100,16 @@ impl Application {
         };
         // Without a configured public URL, URLs follow the Host the client used (a client on another
         // machine reaching a wildcard address gets URLs it can reach), the bound address otherwise.
+        let keys = LiveKeys::open(
+            legacy_key(&secret),
+            Arc::new(FileKeyRingStore::new(&config.data_dir)),
+            crate::clock::now_ms(),
+        )
+        .context("cannot read or create the URL signing keys")?;
+        let signer = UrlSigner::with_keys(Arc::new(keys), &public_url);
         let signer = match &config.public_url {
-            Some(_) => UrlSigner::new(&secret, &public_url),
-            None => UrlSigner::from_request_host(&secret, &public_url),
+            Some(_) => signer,
+            None => signer.from_request_host(),
         };
         let id_seed =
             u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
@@ -167,6 +176,8 @@ impl Application {
             .run(),
         );
         let _stop_janitor = AbortOnDrop(janitor);
+        let key_watch = tokio::spawn(self.state.signer.keys().clone().watch(CHECK_INTERVAL));
+        let _stop_key_watch = AbortOnDrop(key_watch);
         crate::server::serve(
             self.listener,
             self.router,

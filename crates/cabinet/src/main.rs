@@ -31,6 +31,9 @@ enum Command {
     /// Work with service tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Work with the keys that sign upload and download URLs.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 /// `cabinet serve`: each flag (or its variable) wins over the configuration file, which wins over the
@@ -93,6 +96,64 @@ enum TokenCommand {
     /// Read a token on stdin and print its SHA-256 (hex), for a `[[project.service_token]]` entry.
     /// Surrounding whitespace is not part of the token.
     Hash,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new current URL signing key. Running servers use it for new URLs within seconds; URLs
+    /// signed with earlier keys keep working until they expire, and keys whose URLs have all expired
+    /// are pruned.
+    Rotate(DataDirArgs),
+    /// Print the URL signing keys: ids, creation times, which is current (never the keys themselves).
+    List(DataDirArgs),
+}
+
+/// The data directory of `cabinet keys`, found as `cabinet serve` finds it.
+#[derive(Args)]
+struct DataDirArgs {
+    /// The configuration file the server runs with (for its `data_dir`).
+    #[arg(long, env = "CABINET_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The server's data directory [default: the configuration's data_dir, or ./cabinet-data].
+    #[arg(long, env = "CABINET_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataDirArgs {
+    fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        let file = match &self.config {
+            Some(path) => ConfigFile::load(path)?,
+            None => ConfigFile::default(),
+        };
+        let config = file.serve_config(Overrides {
+            listen: None,
+            data_dir: self.data_dir.clone(),
+            public_url: None,
+        })?;
+        Ok(config.data_dir)
+    }
+}
+
+/// `cabinet keys rotate|list`: prints what it did or found, or why it could not (exit 1).
+fn keys(command: &KeysCommand) -> std::process::ExitCode {
+    let done = match command {
+        KeysCommand::Rotate(args) => args
+            .data_dir()
+            .and_then(|dir| cabinet::signing::admin::rotate(&dir, cabinet::clock::now_ms())),
+        KeysCommand::List(args) => args
+            .data_dir()
+            .and_then(|dir| cabinet::signing::admin::list(&dir)),
+    };
+    match done {
+        Ok(text) => {
+            print!("{text}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cabinet: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// The connection and transfer guards (see `cabinet::guards::Guards` for what each one bounds).
@@ -221,6 +282,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => args,
         Command::Config(ConfigCommand::Check { file }) => return check_config(&file),
         Command::Token(TokenCommand::Hash) => return hash_token(),
+        Command::Keys(command) => return keys(&command),
     };
     let config = match args.serve_config() {
         Ok(config) => config,

@@ -30,15 +30,18 @@ use crate::store::{Published, SessionRecord, StoreError};
 pub struct SignedQuery {
     part: Option<u32>,
     expires: i64,
+    /// The signing key's id; absent in URLs signed before the key ring.
+    kid: Option<String>,
     signature: String,
 }
 
-fn check_signature(app: &AppState, grant: &Grant, q: &SignedQuery) -> Result<(), ApiError> {
+async fn check_signature(app: &AppState, grant: &Grant, q: &SignedQuery) -> Result<(), ApiError> {
     app.signer
-        .verify(grant, q.expires, &q.signature, now_ms())
+        .verify_fresh(grant, q.expires, q.kid.as_deref(), &q.signature, now_ms())
+        .await
         .map_err(|refusal| {
             let message = match refusal {
-                Refusal::BadSignature => {
+                Refusal::BadSignature | Refusal::UnknownKey => {
                     "The URL's signature is not valid: it was altered, or not issued by this server"
                 }
                 Refusal::Expired => "The URL has expired; ask for a new one",
@@ -76,7 +79,7 @@ pub async fn put_content(
         session: session_id.clone(),
         part: query.part,
     };
-    check_signature(&app, &grant, &query)?;
+    check_signature(&app, &grant, &query).await?;
     let _slot = app.transfers.upload()?;
     let session = app
         .meta
@@ -236,6 +239,7 @@ async fn put_part(
 #[serde(deny_unknown_fields)]
 pub struct SignedGetQuery {
     expires: i64,
+    kid: Option<String>,
     signature: String,
 }
 
@@ -259,9 +263,10 @@ pub async fn get_content(
     let signed = SignedQuery {
         part: None,
         expires: query.expires,
+        kid: query.kid,
         signature: query.signature,
     };
-    check_signature(&app, &grant, &signed)?;
+    check_signature(&app, &grant, &signed).await?;
     let mut slot = Some(app.transfers.download()?);
     // Content replaced right after the lookup is deleted from storage; one fresh lookup then finds the new.
     for attempt in 0..2 {
