@@ -126,17 +126,18 @@ pub fn router(state: AppState) -> Router {
             post(routes::multipart::complete_multipart_upload).layer(limit(MAX_IDENTIFIERS_BODY)),
         );
 
+    // The JS SDK lists and creates with a trailing slash (`/groups/`), as it creates files.
+    let groups = || get(routes::groups::list_groups).post(routes::groups::create_groups);
+    let categories = || {
+        get(routes::security_categories::list_security_categories)
+            .post(routes::security_categories::create_security_categories)
+    };
     let iam = Router::new()
-        .route(
-            "/groups",
-            get(routes::groups::list_groups).post(routes::groups::create_groups),
-        )
+        .route("/groups", groups())
+        .route("/groups/", groups())
         .route("/groups/delete", post(routes::groups::delete_groups))
-        .route(
-            "/securitycategories",
-            get(routes::security_categories::list_security_categories)
-                .post(routes::security_categories::create_security_categories),
-        )
+        .route("/securitycategories", categories())
+        .route("/securitycategories/", categories())
         .route(
             "/securitycategories/delete",
             post(routes::security_categories::delete_security_categories),

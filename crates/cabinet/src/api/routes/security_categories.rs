@@ -156,6 +156,8 @@ pub async fn delete_security_categories(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<ItemsBody>,
 ) -> Result<Json<Value>, ApiError> {
+    // Any DELETE first, so that a caller without one learns nothing from the ids' validation.
+    require(&principal, &project, ACL, "DELETE", ScopeNeed::Any)?;
     let ids = id_items(&body.items)?;
     require(&principal, &project, ACL, "DELETE", ScopeNeed::Ids(&ids))?;
     let mut seen = std::collections::BTreeSet::new();
