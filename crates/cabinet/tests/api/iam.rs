@@ -1,6 +1,13 @@
 //! The IAM endpoints: groups, security categories and the project, with their capability checks; groups
 //! created through the API granting access like configured ones, and surviving a restart.
 
+use std::sync::LazyLock;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::pkcs8::EncodePrivateKey;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -8,8 +15,37 @@ use crate::helpers::{assert_error, unique_project, Reply, TestApp};
 
 const FORBIDDEN: &str = "Resource not found. This may also be due to insufficient access rights.";
 
-/// A JWKS with one EC key, so that a project can configure an identity provider without a network.
-const JWKS: &str = r#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+/// The test identity provider's signing key (P-256, generated at run time) and its public JWK; the
+/// project reads it from a JWKS file, so no network is needed.
+struct IdpKey {
+    encoding: EncodingKey,
+    jwk: Value,
+}
+
+static IDP_KEY: LazyLock<IdpKey> = LazyLock::new(|| {
+    let secret = p256::SecretKey::random(&mut rand::thread_rng());
+    let point = secret.public_key().to_encoded_point(false);
+    let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+    IdpKey {
+        encoding: EncodingKey::from_ec_der(secret.to_pkcs8_der().expect("der").as_bytes()),
+        jwk: json!({"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig",
+                    "x": b64(point.x().expect("x")), "y": b64(point.y().expect("y"))}),
+    }
+});
+
+/// A valid token of the project's identity provider for `sub`, in the IdP groups `groups`, issued to the
+/// application `azp`.
+fn jwt(sub: &str, groups: &[&str], azp: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = json!({"iss": "https://idp.example.com/", "aud": "cabinet", "sub": sub, "groups": groups,
+                        "azp": azp, "iat": now, "exp": now + 300});
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("k1".into());
+    jsonwebtoken::encode(&header, &claims, &IDP_KEY.encoding).expect("signs")
+}
 
 /// The configuration of `project` (with an identity provider whose keys are in `jwks`) and of a second
 /// project `other`. Tokens of `project`: `admin-token` (every IAM capability, files READ and WRITE),
@@ -87,7 +123,8 @@ groups = ["admins"]
 /// A configured server on the data directory `dir`.
 async fn spawn_in(dir: tempfile::TempDir, project: &str) -> TestApp {
     let jwks = dir.path().join("jwks.json");
-    std::fs::write(&jwks, JWKS).expect("jwks written");
+    std::fs::write(&jwks, json!({"keys": [IDP_KEY.jwk.clone()]}).to_string())
+        .expect("jwks written");
     let access = cabinet::config::ConfigFile::parse(&config(project, "other-project", &jwks))
         .expect("parses")
         .access()
@@ -428,6 +465,55 @@ async fn a_created_group_grants_and_its_deletion_revokes_at_once() {
 }
 
 #[tokio::test]
+async fn created_groups_hold_oidc_tokens_by_source_id_and_application() {
+    let app = configured().await;
+    let alice = jwt("alice", &["idp-readers"], "app-2");
+    // Verified, but in no group: authenticated, so 403.
+    assert_error(&app.call_as(&alice, Method::GET, "/files", None).await, 403);
+    let readers = app
+        .create_group(json!({
+            "name": "idp-readers",
+            "sourceId": "idp-readers",
+            "capabilities": [{"filesAcl": {"actions": ["READ"], "scope": {"all": {}}}}]
+        }))
+        .await;
+    let r = app.call_as(&alice, Method::GET, "/files", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let bob = jwt("bob", &["someone-else"], "app-2");
+    assert_error(&app.call_as(&bob, Method::GET, "/files", None).await, 403);
+
+    // Every account, but only tokens issued to app-1.
+    app.create_group(json!({
+        "name": "app-1-writers",
+        "members": "allUserAccounts",
+        "attributes": {"token": {"appIds": ["app-1"]}},
+        "capabilities": [{"filesAcl": {"actions": ["WRITE"], "scope": {"all": {}}}}]
+    }))
+    .await;
+    let file = Some(json!({"name": "a.txt"}));
+    assert_error(
+        &app.call_as(&alice, Method::POST, "/files", file.clone())
+            .await,
+        403,
+    );
+    let alice_app_1 = jwt("alice", &["idp-readers"], "app-1");
+    let r = app
+        .call_as(&alice_app_1, Method::POST, "/files", file)
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+
+    let r = app
+        .as_admin(
+            Method::POST,
+            "/groups/delete",
+            Some(json!({"items": [readers["id"]]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_error(&app.call_as(&alice, Method::GET, "/files", None).await, 403);
+}
+
+#[tokio::test]
 async fn configured_groups_cannot_be_deleted_and_unknown_ids_are_missing() {
     let app = configured().await;
     let all = app.as_admin(Method::GET, "/groups?all=true", None).await;
@@ -650,6 +736,11 @@ async fn open_mode_allows_every_iam_call() {
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let r = app.get("/groups").await;
     assert_eq!(names(&r), ["g"]);
+    // The JS SDK's spelling, with a trailing slash.
+    let r = app.get("/groups/").await;
+    assert_eq!(names(&r), ["g"]);
+    let r = app.get("/securitycategories/").await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let r = app
         .post("/securitycategories", json!({"items": [{"name": "c"}]}))
         .await;
