@@ -33,10 +33,11 @@ function tail(path, max = 4000) {
  * Resolves once the single readiness line appeared on stdout. The server's stderr
  * goes to <tmpdir>/stderr.log; the tmpdir is removed after a clean stop unless
  * CABINET_TEST_KEEP is set, and kept (its path is in the error) otherwise.
+ * @param {{args?: string[]}} [opts] extra arguments for `cabinet serve` (e.g. `--config FILE`)
  * @returns {Promise<{baseUrl: string, port: number, dataDir: string, tmpDir: string,
  *   stderrPath: string, stdoutLines: string[], stop: () => Promise<number|null>}>}
  */
-export async function startServer() {
+export async function startServer({ args = [] } = {}) {
   if (!existsSync(CABINET_BIN)) {
     throw new Error(
       `cabinet binary not found at ${CABINET_BIN}; build it (cargo build) or set CABINET_BIN`,
@@ -49,7 +50,7 @@ export async function startServer() {
 
   const child = spawn(
     CABINET_BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir],
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stderr.pipe(stderrFile);
