@@ -20,8 +20,7 @@ impl Group {
         if self.is_configured() && token.groups.contains(&self.name) {
             return true;
         }
-        self.app_ids.is_none()
-            && (self.all_user_accounts || self.members.iter().any(|m| *m == token.subject))
+        self.app_ids.is_none() && (self.all_user_accounts || self.members.contains(&token.subject))
     }
 
     /// Whether a verified OIDC token is a member: by `source_id` against the values of its access
