@@ -10,6 +10,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::api::{self, cursor::CursorCodec, transfers::TransferSlots, AppState};
+use crate::auth::directory::GroupDirectory;
 use crate::auth::AccessConfig;
 use crate::blob::local::LocalBlobs;
 use crate::disk::DiskGuard;
@@ -127,6 +128,15 @@ impl Application {
             reserve_bytes = disk.reserve_bytes(),
             "uploads are refused while less than min_free_bytes would stay free"
         );
+        let iam: Arc<dyn crate::store::iam::IamStore> = Arc::new(meta.clone());
+        let access = config.access.clone().map(Arc::new);
+        let groups = access.clone().map(|configured| {
+            Arc::new(GroupDirectory::new(
+                configured,
+                iam.clone(),
+                crate::auth::directory::SNAPSHOT_MAX_AGE,
+            ))
+        });
         let state = AppState {
             meta: Arc::new(meta),
             blobs: Arc::new(blobs),
@@ -135,7 +145,9 @@ impl Application {
             in_flight: Arc::default(),
             disk: Some(Arc::new(disk)),
             transfers: TransferSlots::new(config.guards.max_uploads, config.guards.max_downloads),
-            access: config.access.clone().map(Arc::new),
+            access,
+            iam,
+            groups,
         };
         Ok(Self {
             listener,

@@ -247,6 +247,7 @@ impl GroupEntry {
             source_id: self.source_id.clone(),
             members: self.members.clone().unwrap_or_default(),
             capabilities,
+            ..Group::default()
         })
     }
 }

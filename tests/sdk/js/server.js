@@ -35,10 +35,11 @@ function tail(path, max = 4000) {
  * Resolves once the single readiness line appeared on stdout. The server's stderr
  * goes to <tmpdir>/stderr.log; the tmpdir is removed after a clean stop unless
  * CABINET_TEST_KEEP is set, and kept (its path is in the error) otherwise.
+ * @param {{args?: string[]}} [opts] extra arguments for `cabinet serve` (e.g. `--config FILE`)
  * @returns {Promise<{baseUrl: string, port: number, dataDir: string, tmpDir: string,
  *   stderrPath: string, stdoutLines: string[], stop: () => Promise<number|null>}>}
  */
-export async function startServer() {
+export async function startServer({ args = [] } = {}) {
   if (!existsSync(CABINET_BIN)) {
     throw new Error(
       `cabinet binary not found at ${CABINET_BIN}; build it (cargo build) or set CABINET_BIN`,
@@ -49,10 +50,12 @@ export async function startServer() {
   const stderrPath = join(tmpDir, 'stderr.log');
   const stderrFile = createWriteStream(stderrPath);
 
-  const accessArgs = await acquire(tmpDir);
+  // A server given its own configuration keeps it; the others get the suite's (oidc mode).
+  const ownConfig = args.includes('--config');
+  const accessArgs = ownConfig ? [] : await acquire(tmpDir);
   const child = spawn(
     CABINET_BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...accessArgs],
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...accessArgs, ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stderr.pipe(stderrFile);
@@ -101,13 +104,13 @@ export async function startServer() {
     addr = await Promise.race([ready, timeout]);
   } catch (e) {
     child.kill('SIGKILL');
-    await release();
+    if (!ownConfig) await release();
     throw e;
   } finally {
     clearTimeout(timer);
   }
 
-  let released = false;
+  let released = ownConfig;
   async function stop() {
     if (!released) {
       released = true;

@@ -17,7 +17,7 @@ use crate::store::MetadataStore;
 pub const FORBIDDEN_MESSAGE: &str =
     "Resource not found. This may also be due to insufficient access rights.";
 
-/// Authenticates every API request and checks its `filesAcl` action. A missing or unknown token, and a
+/// Authenticates every API request and checks the `filesAcl` action of a files route. A missing or unknown token, and a
 /// token not valid for the project addressed, are 401 (the JS SDK fetches a new token only after a 401,
 /// and CDF answers 401 for a project the token cannot reach); a known caller without the capability is a
 /// 403. Preflight requests pass: CORS answers them.
@@ -32,7 +32,18 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
         )
         .into_response();
     };
-    let principal = match &app.access {
+    let access = match &app.groups {
+        None => None,
+        Some(directory) => match directory.current().await {
+            Ok(access) => Some(access),
+            Err(e) => {
+                tracing::error!(error = %e, "the stored groups cannot be read; the request is refused");
+                return ApiError::unavailable("Access rules are being reloaded; retry shortly", 1)
+                    .into_response();
+            }
+        },
+    };
+    let principal = match &access {
         None => Principal::Open,
         Some(access) => match access.authenticate(token) {
             Some(principal) => principal,
@@ -58,8 +69,10 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
             }
         }
         let action = files_action(req.method(), tail);
-        // A data-set scope passes here; the handler then narrows what it sees or refuses the file.
-        if principal.files_access(project, action) == FilesAccess::None {
+        // A data-set scope passes here; the handler then narrows what it sees or refuses the file. Other
+        // routes of the project (groups, security categories, the project itself) check their own ACL.
+        let is_files = tail == "files" || tail.starts_with("files/");
+        if is_files && principal.files_access(project, action) == FilesAccess::None {
             if let Principal::Known { subject, .. } = &principal {
                 tracing::info!(
                     subject,

@@ -4,6 +4,7 @@ mod access;
 pub mod cursor;
 pub mod error;
 pub mod extract;
+pub mod iam_model;
 mod middleware;
 pub mod model;
 pub mod page;
@@ -57,6 +58,10 @@ pub struct AppState {
     pub transfers: transfers::TransferSlots,
     /// Projects, groups and service tokens; `None` in open mode.
     pub access: Option<Arc<crate::auth::AccessConfig>>,
+    /// Groups and security categories created through the API.
+    pub iam: Arc<dyn crate::store::iam::IamStore>,
+    /// The configured access plus the stored groups, as authentication reads them; `None` in open mode.
+    pub groups: Option<Arc<crate::auth::directory::GroupDirectory>>,
 }
 
 /// The whole HTTP surface.
@@ -121,8 +126,29 @@ pub fn router(state: AppState) -> Router {
             post(routes::multipart::complete_multipart_upload).layer(limit(MAX_IDENTIFIERS_BODY)),
         );
 
+    // The JS SDK lists and creates with a trailing slash (`/groups/`), as it creates files.
+    let groups = || get(routes::groups::list_groups).post(routes::groups::create_groups);
+    let categories = || {
+        get(routes::security_categories::list_security_categories)
+            .post(routes::security_categories::create_security_categories)
+    };
+    let iam = Router::new()
+        .route("/groups", groups())
+        .route("/groups/", groups())
+        .route("/groups/delete", post(routes::groups::delete_groups))
+        .route("/securitycategories", categories())
+        .route("/securitycategories/", categories())
+        .route(
+            "/securitycategories/delete",
+            post(routes::security_categories::delete_security_categories),
+        );
+
     let api = Router::new()
-        .nest("/api/v1/projects/{project}", files)
+        .nest("/api/v1/projects/{project}", files.merge(iam))
+        .route(
+            "/api/v1/projects/{project}",
+            get(routes::project::get_project),
+        )
         .route("/api/v1/token/inspect", get(routes::token::inspect_token))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(

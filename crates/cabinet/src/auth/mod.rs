@@ -4,8 +4,11 @@
 //! only configured projects exist for clients, and a token must be one of a project's service tokens or
 //! a JWT its identity provider signed ([`oidc`], with keys from [`jwks`]).
 
+mod allows;
 pub mod capability;
+pub mod directory;
 pub mod jwks;
+mod membership;
 pub mod oidc;
 
 use std::collections::BTreeMap;
@@ -13,6 +16,7 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub use allows::ScopeNeed;
 pub use capability::{Capability, FilesAccess, FilesAction};
 
 /// The access rules of a server: its projects, their groups and service tokens.
@@ -57,7 +61,7 @@ pub struct Oidc {
 }
 
 /// A group: who is in it, and what it may do.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Group {
     /// A stable id derived from the project and the group name (see [`group_id`]).
     pub id: i64,
@@ -69,6 +73,10 @@ pub struct Group {
     pub members: Vec<String>,
     /// What members may do.
     pub capabilities: Vec<Capability>,
+    /// `members = "allUserAccounts"`: every principal authenticated for the project is a member.
+    pub all_user_accounts: bool,
+    /// `attributes.token.appIds`: only tokens of these applications are members (`None`: any).
+    pub app_ids: Option<Vec<String>>,
 }
 
 /// A static bearer token, stored as its SHA-256 only.
@@ -210,7 +218,7 @@ impl AccessConfig {
             let groups: Vec<&Group> = project
                 .groups
                 .iter()
-                .filter(|g| entry.groups.contains(&g.name) || g.members.contains(&entry.subject))
+                .filter(|g| g.holds_service_token(entry))
                 .collect();
             if groups.is_empty() {
                 continue;
@@ -246,6 +254,7 @@ mod tests {
             source_id: None,
             members: members.iter().map(|m| m.to_string()).collect(),
             capabilities: caps,
+            ..Group::default()
         }
     }
 

@@ -183,13 +183,14 @@ fn grant(
         .iter()
         .flat_map(|name| claim_strings(claims.get(name)))
         .collect();
+    let apps: Vec<&str> = super::membership::APP_CLAIMS
+        .iter()
+        .flat_map(|name| claim_strings(claims.get(*name)))
+        .collect();
     let groups: Vec<&Group> = project
         .groups
         .iter()
-        .filter(|g| match &g.source_id {
-            Some(source) => access_values.contains(&source.as_str()),
-            None => g.members.iter().any(|m| m == sub),
-        })
+        .filter(|g| g.holds_token(sub, &access_values, &apps))
         .collect();
     let capabilities: Vec<Capability> = groups
         .iter()

@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod iam;
 pub mod ids;
 pub mod sqlite;
 

@@ -14,6 +14,7 @@ mod delete;
 mod disk_full;
 mod errors;
 mod guards;
+mod iam;
 mod list;
 mod multipart;
 mod oidc;

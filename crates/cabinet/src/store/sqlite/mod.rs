@@ -3,6 +3,7 @@
 
 mod expiry;
 pub mod filter_sql;
+mod iam;
 mod name_index;
 mod readers;
 mod rows;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_index_triggers_without_or_ignore.sql"),
     include_str!("migrations/0010_uploaded_with_time.sql"),
     include_str!("migrations/0011_project_walk_with_directory.sql"),
+    include_str!("migrations/0012_iam.sql"),
 ];
 
 /// Retrievals of at most this many ids run as point reads, on the request's own thread
