@@ -5,8 +5,10 @@
 //! a JWT its identity provider signed ([`oidc`], with keys from [`jwks`]).
 
 pub mod capability;
+pub mod categories;
 pub mod jwks;
 pub mod oidc;
+pub mod scope;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +16,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 pub use capability::{Capability, FilesAccess, FilesAction};
+pub use categories::CategoryAccess;
+pub use scope::FileScope;
 
 /// The access rules of a server: its projects, their groups and service tokens.
 #[derive(Debug, Clone, Default)]
@@ -132,6 +136,29 @@ impl Principal {
                 .fold(FilesAccess::None, |acc, c| {
                     acc.union(c.files_access(action))
                 }),
+        }
+    }
+
+    /// The security categories the caller is a member of in `project` (open mode: all of them).
+    pub fn category_access(&self, project: &str) -> CategoryAccess {
+        match self {
+            Principal::Open => CategoryAccess::All,
+            Principal::Known { grants, .. } => grants
+                .iter()
+                .filter(|g| g.project == project)
+                .flat_map(|g| &g.capabilities)
+                .fold(CategoryAccess::default(), |acc, c| {
+                    acc.union(c.category_access())
+                }),
+        }
+    }
+
+    /// The files of `project` the caller may act on with `action`: its `filesAcl` grant and its
+    /// category membership together.
+    pub fn file_scope(&self, project: &str, action: FilesAction) -> FileScope {
+        FileScope {
+            data_sets: self.files_access(project, action),
+            categories: self.category_access(project),
         }
     }
 }
