@@ -140,7 +140,7 @@ async fn every_read_path_shows_and_counts_only_files_of_the_callers_categories()
         _ => files.ab,
     };
     for (token, visible) in table() {
-        let who = format!("{token}");
+        let who = token;
         let r = app.call_as(token, Method::GET, "/files", None).await;
         assert_eq!(external_ids(&r), visible, "GET /files as {who}");
         let r = post_as(&app, token, "/files/list", json!({})).await;
