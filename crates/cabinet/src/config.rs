@@ -393,7 +393,7 @@ pub fn describe(file: &ConfigFile, access: Option<&AccessConfig>) -> String {
                 } else {
                     " (not enforced yet)"
                 };
-                let scope = match &c.data_sets {
+                let scope = match c.data_sets.as_ref().or(c.categories.as_ref()) {
                     Some(ids) => format!("{} {ids:?}", c.scope),
                     None => c.scope.clone(),
                 };

@@ -45,6 +45,7 @@ fn gen_file(index: usize) -> impl Strategy<Value = GenFile> {
         subset(&["L1", "L2", "L3"]),
         opt(vec![1i64, 2]),
         opt(vec![(0.0, 0.0), (1.0, 1.0), (2.5, 2.5), (5.0, 1.0)]),
+        proptest::sample::subsequence(vec![1i64, 2, 3], 0..=2),
     );
     let times = (
         0i64..10,
@@ -54,7 +55,7 @@ fn gen_file(index: usize) -> impl Strategy<Value = GenFile> {
     );
     (strings, lists, times).prop_map(move |(s, l, t)| {
         let (name, directory, mime, source, xid) = s;
-        let (metadata, assets, labels, data_set, point) = l;
+        let (metadata, assets, labels, data_set, point, categories) = l;
         let (created, source_created, source_modified, uploaded_at) = t;
         GenFile {
             spec: FileSpec {
@@ -68,7 +69,7 @@ fn gen_file(index: usize) -> impl Strategy<Value = GenFile> {
                 data_set_id: data_set,
                 source_created_time: source_created,
                 source_modified_time: source_modified,
-                security_categories: None,
+                security_categories: if categories.is_empty() { None } else { Some(categories) },
                 labels: Some(labels),
                 geo_location: point.map(|(x, y)| GeoLocation::parse(&json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]}})).expect("a point")),
             },
@@ -276,6 +277,24 @@ async fn load(files: Vec<GenFile>, probe_limit: i64) -> Fixture {
     }
 }
 
+/// No restriction, or the security categories a caller is a member of (possibly none).
+fn gen_membership() -> impl Strategy<Value = Option<BTreeSet<i64>>> {
+    prop_oneof![
+        Just(None),
+        proptest::sample::subsequence(vec![1i64, 2, 3], 0..=3)
+            .prop_map(|v| Some(v.into_iter().collect())),
+    ]
+}
+
+/// The filter of `raw`, narrowed to `member_of` as the API narrows it for a caller.
+fn filter_for(raw: &Value, member_of: &Option<BTreeSet<i64>>) -> FileFilter {
+    let mut filter = FileFilter::from_json(raw.as_object().unwrap()).unwrap();
+    if let Some(ids) = member_of {
+        filter.restrict_categories(ids);
+    }
+    filter
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -322,16 +341,17 @@ proptest! {
         filters in proptest::collection::vec(gen_filter(), 1..6),
         page_size in 1usize..8,
         probe_limit in prop_oneof![Just(1i64), Just(i64::MAX), 1i64..20],
+        member_of in gen_membership(),
     ) {
         runtime().block_on(async {
             let fx = load(files, probe_limit).await;
             for raw in filters {
-                let filter = FileFilter::from_json(raw.as_object().unwrap()).unwrap();
+                let filter = filter_for(&raw, &member_of);
                 let expected: Vec<i64> = fx.all.iter().filter(|f| filter.matches(f)).map(|f| f.id).collect();
                 let walked = walk(&fx, &filter, page_size, None).await;
-                prop_assert_eq!(&walked, &expected, "filter {}", raw);
+                prop_assert_eq!(&walked, &expected, "filter {} within {:?}", raw, member_of);
                 let count = fx.store.count(&fx.project, &filter).await.unwrap();
-                prop_assert_eq!(count as usize, expected.len(), "count of {}", raw);
+                prop_assert_eq!(count as usize, expected.len(), "count of {} within {:?}", raw, member_of);
             }
             Ok(())
         })?;
@@ -344,10 +364,11 @@ proptest! {
         partitions in 1u32..=10,
         page_size in 1usize..5,
         probe_limit in prop_oneof![Just(1i64), Just(i64::MAX)],
+        member_of in gen_membership(),
     ) {
         runtime().block_on(async {
             let fx = load(files, probe_limit).await;
-            let filter = FileFilter::from_json(raw.as_object().unwrap()).unwrap();
+            let filter = filter_for(&raw, &member_of);
             let expected: BTreeSet<i64> = fx.all.iter().filter(|f| filter.matches(f)).map(|f| f.id).collect();
             let mut union = Vec::new();
             for index in 0..partitions {

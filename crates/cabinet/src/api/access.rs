@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::{ApiError, ErrorKind};
 use super::AppState;
-use crate::auth::{FilesAccess, FilesAction, Principal};
+use crate::auth::{CategoryAccess, FileScope, FilesAccess, FilesAction, Principal};
 use crate::domain::{FileFilter, FileRecord, Identifier, ProjectName};
 use crate::store::MetadataStore;
 
@@ -89,20 +89,26 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
 }
 
 /// Narrows a list, search, aggregate or partition filter to the files the caller may read, before it
-/// reaches the store (so counts and cursors only ever see those files, and the data-set index serves it).
+/// reaches the store (so counts and cursors only ever see those files, and the data-set index serves it):
+/// its data sets, and files whose security categories it is a member of.
 pub fn narrow_to_readable(principal: &Principal, project: &ProjectName, filter: &mut FileFilter) {
     match principal.files_access(project.as_str(), FilesAction::Read) {
         FilesAccess::All => {}
         FilesAccess::DataSets(ids) => filter.restrict_data_sets(&ids),
         FilesAccess::None => filter.restrict_data_sets(&Default::default()),
     }
+    if let CategoryAccess::Only(ids) = principal.category_access(project.as_str()) {
+        filter.restrict_categories(&ids);
+    }
 }
 
 /// Files by identifier for a single-item read (`byids`, `GET /files/{id}`, `downloadlink`), in request
-/// order. A caller with `all` gets the store's answer unchanged (an unknown id is a 400 `missing`). For a
-/// data-set-scoped caller an unknown file and a file outside its scope look the same: both are a 403
-/// with the Files text, or, with `ignore_unknown`, both are left out; so the answer never tells whether
-/// a file it may not read exists.
+/// order. A caller who sees every file gets the store's answer unchanged (an unknown id is a 400
+/// `missing`). A file the caller may not read (another data set, or a security category it is not a
+/// member of) is a 403 with the Files text, or, with `ignore_unknown`, left out. For a data-set-scoped
+/// caller an unknown file looks the same as one outside its scope, so the answer never tells whether a
+/// file of another data set exists; a caller with `all` keeps the 400 `missing` for unknown files
+/// ([`FileScope::hides_unknown`]).
 pub async fn retrieve_readable(
     meta: &dyn MetadataStore,
     principal: &Principal,
@@ -110,36 +116,31 @@ pub async fn retrieve_readable(
     ids: &[Identifier],
     ignore_unknown: bool,
 ) -> Result<Vec<FileRecord>, ApiError> {
-    let access = principal.files_access(project.as_str(), FilesAction::Read);
-    retrieve_covered(meta, &access, project, ids, ignore_unknown).await
+    let scope = principal.file_scope(project.as_str(), FilesAction::Read);
+    retrieve_covered(meta, &scope, project, ids, ignore_unknown).await
 }
 
-/// What the caller may do with `action` on the files of `project`.
-pub fn access_for(
-    principal: &Principal,
-    project: &ProjectName,
-    action: FilesAction,
-) -> FilesAccess {
-    principal.files_access(project.as_str(), action)
+/// The files of `project` the caller may act on with `action` (data sets and security categories).
+pub fn access_for(principal: &Principal, project: &ProjectName, action: FilesAction) -> FileScope {
+    principal.file_scope(project.as_str(), action)
 }
 
 /// [`retrieve_readable`] for a given access (completemultipartupload checks WRITE with it).
 pub async fn retrieve_covered(
     meta: &dyn MetadataStore,
-    access: &FilesAccess,
+    access: &FileScope,
     project: &ProjectName,
     ids: &[Identifier],
     ignore_unknown: bool,
 ) -> Result<Vec<FileRecord>, ApiError> {
-    if *access == FilesAccess::All {
+    if access.is_unrestricted() {
         return Ok(meta.retrieve(project, ids, ignore_unknown).await?);
     }
-    let found = meta.retrieve(project, ids, true).await?;
+    let found = meta
+        .retrieve(project, ids, ignore_unknown || access.hides_unknown())
+        .await?;
     let total = found.len();
-    let readable: Vec<FileRecord> = found
-        .into_iter()
-        .filter(|f| access.covers(f.data_set_id))
-        .collect();
+    let readable: Vec<FileRecord> = found.into_iter().filter(|f| access.covers(f)).collect();
     if !ignore_unknown && (readable.len() != total || total != ids.len()) {
         return Err(ApiError::new(ErrorKind::Forbidden, FORBIDDEN_MESSAGE));
     }

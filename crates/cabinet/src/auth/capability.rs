@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::categories::CategoryAccess;
+
 /// What a request to the Files API needs, as `filesAcl` actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilesAction {
@@ -38,12 +40,16 @@ pub struct Capability {
     pub scope: String,
     /// For a `filesAcl` with `datasetScope`: the data-set ids it covers (`None` for every other scope).
     pub data_sets: Option<BTreeSet<i64>>,
+    /// For a `securityCategoriesAcl` with `idscope`: the category ids it covers (`None` for every other
+    /// scope).
+    pub categories: Option<BTreeSet<i64>>,
 }
 
 impl Capability {
     /// Checks the shape, and for `filesAcl` (the ACL cabinet enforces) the actions and the scope: `all`,
     /// or `datasetScope` with its `ids` (numbers or numeric strings, as CDF and the Python SDK send them;
-    /// at least one).
+    /// at least one). `securityCategoriesAcl` is checked the same way ([`super::categories`]), and its
+    /// `idscope` is echoed as CDF spells it.
     pub fn parse(raw: Value) -> Result<Self, String> {
         let Some(object) = raw.as_object() else {
             return Err("a capability must be a table such as { filesAcl = { ... } }".into());
@@ -109,11 +115,21 @@ impl Capability {
                 }
             }
         }
+        let mut scope = scope.clone();
+        let mut categories = None;
+        let mut raw = raw.clone();
+        if acl == super::categories::ACL {
+            let parsed = super::categories::parse(&actions, &scope, &scope_table[&scope])?;
+            raw = parsed.echo(&actions);
+            scope = parsed.scope;
+            categories = parsed.ids;
+        }
         Ok(Self {
             acl: acl.clone(),
             actions,
-            scope: scope.clone(),
+            scope,
             data_sets,
+            categories,
             raw,
         })
     }
@@ -138,9 +154,22 @@ impl Capability {
         }
     }
 
+    /// What this capability makes its holder a member of: every category (`MEMBEROF` on `all`), the
+    /// listed ones (`MEMBEROF` on `idscope`), or none.
+    pub fn category_access(&self) -> CategoryAccess {
+        if self.acl != super::categories::ACL || !self.actions.iter().any(|a| a == "MEMBEROF") {
+            return CategoryAccess::default();
+        }
+        match (&self.categories, self.scope.as_str()) {
+            (Some(ids), _) => CategoryAccess::Only(ids.clone()),
+            (None, "all") => CategoryAccess::All,
+            _ => CategoryAccess::default(),
+        }
+    }
+
     /// Whether cabinet enforces this ACL (the others are kept and echoed, and grant nothing yet).
     pub fn is_enforced(&self) -> bool {
-        self.acl == "filesAcl"
+        self.acl == "filesAcl" || self.acl == super::categories::ACL
     }
 }
 
@@ -250,6 +279,49 @@ mod tests {
         ] {
             let raw = json!({"filesAcl": {"actions": ["READ"], "scope": {"datasetScope": bad}}});
             assert!(Capability::parse(raw.clone()).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn security_categories_acl_is_parsed_and_echoed_in_cdf_spelling() {
+        let c = Capability::parse(json!({"securityCategoriesAcl": {
+            "actions": ["MEMBEROF", "LIST"], "scope": {"idScope": {"ids": ["12", 3]}}}}))
+        .expect("valid");
+        assert!(c.is_enforced());
+        assert_eq!(c.scope, "idscope");
+        assert_eq!(c.category_access(), CategoryAccess::Only([3, 12].into()));
+        assert_eq!(c.files_access(FilesAction::Read), FilesAccess::None);
+        assert_eq!(
+            c.raw,
+            json!({"securityCategoriesAcl": {
+                "actions": ["MEMBEROF", "LIST"], "scope": {"idscope": {"ids": [3, 12]}}}})
+        );
+        let all = Capability::parse(
+            json!({"securityCategoriesAcl": {"actions": ["MEMBEROF"], "scope": {"all": {}}}}),
+        )
+        .expect("valid");
+        assert_eq!(all.category_access(), CategoryAccess::All);
+        let list_only = Capability::parse(
+            json!({"securityCategoriesAcl": {"actions": ["LIST"], "scope": {"all": {}}}}),
+        )
+        .expect("valid");
+        assert_eq!(list_only.category_access(), CategoryAccess::default());
+        for (raw, needle) in [
+            (
+                json!({"securityCategoriesAcl": {"actions": ["READ"], "scope": {"all": {}}}}),
+                "unknown action `READ`",
+            ),
+            (
+                json!({"securityCategoriesAcl": {"actions": ["MEMBEROF"], "scope": {"idscope": {"ids": []}}}}),
+                "at least one id",
+            ),
+            (
+                json!({"securityCategoriesAcl": {"actions": ["MEMBEROF"], "scope": {"datasetScope": {"ids": [1]}}}}),
+                "unknown scope",
+            ),
+        ] {
+            let e = Capability::parse(raw.clone()).expect_err("refused");
+            assert!(e.contains(needle), "{raw}: {e}");
         }
     }
 

@@ -6,10 +6,12 @@
 
 mod allows;
 pub mod capability;
+pub mod categories;
 pub mod directory;
 pub mod jwks;
 mod membership;
 pub mod oidc;
+pub mod scope;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +20,8 @@ use subtle::ConstantTimeEq;
 
 pub use allows::ScopeNeed;
 pub use capability::{Capability, FilesAccess, FilesAction};
+pub use categories::CategoryAccess;
+pub use scope::FileScope;
 
 /// The access rules of a server: its projects, their groups and service tokens.
 #[derive(Debug, Clone, Default)]
@@ -140,6 +144,29 @@ impl Principal {
                 .fold(FilesAccess::None, |acc, c| {
                     acc.union(c.files_access(action))
                 }),
+        }
+    }
+
+    /// The security categories the caller is a member of in `project` (open mode: all of them).
+    pub fn category_access(&self, project: &str) -> CategoryAccess {
+        match self {
+            Principal::Open => CategoryAccess::All,
+            Principal::Known { grants, .. } => grants
+                .iter()
+                .filter(|g| g.project == project)
+                .flat_map(|g| &g.capabilities)
+                .fold(CategoryAccess::default(), |acc, c| {
+                    acc.union(c.category_access())
+                }),
+        }
+    }
+
+    /// The files of `project` the caller may act on with `action`: its `filesAcl` grant and its
+    /// category membership together.
+    pub fn file_scope(&self, project: &str, action: FilesAction) -> FileScope {
+        FileScope {
+            data_sets: self.files_access(project, action),
+            categories: self.category_access(project),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! [`FileFilter::matches`] is the reference meaning of a filter; the stores translate filters into their
 //! own queries, and property tests check them against it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use geo::relate::IntersectionMatrix;
 use geo::{Geometry, Relate};
@@ -113,6 +113,10 @@ pub struct FileFilter {
     pub labels_all: Option<Vec<String>>,
     /// A spatial condition.
     pub geo_location: Option<GeoFilter>,
+    /// Only files whose security categories all lie in this set (files without categories always do).
+    /// Not a condition of the wire: the caller's `MEMBEROF` membership, set by
+    /// [`FileFilter::restrict_categories`].
+    pub within_categories: Option<BTreeSet<i64>>,
 }
 
 /// Most ids in an assetIds or dataSetIds condition.
@@ -131,6 +135,17 @@ impl FileFilter {
             None => allowed.iter().copied().collect(),
         };
         self.data_set_ids = Some(ids);
+    }
+
+    /// Narrows the filter to files whose security categories are all in `member_of` (the categories a
+    /// caller is a member of; empty: only files without categories). Narrowing twice keeps the
+    /// intersection.
+    pub fn restrict_categories(&mut self, member_of: &BTreeSet<i64>) {
+        let ids = match self.within_categories.take() {
+            Some(before) => before.intersection(member_of).copied().collect(),
+            None => member_of.clone(),
+        };
+        self.within_categories = Some(ids);
     }
 
     /// Whether `f` satisfies every condition: the reference semantics of the filter.
@@ -180,6 +195,10 @@ impl FileFilter {
                 .geo_location
                 .as_ref()
                 .is_none_or(|g| g.matches(f.geo_location.as_ref()))
+            && self
+                .within_categories
+                .as_ref()
+                .is_none_or(|member_of| f.security_categories.iter().all(|c| member_of.contains(c)))
     }
 
     /// Parses the `filter` object of list, search and aggregate. Errors name the field as
@@ -575,6 +594,42 @@ mod tests {
             disjoint.data_set_ids,
             Some(vec![]),
             "an empty intersection matches nothing"
+        );
+    }
+
+    #[test]
+    fn a_category_membership_keeps_files_whose_categories_it_covers() {
+        let file = |categories: Vec<i64>| {
+            FileRecord::from_spec(
+                1,
+                FileSpec {
+                    name: "f".into(),
+                    security_categories: Some(categories),
+                    ..Default::default()
+                },
+                0,
+            )
+        };
+        let mut none = FileFilter::default();
+        none.restrict_categories(&BTreeSet::new());
+        assert!(none.matches(&file(vec![])));
+        assert!(!none.matches(&file(vec![1])));
+        let mut one = FileFilter::default();
+        one.restrict_categories(&[1].into());
+        assert!(one.matches(&file(vec![])) && one.matches(&file(vec![1])));
+        assert!(!one.matches(&file(vec![1, 2])));
+        one.restrict_categories(&[2].into());
+        assert_eq!(
+            one.within_categories,
+            Some(BTreeSet::new()),
+            "narrowing intersects"
+        );
+        assert!(
+            FileFilter::from_json(&Map::new())
+                .unwrap()
+                .within_categories
+                .is_none(),
+            "not a wire condition"
         );
     }
 

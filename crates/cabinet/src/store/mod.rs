@@ -9,7 +9,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::auth::FilesAccess;
+use crate::auth::FileScope;
 
 pub use error::StoreError;
 
@@ -134,13 +134,13 @@ pub trait MetadataStore: Send + Sync + 'static {
         session: NewSession,
         now: i64,
     ) -> Result<FileRecord, StoreError> {
-        self.create_file_in_scope(project, spec, overwrite, session, now, &FilesAccess::All)
+        self.create_file_in_scope(project, spec, overwrite, session, now, &FileScope::all())
             .await
     }
 
     /// [`MetadataStore::create_file`] for a caller whose WRITE access is `scope`, checked inside the same
-    /// write: the new file's data set must be covered, and with `overwrite` the replaced file's too;
-    /// otherwise [`StoreError::OutOfScope`] and nothing changes.
+    /// write: the new file (its data set and security categories) must be covered, and with `overwrite`
+    /// the replaced file too; otherwise [`StoreError::OutOfScope`] and nothing changes.
     async fn create_file_in_scope(
         &self,
         project: &ProjectName,
@@ -148,7 +148,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         overwrite: bool,
         session: NewSession,
         now: i64,
-        scope: &FilesAccess,
+        scope: &FileScope,
     ) -> Result<FileRecord, StoreError>;
 
     /// Opens `session` for new content of an existing file.
@@ -158,18 +158,19 @@ pub trait MetadataStore: Send + Sync + 'static {
         file: &Identifier,
         session: NewSession,
     ) -> Result<FileRecord, StoreError> {
-        self.open_session_in_scope(project, file, session, &FilesAccess::All)
+        self.open_session_in_scope(project, file, session, &FileScope::all())
             .await
     }
 
     /// [`MetadataStore::open_session`] for a caller whose WRITE access is `scope`: a file outside it, and
-    /// for a scoped caller an unknown one, is [`StoreError::OutOfScope`].
+    /// for a data-set-scoped caller ([`FileScope::hides_unknown`]) an unknown one, is
+    /// [`StoreError::OutOfScope`].
     async fn open_session_in_scope(
         &self,
         project: &ProjectName,
         file: &Identifier,
         session: NewSession,
-        scope: &FilesAccess,
+        scope: &FileScope,
     ) -> Result<FileRecord, StoreError>;
 
     /// Looks up an upload session of a file. `None` when the session or the file no longer exists.
@@ -228,19 +229,20 @@ pub trait MetadataStore: Send + Sync + 'static {
         items: Vec<FileUpdate>,
         now: i64,
     ) -> Result<Vec<FileRecord>, StoreError> {
-        self.update_in_scope(project, items, now, &FilesAccess::All)
+        self.update_in_scope(project, items, now, &FileScope::all())
             .await
     }
 
     /// [`MetadataStore::update`] for a caller whose WRITE access is `scope`: every target must be covered
-    /// before and after its patch (moving a file needs WRITE on both data sets); for a scoped caller an
-    /// unknown target is [`StoreError::OutOfScope`] too. Nothing changes on failure.
+    /// before and after its patch (moving a file needs WRITE on both data sets, and adding or removing a
+    /// security category needs membership of it); for a data-set-scoped caller an unknown target is
+    /// [`StoreError::OutOfScope`] too. Nothing changes on failure.
     async fn update_in_scope(
         &self,
         project: &ProjectName,
         items: Vec<FileUpdate>,
         now: i64,
-        scope: &FilesAccess,
+        scope: &FileScope,
     ) -> Result<Vec<FileRecord>, StoreError>;
 
     /// Deletes files and their upload sessions; unknown identifiers are skipped with `ignore_unknown`,
@@ -251,19 +253,19 @@ pub trait MetadataStore: Send + Sync + 'static {
         ids: &[Identifier],
         ignore_unknown: bool,
     ) -> Result<Vec<DeletedFile>, StoreError> {
-        self.delete_in_scope(project, ids, ignore_unknown, &FilesAccess::All)
+        self.delete_in_scope(project, ids, ignore_unknown, &FileScope::all())
             .await
     }
 
     /// [`MetadataStore::delete`] for a caller whose WRITE access is `scope`: a file outside it is treated
-    /// like an unknown one (skipped with `ignore_unknown`), and for a scoped caller an unknown file that
-    /// is not ignored is [`StoreError::OutOfScope`].
+    /// like an unknown one (skipped with `ignore_unknown`), and for a data-set-scoped caller an unknown
+    /// file that is not ignored is [`StoreError::OutOfScope`].
     async fn delete_in_scope(
         &self,
         project: &ProjectName,
         ids: &[Identifier],
         ignore_unknown: bool,
-        scope: &FilesAccess,
+        scope: &FileScope,
     ) -> Result<Vec<DeletedFile>, StoreError>;
 
     /// For the orphan collector: the current content key of each file of `file_ids` that exists and has

@@ -21,6 +21,7 @@ mod oidc;
 mod query;
 mod retrieve;
 mod search;
+mod security_categories;
 pub mod stale_uploads;
 mod surface;
 mod update;

@@ -374,6 +374,12 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
                 .chain([SqlValue::Integer(distinct.len() as i64)]),
         );
     }
+    if let Some(member_of) = &filter.within_categories {
+        b.push(
+            categories_clause(member_of),
+            member_of.iter().map(|c| SqlValue::Integer(*c)),
+        );
+    }
     if let Some(geo) = &filter.geo_location {
         match (geo.relation, geo::BoundingRect::bounding_rect(&geo.shape)) {
             (GeoRelation::Intersects | GeoRelation::Within, Some(rect)) => b.side(
@@ -396,6 +402,22 @@ fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilter {
         lead: b.lead,
         sides: b.sides,
     }
+}
+
+/// The condition of [`FileFilter::within_categories`], with one placeholder per category of `member_of`.
+/// `security_categories` is NULL for a file without categories (see `rows.rs`), so a caller who is a
+/// member of none tests one column; otherwise the file's categories (at most 100) are read from its JSON
+/// and each must be in the set. The test runs on rows another condition (or the listing walk) already
+/// chose: it never drives a plan, which keeps the cursor and partition logic unchanged.
+fn categories_clause(member_of: &std::collections::BTreeSet<i64>) -> String {
+    if member_of.is_empty() {
+        return "files.security_categories IS NULL".into();
+    }
+    format!(
+        "(files.security_categories IS NULL OR NOT EXISTS (SELECT 1 FROM \
+         json_each(files.security_categories) WHERE value NOT IN ({})))",
+        Builder::placeholders(member_of.len())
+    )
 }
 
 /// Above this many matches left in a walk, a list page walks files in listing order and tests each row;

@@ -11,7 +11,7 @@ mod search;
 mod update;
 mod writer;
 
-use crate::auth::FilesAccess;
+use crate::auth::FileScope;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -159,10 +159,11 @@ fn now_ms() -> i64 {
 }
 
 /// For a data-set-scoped caller, an unknown file is reported like one outside its scope, so that the
-/// answer does not tell whether a file it may not see exists; callers with `all` keep `missing`.
-pub(super) fn hide_missing(e: StoreError, scope: &FilesAccess) -> StoreError {
+/// answer does not tell whether a file it may not see exists; callers with `all` keep `missing`
+/// ([`FileScope::hides_unknown`]).
+pub(super) fn hide_missing(e: StoreError, scope: &FileScope) -> StoreError {
     match e {
-        StoreError::Missing(_) if *scope != FilesAccess::All => StoreError::OutOfScope,
+        StoreError::Missing(_) if scope.hides_unknown() => StoreError::OutOfScope,
         e => e,
     }
 }
@@ -176,13 +177,16 @@ impl MetadataStore for SqliteStore {
         overwrite: bool,
         session: NewSession,
         now: i64,
-        scope: &FilesAccess,
+        scope: &FileScope,
     ) -> Result<FileRecord, StoreError> {
         let project = project.as_str().to_string();
         let scope = scope.clone();
         self.writer
             .write(move |ctx| {
-                if !scope.covers(spec.data_set_id) {
+                if !scope.covers_parts(
+                    spec.data_set_id,
+                    spec.security_categories.as_deref().unwrap_or_default(),
+                ) {
                     return Err(StoreError::OutOfScope);
                 }
                 let pid = project_id_or_create(ctx.conn, &project)?;
@@ -195,7 +199,7 @@ impl MetadataStore for SqliteStore {
                         let x = spec.external_id.clone().unwrap_or_default();
                         return Err(StoreError::Duplicated(vec![Identifier::ExternalId(x)]));
                     }
-                    Some(file) if !scope.covers(file.data_set_id) => {
+                    Some(file) if !scope.covers(&file) => {
                         return Err(StoreError::OutOfScope);
                     }
                     Some(mut file) => {
@@ -221,7 +225,7 @@ impl MetadataStore for SqliteStore {
         project: &ProjectName,
         file: &Identifier,
         session: NewSession,
-        scope: &FilesAccess,
+        scope: &FileScope,
     ) -> Result<FileRecord, StoreError> {
         let project = project.as_str().to_string();
         let file = file.clone();
@@ -234,7 +238,7 @@ impl MetadataStore for SqliteStore {
                 let (Some(pid), Some(record)) = (pid, found.into_iter().next()) else {
                     return Err(hide_missing(StoreError::Missing(vec![file]), &scope));
                 };
-                if !scope.covers(record.data_set_id) {
+                if !scope.covers(&record) {
                     return Err(StoreError::OutOfScope);
                 }
                 insert_session(ctx.conn, pid, record.id, &session, now_ms())?;
@@ -345,7 +349,7 @@ impl MetadataStore for SqliteStore {
         project: &ProjectName,
         ids: &[Identifier],
         ignore_unknown: bool,
-        scope: &FilesAccess,
+        scope: &FileScope,
     ) -> Result<Vec<DeletedFile>, StoreError> {
         let project = project.as_str().to_string();
         let ids = ids.to_vec();
@@ -355,12 +359,12 @@ impl MetadataStore for SqliteStore {
                 let pid = project_id(ctx.conn, &project)?;
                 let files = resolve_all(ctx.conn, pid, &ids, ignore_unknown)
                     .map_err(|e| hide_missing(e, &scope))?;
-                if !ignore_unknown && files.iter().any(|f| !scope.covers(f.data_set_id)) {
+                if !ignore_unknown && files.iter().any(|f| !scope.covers(f)) {
                     return Err(StoreError::OutOfScope);
                 }
                 let mut deleted: Vec<DeletedFile> = Vec::with_capacity(files.len());
                 for file in files {
-                    if deleted.iter().any(|d| d.id == file.id) || !scope.covers(file.data_set_id) {
+                    if deleted.iter().any(|d| d.id == file.id) || !scope.covers(&file) {
                         continue;
                     }
                     let sessions = ctx
@@ -423,7 +427,7 @@ impl MetadataStore for SqliteStore {
         project: &ProjectName,
         items: Vec<FileUpdate>,
         now: i64,
-        scope: &FilesAccess,
+        scope: &FileScope,
     ) -> Result<Vec<FileRecord>, StoreError> {
         let project = project.as_str().to_string();
         let scope = scope.clone();

@@ -7,7 +7,7 @@ use super::rows::{
     file_by_external_id, project_id, reindex_geo_location, resolve_all, sql_err, update_file,
 };
 use super::writer::WriteCtx;
-use crate::auth::FilesAccess;
+use crate::auth::FileScope;
 use crate::domain::{FileRecord, FileUpdate, Identifier};
 use crate::store::StoreError;
 
@@ -28,7 +28,7 @@ pub(super) fn update_files(
     project: &str,
     items: Vec<FileUpdate>,
     now: i64,
-    scope: &FilesAccess,
+    scope: &FileScope,
 ) -> Result<Vec<FileRecord>, StoreError> {
     if items.is_empty() {
         return Ok(vec![]);
@@ -42,7 +42,7 @@ pub(super) fn update_files(
     };
     // A file outside the caller's scope is refused before any patch is checked, so no validation
     // message says anything about it.
-    if found.iter().any(|f| !scope.covers(f.data_set_id)) {
+    if found.iter().any(|f| !scope.covers(f)) {
         return Err(StoreError::OutOfScope);
     }
 
@@ -71,8 +71,9 @@ pub(super) fn update_files(
             .map_err(|e| StoreError::Invalid(e.within(&format!("items[{i}].update"))))?;
         slot_of_item.push(slot);
     }
-    // Moving a file into a data set needs WRITE there too.
-    if files.iter().any(|f| !scope.covers(f.data_set_id)) {
+    // Moving a file into a data set needs WRITE there too, and giving it a security category needs
+    // membership of that category (removing one needed it already: the file was covered before).
+    if files.iter().any(|f| !scope.covers(f)) {
         return Err(StoreError::OutOfScope);
     }
 
