@@ -203,28 +203,13 @@ fn parse_attributes(raw: Option<&Value>, at: &str) -> Result<Option<Vec<String>>
 /// the id scope of `securityCategoriesAcl` spelled `idscope` and of `datasetsAcl` `idScope` (the
 /// spellings the Python SDK compares against), ids as JSON numbers. Other ACLs are kept as given.
 pub fn normalize_capability(raw: &Value) -> Result<Value, String> {
+    // `Capability::parse` checks `filesAcl` and `securityCategoriesAcl` (actions, scope, ids) and
+    // already spells the latter's id scope `idscope`; what is left here is the other ACLs' spelling.
     let parsed = Capability::parse(raw.clone())?;
-    let mut out = raw.clone();
+    let mut out = parsed.raw.clone();
     let acl = parsed.acl.as_str();
     let scope = parsed.scope.as_str();
     let is_id_scope = scope.eq_ignore_ascii_case("idscope");
-    if acl == "securityCategoriesAcl" {
-        if let Some(bad) = parsed.actions.iter().find(|a| {
-            !matches!(
-                a.as_str(),
-                "MEMBEROF" | "LIST" | "CREATE" | "UPDATE" | "DELETE"
-            )
-        }) {
-            return Err(format!(
-                "securityCategoriesAcl: unknown action `{bad}` (expected MEMBEROF, LIST, CREATE, UPDATE or DELETE)"
-            ));
-        }
-        if scope != "all" && !is_id_scope {
-            return Err(format!(
-                "securityCategoriesAcl: unknown scope `{scope}` (expected all or idscope)"
-            ));
-        }
-    }
     let spelling = match acl {
         "securityCategoriesAcl" if is_id_scope => Some("idscope"),
         "datasetsAcl" if is_id_scope => Some("idScope"),
@@ -232,7 +217,7 @@ pub fn normalize_capability(raw: &Value) -> Result<Value, String> {
         _ => None,
     };
     if let Some(spelling) = spelling {
-        let body = &raw[acl]["scope"][scope];
+        let body = &parsed.raw[acl]["scope"][scope];
         let ids = id_list(body).ok_or_else(|| {
             format!("{acl}: {spelling} must be {{\"ids\": [<id>, ...]}} with at least one id from 1 to {MAX_ID}")
         })?;
