@@ -43,11 +43,17 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
             }
         },
     };
+    // The project a request addresses, if any: a JWT is then verified for that project only.
+    let addressed = req
+        .uri()
+        .path()
+        .strip_prefix("/api/v1/projects/")
+        .map(|rest| rest.split_once('/').map_or(rest, |(project, _)| project));
     let principal = match &access {
         None => Principal::Open,
         Some(access) => match access.authenticate(token) {
             Some(principal) => principal,
-            None => match access.authenticate_jwt(token).await {
+            None => match access.authenticate_jwt_for(token, addressed).await {
                 Ok(principal) => principal,
                 Err(reason) => {
                     tracing::info!(%reason, "401: the bearer token is no service token and no valid JWT");

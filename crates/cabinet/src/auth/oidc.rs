@@ -50,6 +50,17 @@ impl AccessConfig {
     /// each project it verified in (a verified token with no matching group still gets a grant with no
     /// capabilities: it is authenticated, so files routes answer 403 rather than 401).
     pub async fn authenticate_jwt(&self, token: &str) -> Result<Principal, Rejected> {
+        self.authenticate_jwt_for(token, None).await
+    }
+
+    /// [`AccessConfig::authenticate_jwt`] for one project only (`Some`): a request under
+    /// `/api/v1/projects/{project}` needs no grant elsewhere, and its cost then does not grow with the
+    /// number of projects that trust the same issuer.
+    pub async fn authenticate_jwt_for(
+        &self,
+        token: &str,
+        project: Option<&str>,
+    ) -> Result<Principal, Rejected> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| Rejected::Malformed(e.to_string()))?;
         let unverified = jsonwebtoken::dangerous::insecure_decode::<Map<String, Value>>(token)
@@ -70,6 +81,7 @@ impl AccessConfig {
         let candidates: Vec<(&ProjectAccess, &Oidc)> = self
             .projects
             .values()
+            .filter(|p| project.is_none_or(|name| p.name == name))
             .filter_map(|p| p.oidc.as_ref().map(|o| (p, o)))
             .filter(|(_, o)| o.issuer == issuer)
             .collect();
