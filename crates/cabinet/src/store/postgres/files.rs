@@ -115,6 +115,16 @@ impl<'a> FileParams<'a> {
     }
 }
 
+/// The insert of a new file: `$1`…`$24` as in [`FILE_VALUES`] (with `$1` the project and `$2` the id),
+/// `$25` its seq.
+const INSERT_FILE: &str =
+    "INSERT INTO files (seq, project_id, id, external_id, name, directory, source, \
+    mime_type, metadata, asset_ids, data_set_id, source_created_time, \
+    source_modified_time, security_categories, labels, geo_location, geo_box, \
+    created_time, last_updated_time, uploaded_time, content_key, content_size) \
+    VALUES ($25, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+    $15::text::json, box(point($16, $17), point($18, $19)), $20, $21, $22, $23, $24)";
+
 /// `$3`…`$24` of the insert and the update: every column of a file after its id.
 const FILE_VALUES: &str =
     "external_id = $3, name = $4, directory = $5, source = $6, mime_type = $7, \
@@ -254,18 +264,7 @@ async fn write_file(
         Some(seq) => {
             let mut with_seq: Vec<&(dyn ToSql + Sync)> = params.to_vec();
             with_seq.push(&seq);
-            tx.execute(
-                &format!(
-                    "INSERT INTO files (seq, project_id, id, external_id, name, directory, source, \
-                     mime_type, metadata, asset_ids, data_set_id, source_created_time, \
-                     source_modified_time, security_categories, labels, geo_location, geo_box, \
-                     created_time, last_updated_time, uploaded_time, content_key, content_size) \
-                     VALUES ($25, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                     $15::text::json, box(point($16, $17), point($18, $19)), $20, $21, $22, $23, $24)"
-                ),
-                &with_seq,
-            )
-            .await?;
+            tx.execute(INSERT_FILE, &with_seq).await?;
         }
         None => {
             tx.execute(
@@ -296,12 +295,6 @@ async fn insert_session(
     Ok(())
 }
 
-/// What one attempt of a create ended with: a file, or a lost race for the externalId.
-enum Attempt {
-    Done(FileRecord),
-    LostRace,
-}
-
 impl PgStore {
     /// [`MetadataStore::create_file_in_scope`](crate::store::MetadataStore::create_file_in_scope) on
     /// PostgreSQL, with the same contract.
@@ -325,9 +318,9 @@ impl PgStore {
                 .create_once(project, spec.clone(), overwrite, &session, now, scope)
                 .await?
             {
-                Attempt::Done(file) => return Ok(file),
-                Attempt::LostRace if overwrite => continue,
-                Attempt::LostRace => {
+                Some(file) => return Ok(file),
+                None if overwrite => continue,
+                None => {
                     let x = spec.external_id.clone().unwrap_or_default();
                     return Err(StoreError::Duplicated(vec![Identifier::ExternalId(x)]));
                 }
@@ -339,6 +332,8 @@ impl PgStore {
         ))
     }
 
+    /// One attempt of a create: `None` when it lost a race for the externalId (another node inserted it
+    /// between this transaction's lookup and its insert), and nothing changed.
     async fn create_once(
         &self,
         project: &ProjectName,
@@ -347,7 +342,7 @@ impl PgStore {
         session: &NewSession,
         now: i64,
         scope: &FileScope,
-    ) -> Result<Attempt, StoreError> {
+    ) -> Result<Option<FileRecord>, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
         let pid = project_id_or_create(&tx, project.as_str()).await?;
@@ -383,14 +378,14 @@ impl PgStore {
                 let file = FileRecord::from_spec(self.ids.id_for(seq.max(0) as u64), spec, now);
                 match write_file(&tx, pid, &file, Some(seq)).await {
                     Ok(()) => file,
-                    Err(e) if is_unique_violation(&e) => return Ok(Attempt::LostRace),
+                    Err(e) if is_unique_violation(&e) => return Ok(None),
                     Err(e) => return Err(pg_err(e)),
                 }
             }
         };
         insert_session(&tx, pid, file.id, session, now).await?;
         tx.commit().await.map_err(pg_err)?;
-        Ok(Attempt::Done(file))
+        Ok(Some(file))
     }
 
     /// [`MetadataStore::retrieve`](crate::store::MetadataStore::retrieve) on PostgreSQL.

@@ -66,13 +66,17 @@ async fn migrate_locked(client: &mut Client) -> Result<Vec<i32>, StoreError> {
         let name: String = row.try_get(1).map_err(pg_err)?;
         match MIGRATIONS.iter().find(|(v, _, _)| *v == version) {
             Some((_, known, _)) if *known == name => done.push(version),
-            Some((_, known, _)) => return Err(schema_error(format!(
+            Some((_, known, _)) => {
+                return Err(schema_error(format!(
                 "the database's migration {version} is \"{name}\", this cabinet's is \"{known}\""
-            ))),
-            None => return Err(schema_error(format!(
+            )))
+            }
+            None => {
+                return Err(schema_error(format!(
                 "the database has migration {version} (\"{name}\"), which this cabinet does not \
                      know: it was migrated by a newer version"
-            ))),
+            )))
+            }
         }
     }
     let mut newly = Vec::new();
