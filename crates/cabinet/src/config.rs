@@ -15,6 +15,7 @@ use crate::app::{ServeConfig, DEFAULT_LISTEN};
 use crate::auth::jwks::{parse_jwks, KeyCache, KeySource};
 use crate::auth::{self, AccessConfig, Capability, Group, Oidc, ProjectAccess, ServiceToken};
 use crate::domain::ProjectName;
+use crate::store::backend::MetadataBackend;
 
 /// The file as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,6 +27,8 @@ pub struct ConfigFile {
     pub public_url: Option<String>,
     /// Directory for the database, the content and the secret key.
     pub data_dir: Option<PathBuf>,
+    /// The metadata backend's URL (`postgres://…`); without it, SQLite in the data directory.
+    pub metadata: Option<String>,
     /// The projects clients may use; none means open mode.
     #[serde(default)]
     pub project: Vec<ProjectEntry>,
@@ -294,6 +297,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--public-url` / `CABINET_PUBLIC_URL`.
     pub public_url: Option<String>,
+    /// `--metadata` / `CABINET_METADATA`.
+    pub metadata: Option<String>,
 }
 
 /// Where `cabinet serve` keeps its data when neither a flag nor the file says.
@@ -311,9 +316,16 @@ impl ConfigFile {
             .data_dir
             .or_else(|| self.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let metadata = match overrides.metadata.or_else(|| self.metadata.clone()) {
+            Some(url) => url
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("metadata: {e}"))?,
+            None => MetadataBackend::Embedded,
+        };
         Ok(ServeConfig {
             public_url: overrides.public_url.or_else(|| self.public_url.clone()),
             access: self.access()?,
+            metadata,
             ..ServeConfig::new(listen, data_dir)
         })
     }
@@ -487,6 +499,7 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
                 listen: Some("127.0.0.1:0".into()),
                 data_dir: Some("/tmp/x".into()),
                 public_url: Some("http://other".into()),
+                metadata: None,
             })
             .expect("valid");
         assert_eq!(overridden.listen, "127.0.0.1:0");

@@ -55,6 +55,10 @@ struct ServeArgs {
     /// or http://<listen address> without a valid Host].
     #[arg(long, env = "CABINET_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Where metadata lives: postgres://USER:PASSWORD@HOST:PORT/DATABASE for a database shared by several
+    /// nodes [default: SQLite in the data directory]. Not complete yet: the server refuses to start with it.
+    #[arg(long, env = "CABINET_METADATA", value_name = "URL")]
+    metadata: Option<String>,
     /// Serve in open mode (any bearer token, every project) on an address other than loopback, where it
     /// is otherwise refused. Anyone who reaches the port can then read and write everything.
     #[arg(long)]
@@ -74,6 +78,7 @@ impl ServeArgs {
             listen: self.listen.clone(),
             data_dir: self.data_dir.clone(),
             public_url: self.public_url.clone(),
+            metadata: self.metadata.clone(),
         })?;
         config.open = self.open;
         self.guards.apply(&mut config.guards);
@@ -129,6 +134,7 @@ impl DataDirArgs {
             listen: None,
             data_dir: self.data_dir.clone(),
             public_url: None,
+            metadata: None,
         })?;
         Ok(config.data_dir)
     }
@@ -319,6 +325,7 @@ async fn main() -> std::process::ExitCode {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use cabinet::store::backend::MetadataBackend;
 
     /// Held by tests that read or set `CABINET_*` variables, which are process-wide.
     static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -387,5 +394,41 @@ mod tests {
         assert_eq!(config.listen, cabinet::app::DEFAULT_LISTEN);
         assert!(config.access.is_none());
         assert!(!config.open);
+        assert_eq!(config.metadata, MetadataBackend::Embedded);
+    }
+
+    /// `--metadata` wins over `CABINET_METADATA`, which wins over the file's `metadata`; a value that is
+    /// no PostgreSQL URL is refused.
+    #[test]
+    fn the_metadata_backend_comes_from_the_flag_the_variable_or_the_file() {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        for var in ["CABINET_METADATA", "CABINET_CONFIG"] {
+            std::env::remove_var(var);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cabinet.toml");
+        std::fs::write(&path, "metadata = \"postgres://file@db/cabinet\"\n").unwrap();
+        let path = path.to_str().unwrap();
+        let pg = |url: &str| MetadataBackend::Postgres(url.to_string());
+
+        let from_file = serve_args(&["--config", path]).serve_config().unwrap();
+        assert_eq!(from_file.metadata, pg("postgres://file@db/cabinet"));
+        std::env::set_var("CABINET_METADATA", "postgres://env@db/cabinet");
+        let from_env = serve_args(&["--config", path]).serve_config();
+        let from_flag = serve_args(&[
+            "--config",
+            path,
+            "--metadata",
+            "postgresql://flag@db/cabinet",
+        ])
+        .serve_config();
+        std::env::remove_var("CABINET_METADATA");
+        assert_eq!(from_env.unwrap().metadata, pg("postgres://env@db/cabinet"));
+        assert_eq!(
+            from_flag.unwrap().metadata,
+            pg("postgresql://flag@db/cabinet")
+        );
+        let refused = serve_args(&["--metadata", "/var/lib/cabinet.sqlite3"]).serve_config();
+        assert!(refused.is_err());
     }
 }

@@ -2,9 +2,11 @@
 //! [`MetadataStore`] trait, so a backend (SQLite now, PostgreSQL later) plugs in without touching a handler.
 #![warn(missing_docs)]
 
+pub mod backend;
 mod error;
 pub mod iam;
 pub mod ids;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

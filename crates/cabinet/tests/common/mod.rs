@@ -1,3 +1,4 @@
 //! What the process-level test binaries share.
 
+pub mod postgres;
 pub mod server;

@@ -1,5 +1,6 @@
 //! [`IamStore`] on SQLite: the `iam_groups` and `iam_security_categories` tables (migration 0012).
 //! Writes go through the single writer, each in its own savepoint; reads through the reader pool.
+//! Its contract is tested, with the PostgreSQL twin's, in tests/store_contracts.rs.
 
 use std::collections::BTreeMap;
 
@@ -325,94 +326,5 @@ impl IamStore for SqliteStore {
                 Ok(Ok(()))
             })
             .await?
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::iam::FIRST_STORED_GROUP_ID;
-
-    fn group(name: &str) -> NewGroup {
-        NewGroup {
-            name: name.into(),
-            source_id: None,
-            members: Some(Members::Subjects(vec!["s".into()])),
-            capabilities: vec![
-                serde_json::json!({"filesAcl": {"actions": ["READ"], "scope": {"all": {}}}}),
-            ],
-            metadata: [("k".to_string(), "v".to_string())].into(),
-            app_ids: Some(vec!["app".into()]),
-        }
-    }
-
-    #[tokio::test]
-    async fn groups_round_trip_get_fresh_ids_and_stay_in_their_project() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("m.sqlite3"), 1).expect("opens");
-        let a = store
-            .create_groups("a", vec![group("one"), group("two")], 10)
-            .await
-            .expect("created");
-        assert!(a[0].id > FIRST_STORED_GROUP_ID && a[1].id > a[0].id);
-        assert!(matches!(
-            store.delete_groups("b", &[a[0].id]).await,
-            Err(IamError::UnknownIds(ids)) if ids == vec![a[0].id]
-        ));
-        store.delete_groups("a", &[a[1].id]).await.expect("deleted");
-        let again = store
-            .create_groups("a", vec![group("three")], 10)
-            .await
-            .expect("created");
-        assert!(again[0].id > a[1].id, "ids are never reused");
-        let all = store.all_groups().await.expect("read");
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[0], a[0]);
-        assert!(matches!(
-            store.create_groups("a", vec![group("x")], 2).await,
-            Err(IamError::Limit(_))
-        ));
-    }
-
-    #[tokio::test]
-    async fn category_names_are_unique_and_deletes_all_or_nothing() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("m.sqlite3"), 1).expect("opens");
-        let made = store
-            .create_security_categories("a", vec!["x".into(), "y".into()])
-            .await
-            .expect("created");
-        assert!(matches!(
-            store.create_security_categories("a", vec!["z".into(), "y".into()]).await,
-            Err(IamError::NameTaken(n)) if n == vec!["y".to_string()]
-        ));
-        store
-            .create_security_categories("b", vec!["y".into()])
-            .await
-            .expect("another project may reuse a name");
-        assert!(matches!(
-            store.delete_security_categories("a", &[made[0].id, 999]).await,
-            Err(IamError::UnknownIds(ids)) if ids == vec![999]
-        ));
-        let page = |descending, after| CategoryPage {
-            descending,
-            after,
-            limit: 1,
-        };
-        let first = store
-            .security_categories("a", page(false, None))
-            .await
-            .expect("read");
-        assert_eq!(first, vec![made[0].clone()], "z was not created");
-        let next = store
-            .security_categories("a", page(false, Some(made[0].id)))
-            .await
-            .expect("read");
-        assert_eq!(next, vec![made[1].clone()]);
-        let desc = store
-            .security_categories("a", page(true, None))
-            .await
-            .expect("read");
-        assert_eq!(desc, vec![made[1].clone()]);
     }
 }
