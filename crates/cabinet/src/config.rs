@@ -26,6 +26,8 @@ pub struct ConfigFile {
     pub public_url: Option<String>,
     /// Directory for the database, the content and the secret key.
     pub data_dir: Option<PathBuf>,
+    /// Where content lives instead of the data directory: `s3://BUCKET[/PREFIX]`.
+    pub content: Option<String>,
     /// The projects clients may use; none means open mode.
     #[serde(default)]
     pub project: Vec<ProjectEntry>,
@@ -294,6 +296,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     /// `--public-url` / `CABINET_PUBLIC_URL`.
     pub public_url: Option<String>,
+    /// `--content` / `CABINET_CONTENT`.
+    pub content: Option<String>,
 }
 
 /// Where `cabinet serve` keeps its data when neither a flag nor the file says.
@@ -311,7 +315,20 @@ impl ConfigFile {
             .data_dir
             .or_else(|| self.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let content = match overrides.content.or_else(|| self.content.clone()) {
+            None => None,
+            Some(location) => Some(
+                crate::blob::s3::S3Settings::parse_location(&location)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "content: unsupported location '{location}' (expected s3://BUCKET[/PREFIX])"
+                        )
+                    })?
+                    .map_err(|e| anyhow::anyhow!("content: {e}"))?,
+            ),
+        };
         Ok(ServeConfig {
+            content,
             public_url: overrides.public_url.or_else(|| self.public_url.clone()),
             access: self.access()?,
             ..ServeConfig::new(listen, data_dir)
@@ -487,6 +504,7 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
                 listen: Some("127.0.0.1:0".into()),
                 data_dir: Some("/tmp/x".into()),
                 public_url: Some("http://other".into()),
+                content: None,
             })
             .expect("valid");
         assert_eq!(overridden.listen, "127.0.0.1:0");

@@ -55,6 +55,19 @@ struct ServeArgs {
     /// or http://<listen address> without a valid Host].
     #[arg(long, env = "CABINET_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Keep content in an S3-compatible bucket instead of the data directory: s3://BUCKET[/PREFIX].
+    /// Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "CABINET_CONTENT", value_name = "s3://BUCKET[/PREFIX]")]
+    content: Option<String>,
+    /// The S3 endpoint URL, for a server other than AWS [default: AWS_ENDPOINT_URL].
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// The S3 region [default: AWS_REGION, else us-east-1].
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
+    /// Path-style S3 requests (ENDPOINT/BUCKET/KEY), which most self-hosted S3 servers need.
+    #[arg(long)]
+    s3_path_style: bool,
     /// Serve in open mode (any bearer token, every project) on an address other than loopback, where it
     /// is otherwise refused. Anyone who reaches the port can then read and write everything.
     #[arg(long)]
@@ -74,8 +87,14 @@ impl ServeArgs {
             listen: self.listen.clone(),
             data_dir: self.data_dir.clone(),
             public_url: self.public_url.clone(),
+            content: self.content.clone(),
         })?;
         config.open = self.open;
+        if let Some(s3) = &mut config.content {
+            s3.endpoint = self.s3_endpoint.clone();
+            s3.region = self.s3_region.clone();
+            s3.path_style = self.s3_path_style;
+        }
         self.guards.apply(&mut config.guards);
         Ok(config)
     }
@@ -129,6 +148,7 @@ impl DataDirArgs {
             listen: None,
             data_dir: self.data_dir.clone(),
             public_url: None,
+            content: None,
         })?;
         Ok(config.data_dir)
     }
