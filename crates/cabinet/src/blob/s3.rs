@@ -178,11 +178,11 @@ impl S3Blobs {
         })
     }
 
-    /// The stored parts of an S3 multipart upload, by part number: (size, ETag).
+    /// The stored parts of an S3 multipart upload, by part number: (size, ETag, LastModified).
     async fn list_parts(
         &self,
         manifest: &Manifest,
-    ) -> Result<std::collections::BTreeMap<u32, (u64, String)>, BlobError> {
+    ) -> Result<std::collections::BTreeMap<u32, (u64, String, String)>, BlobError> {
         let mut parts = std::collections::BTreeMap::new();
         let mut marker = 0u32;
         loop {
@@ -215,8 +215,18 @@ impl S3Blobs {
                 let number = element(part, "PartNumber").and_then(|n| n.parse::<u32>().ok());
                 let size = element(part, "Size").and_then(|n| n.parse::<u64>().ok());
                 let etag = element(part, "ETag").map(unescape);
+                let modified = element(part, "LastModified")
+                    .unwrap_or_default()
+                    .to_string();
                 if let (Some(number), Some(size), Some(etag)) = (number, size, etag) {
-                    parts.insert(number, (size, etag));
+                    // SeaweedFS lists every attempt at a part number, the newest first; AWS only the
+                    // last. Keep the newest: a later time, or the first listed of equal times.
+                    let newer = parts
+                        .get(&number)
+                        .is_none_or(|(_, _, seen): &(u64, String, String)| modified > *seen);
+                    if newer {
+                        parts.insert(number, (size, etag, modified));
+                    }
                 }
             }
             let truncated = element(&body, "IsTruncated") == Some("true");
@@ -418,7 +428,7 @@ impl BlobStore for S3Blobs {
             Err(e) => return Err(e),
         };
         Ok((1..=parts)
-            .map(|n| stored.get(&n).map(|(size, _)| *size))
+            .map(|n| stored.get(&n).map(|(size, _, _)| *size))
             .collect())
     }
 
@@ -435,7 +445,7 @@ impl BlobStore for S3Blobs {
         let mut ids = Vec::with_capacity(parts as usize);
         let mut size = 0;
         for n in 1..=parts {
-            let (part_size, etag) = stored.get(&n).ok_or(BlobError::NotFound)?;
+            let (part_size, etag, _) = stored.get(&n).ok_or(BlobError::NotFound)?;
             size += part_size;
             ids.push(PartId {
                 content_id: etag.clone(),
