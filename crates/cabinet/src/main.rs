@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API on the embedded default: SQLite metadata and content on the local disk.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -347,7 +347,7 @@ mod tests {
         let mut argv = vec!["cabinet", "serve"];
         argv.extend_from_slice(args);
         match Cli::try_parse_from(argv).expect("parses").command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             _ => panic!("not serve"),
         }
     }
