@@ -489,6 +489,34 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
     }
 
     #[test]
+    fn content_locations_come_from_the_file_or_the_override() {
+        let file = ConfigFile::parse("content = \"s3://from-file/a/b\"\n").expect("parses");
+        let from_file = file.serve_config(Overrides::default()).expect("valid");
+        let s3 = from_file.content.expect("S3 content");
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("from-file", "a/b")
+        );
+        let overridden = file
+            .serve_config(Overrides {
+                content: Some("s3://flag".into()),
+                ..Overrides::default()
+            })
+            .expect("valid");
+        assert_eq!(overridden.content.map(|c| c.bucket), Some("flag".into()));
+        assert!(ConfigFile::default()
+            .serve_config(Overrides::default())
+            .expect("valid")
+            .content
+            .is_none());
+        let refused = ConfigFile::default().serve_config(Overrides {
+            content: Some("/var/lib/content".into()),
+            ..Overrides::default()
+        });
+        assert!(refused.is_err());
+    }
+
+    #[test]
     fn overrides_win_over_the_file_and_the_file_over_defaults() {
         let file = ConfigFile::parse(EXAMPLE).expect("parses");
         let from_file = file.serve_config(Overrides::default()).expect("valid");
