@@ -6,12 +6,14 @@
 //! - `PREFIX/.cabinet-uploads/<upload>`: the manifest of an open CDF multipart upload: the object key its S3
 //!   multipart upload will complete to, and S3's upload id (two lines). Any node reads it, so a part may
 //!   be sent to another node than the one that opened the upload.
+//! - `PREFIX/.cabinet-parts/<upload>/<index>`: the ETag of the last accepted attempt at a part, to tell
+//!   duplicates apart where ListParts lists every attempt (SeaweedFS).
 //!
 //! A CDF multipart upload is ONE S3 multipart upload: part `i` is S3 part `i + 1`, and completing it is S3's
 //! CompleteMultipartUpload (nothing is copied). `object_store` has no streaming UploadPart, so a part is
 //! first spooled to a file under the staging directory (constant memory, its length then known), then sent
 //! to a presigned UploadPart URL with that length. The part sizes and ETags are read back with ListParts
-//! (also through a presigned URL), so S3 stays the only record of what was uploaded.
+//! (also through a presigned URL).
 //!
 //! A whole object (`put`) below [`SINGLE_PUT_BYTES`] is one PUT; a larger one becomes an S3 multipart
 //! upload as it streams, at most [`PUT_CONCURRENCY`] chunks of [`CHUNK_BYTES`] in memory, aborted when the
@@ -43,6 +45,9 @@ pub const PUT_CONCURRENCY: usize = 2;
 const PRESIGN_TTL: Duration = Duration::from_secs(15 * 60);
 /// The folder, under the prefix, of the multipart upload manifests.
 const UPLOADS: &str = ".cabinet-uploads";
+/// The folder, under the prefix, of the ETag of the last accepted attempt at each part
+/// (`<upload>/<index>`): some servers (SeaweedFS) list every attempt at a part number in ListParts.
+const PART_RECORDS: &str = ".cabinet-parts";
 const BACKEND: &str = "S3";
 
 /// Where and how to reach the bucket: `cabinet serve --content s3://BUCKET[/PREFIX]` and the `--s3-*`
@@ -181,6 +186,7 @@ impl S3Blobs {
     /// The stored parts of an S3 multipart upload, by part number: (size, ETag, LastModified).
     async fn list_parts(
         &self,
+        upload: &str,
         manifest: &Manifest,
     ) -> Result<std::collections::BTreeMap<u32, (u64, String, String)>, BlobError> {
         let mut parts = std::collections::BTreeMap::new();
@@ -219,13 +225,18 @@ impl S3Blobs {
                     .unwrap_or_default()
                     .to_string();
                 if let (Some(number), Some(size), Some(etag)) = (number, size, etag) {
-                    // SeaweedFS lists every attempt at a part number, the newest first; AWS only the
-                    // last. Keep the newest: a later time, or the first listed of equal times.
-                    let newer = parts
-                        .get(&number)
-                        .is_none_or(|(_, _, seen): &(u64, String, String)| modified > *seen);
-                    if newer {
-                        parts.insert(number, (size, etag, modified));
+                    match parts.get(&number) {
+                        None => {
+                            parts.insert(number, (size, etag, modified));
+                        }
+                        // SeaweedFS lists every attempt at a part number (AWS only the last): the one
+                        // whose ETag we recorded when it was accepted wins.
+                        Some(_) => {
+                            let recorded = self.part_record(upload, number - 1).await?;
+                            if recorded.as_deref() == Some(etag.as_str()) {
+                                parts.insert(number, (size, etag, modified));
+                            }
+                        }
                     }
                 }
             }
@@ -235,6 +246,22 @@ impl S3Blobs {
                 Some(next) if truncated && next > marker => marker = next,
                 _ => return Ok(parts),
             }
+        }
+    }
+
+    fn part_record_path(&self, upload: &str, index: u32) -> Path {
+        self.path(&format!("{PART_RECORDS}/{upload}/{index}"))
+    }
+
+    /// The ETag of the last accepted attempt at part `index`, `None` if none was recorded.
+    async fn part_record(&self, upload: &str, index: u32) -> Result<Option<String>, BlobError> {
+        match self.store.get(&self.part_record_path(upload, index)).await {
+            Ok(got) => {
+                let bytes = got.bytes().await.map_err(from_store)?;
+                Ok(Some(String::from_utf8_lossy(&bytes).to_string()))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(from_store(e)),
         }
     }
 
@@ -413,6 +440,19 @@ impl BlobStore for S3Blobs {
                 "UploadPart answered {status}: {body}"
             ))));
         }
+        let etag = reply
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        self.store
+            .put(
+                &self.part_record_path(upload, index),
+                PutPayload::from(etag),
+            )
+            .await
+            .map_err(from_store)?;
         Ok(size)
     }
 
@@ -422,7 +462,7 @@ impl BlobStore for S3Blobs {
             Err(BlobError::NotFound) => return Ok(vec![None; parts as usize]),
             Err(e) => return Err(e),
         };
-        let stored = match self.list_parts(&manifest).await {
+        let stored = match self.list_parts(upload, &manifest).await {
             Ok(stored) => stored,
             Err(BlobError::NotFound) => return Ok(vec![None; parts as usize]),
             Err(e) => return Err(e),
@@ -441,7 +481,7 @@ impl BlobStore for S3Blobs {
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(from_store(e)),
         }
-        let stored = self.list_parts(&manifest).await?;
+        let stored = self.list_parts(upload, &manifest).await?;
         let mut ids = Vec::with_capacity(parts as usize);
         let mut size = 0;
         for n in 1..=parts {
@@ -498,6 +538,19 @@ impl BlobStore for S3Blobs {
                 tracing::debug!(error = %e, "aborting an S3 multipart upload failed (completed before?)")
             }
         }
+        let records = self.path(&format!("{PART_RECORDS}/{upload}"));
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&records))
+            .try_collect()
+            .await
+            .map_err(from_store)?;
+        for meta in listed {
+            match self.store.delete(&meta.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(from_store(e)),
+            }
+        }
         self.delete(&format!("{UPLOADS}/{upload}")).await
     }
 
@@ -521,6 +574,10 @@ impl BlobStore for S3Blobs {
                 Ok(meta) => {
                     let full = meta.location.as_ref();
                     let key = full.get(skip..).unwrap_or_default();
+                    if key.starts_with(PART_RECORDS) {
+                        // Removed with their upload's parts.
+                        return std::future::ready(None);
+                    }
                     match key.strip_prefix(UPLOADS).and_then(|r| r.strip_prefix('/')) {
                         Some(upload) => Some(Ok(Stored::Upload(upload.to_string()))),
                         None => Some(Ok(Stored::Object(key.to_string()))),
