@@ -13,6 +13,8 @@ use crate::api::{self, cursor::CursorCodec, transfers::TransferSlots, AppState};
 use crate::auth::directory::GroupDirectory;
 use crate::auth::AccessConfig;
 use crate::blob::local::LocalBlobs;
+use crate::blob::s3::{S3Blobs, S3Settings};
+use crate::blob::BlobStore;
 use crate::disk::DiskGuard;
 pub use crate::guards::Guards;
 use crate::janitor::Janitor;
@@ -47,6 +49,8 @@ pub struct ServeConfig {
     pub open: bool,
     /// Where file metadata, projects and IAM objects live (`--metadata`).
     pub metadata: MetadataBackend,
+    /// Content in an S3 bucket (`--content s3://…`); `None`: on the local disk under `data_dir`.
+    pub content: Option<S3Settings>,
 }
 
 impl ServeConfig {
@@ -60,6 +64,7 @@ impl ServeConfig {
             access: None,
             open: false,
             metadata: MetadataBackend::Embedded,
+            content: None,
         }
     }
 }
@@ -128,8 +133,18 @@ impl Application {
         let id_seed =
             u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
         let meta = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
-        let blobs =
-            LocalBlobs::open(&config.data_dir).context("cannot open the content directory")?;
+        let blobs: Arc<dyn BlobStore> = match &config.content {
+            None => Arc::new(
+                LocalBlobs::open(&config.data_dir).context("cannot open the content directory")?,
+            ),
+            Some(s3) => {
+                tracing::info!(bucket = %s3.bucket, prefix = %s3.prefix, "content in S3");
+                Arc::new(
+                    S3Blobs::open(s3, &config.data_dir.join("s3-spool"))
+                        .context("cannot set up the S3 content store")?,
+                )
+            }
+        };
         let disk = DiskGuard::open(
             &config.data_dir,
             config.guards.min_free_bytes,
@@ -152,7 +167,7 @@ impl Application {
         });
         let state = AppState {
             meta: Arc::new(meta),
-            blobs: Arc::new(blobs),
+            blobs,
             signer,
             cursors: CursorCodec::new(&secret),
             in_flight: Arc::default(),

@@ -29,6 +29,8 @@ pub struct ConfigFile {
     pub data_dir: Option<PathBuf>,
     /// The metadata backend's URL (`postgres://…`); without it, SQLite in the data directory.
     pub metadata: Option<String>,
+    /// Where content lives instead of the data directory: `s3://BUCKET[/PREFIX]`.
+    pub content: Option<String>,
     /// The projects clients may use; none means open mode.
     #[serde(default)]
     pub project: Vec<ProjectEntry>,
@@ -299,6 +301,8 @@ pub struct Overrides {
     pub public_url: Option<String>,
     /// `--metadata` / `CABINET_METADATA`.
     pub metadata: Option<String>,
+    /// `--content` / `CABINET_CONTENT`.
+    pub content: Option<String>,
 }
 
 /// Where `cabinet serve` keeps its data when neither a flag nor the file says.
@@ -321,8 +325,20 @@ impl ConfigFile {
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("metadata: {e}"))?,
             None => MetadataBackend::Embedded,
+        let content = match overrides.content.or_else(|| self.content.clone()) {
+            None => None,
+            Some(location) => Some(
+                crate::blob::s3::S3Settings::parse_location(&location)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "content: unsupported location '{location}' (expected s3://BUCKET[/PREFIX])"
+                        )
+                    })?
+                    .map_err(|e| anyhow::anyhow!("content: {e}"))?,
+            ),
         };
         Ok(ServeConfig {
+            content,
             public_url: overrides.public_url.or_else(|| self.public_url.clone()),
             access: self.access()?,
             metadata,
@@ -484,6 +500,34 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
     }
 
     #[test]
+    fn content_locations_come_from_the_file_or_the_override() {
+        let file = ConfigFile::parse("content = \"s3://from-file/a/b\"\n").expect("parses");
+        let from_file = file.serve_config(Overrides::default()).expect("valid");
+        let s3 = from_file.content.expect("S3 content");
+        assert_eq!(
+            (s3.bucket.as_str(), s3.prefix.as_str()),
+            ("from-file", "a/b")
+        );
+        let overridden = file
+            .serve_config(Overrides {
+                content: Some("s3://flag".into()),
+                ..Overrides::default()
+            })
+            .expect("valid");
+        assert_eq!(overridden.content.map(|c| c.bucket), Some("flag".into()));
+        assert!(ConfigFile::default()
+            .serve_config(Overrides::default())
+            .expect("valid")
+            .content
+            .is_none());
+        let refused = ConfigFile::default().serve_config(Overrides {
+            content: Some("/var/lib/content".into()),
+            ..Overrides::default()
+        });
+        assert!(refused.is_err());
+    }
+
+    #[test]
     fn overrides_win_over_the_file_and_the_file_over_defaults() {
         let file = ConfigFile::parse(EXAMPLE).expect("parses");
         let from_file = file.serve_config(Overrides::default()).expect("valid");
@@ -500,6 +544,7 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
                 data_dir: Some("/tmp/x".into()),
                 public_url: Some("http://other".into()),
                 metadata: None,
+                content: None,
             })
             .expect("valid");
         assert_eq!(overridden.listen, "127.0.0.1:0");

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API on the embedded default: SQLite metadata and content on the local disk.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -59,6 +59,19 @@ struct ServeArgs {
     /// nodes [default: SQLite in the data directory]. Not complete yet: the server refuses to start with it.
     #[arg(long, env = "CABINET_METADATA", value_name = "URL")]
     metadata: Option<String>,
+    /// Keep content in an S3-compatible bucket instead of the data directory: s3://BUCKET[/PREFIX].
+    /// Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "CABINET_CONTENT", value_name = "s3://BUCKET[/PREFIX]")]
+    content: Option<String>,
+    /// The S3 endpoint URL, for a server other than AWS [default: AWS_ENDPOINT_URL].
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// The S3 region [default: AWS_REGION, else us-east-1].
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
+    /// Path-style S3 requests (ENDPOINT/BUCKET/KEY), which most self-hosted S3 servers need.
+    #[arg(long)]
+    s3_path_style: bool,
     /// Serve in open mode (any bearer token, every project) on an address other than loopback, where it
     /// is otherwise refused. Anyone who reaches the port can then read and write everything.
     #[arg(long)]
@@ -79,8 +92,14 @@ impl ServeArgs {
             data_dir: self.data_dir.clone(),
             public_url: self.public_url.clone(),
             metadata: self.metadata.clone(),
+            content: self.content.clone(),
         })?;
         config.open = self.open;
+        if let Some(s3) = &mut config.content {
+            s3.endpoint = self.s3_endpoint.clone();
+            s3.region = self.s3_region.clone();
+            s3.path_style = self.s3_path_style;
+        }
         self.guards.apply(&mut config.guards);
         Ok(config)
     }
@@ -135,6 +154,7 @@ impl DataDirArgs {
             data_dir: self.data_dir.clone(),
             public_url: None,
             metadata: None,
+            content: None,
         })?;
         Ok(config.data_dir)
     }
@@ -334,7 +354,7 @@ mod tests {
         let mut argv = vec!["cabinet", "serve"];
         argv.extend_from_slice(args);
         match Cli::try_parse_from(argv).expect("parses").command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             _ => panic!("not serve"),
         }
     }

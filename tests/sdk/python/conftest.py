@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import shlex
 import signal
 import subprocess
 import threading
@@ -86,6 +87,9 @@ def start_server(data_dir: Path, log_dir: Path, name: str = "server", args: tupl
         if access.config_path is None:
             access.write_config(log_dir / "suite-access.toml")
         args = ("--config", str(access.config_path), *args)
+    # CABINET_SERVE_ARGS (shell words) adds arguments to every server, e.g. `--content s3://…` to run the
+    # suite with content on S3 (scripts/with-seaweedfs sets it).
+    args = (*args, *shlex.split(os.environ.get("CABINET_SERVE_ARGS", "")))
     stderr_path = log_dir / f"{name}-stderr.log"
     stdout_rest_path = log_dir / f"{name}-stdout.log"
     with open(stderr_path, "ab") as stderr_fh:  # the child keeps its own copy of the descriptor

@@ -474,7 +474,12 @@ impl BlobStore for LocalBlobs {
         Ok(sizes)
     }
 
-    async fn assemble(&self, upload: &str, parts: u32, key: &str) -> Result<u64, BlobError> {
+    async fn assemble(
+        &self,
+        upload: &str,
+        parts: u32,
+        key: &str,
+    ) -> Result<super::Assembled, BlobError> {
         let staged = self.new_staging();
         let sources: Vec<PathBuf> = (0..parts).map(|i| self.part_path(upload, i)).collect();
         let target = staged.path.clone();
@@ -504,7 +509,10 @@ impl BlobStore for LocalBlobs {
         };
         let dest = self.object_path(key);
         self.publish(staged, dest).await?;
-        Ok(size)
+        Ok(super::Assembled {
+            key: key.to_string(),
+            size,
+        })
     }
 
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<ByteStream, BlobError> {

@@ -4,6 +4,7 @@
 
 pub mod local;
 mod local_scan;
+pub mod s3;
 
 use std::pin::Pin;
 
@@ -58,6 +59,17 @@ pub enum Stored {
 /// What [`BlobStore::stale`] yields, in no particular order.
 pub type StoredStream = Pin<Box<dyn Stream<Item = Result<Stored, BlobError>> + Send>>;
 
+/// What [`BlobStore::assemble`] made: the object's key and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assembled {
+    /// Where the object is: the key passed to `assemble`, or, for a store that fixes the place when the
+    /// upload begins (S3: a multipart upload completes to the key it was created for), the key passed to
+    /// [`BlobStore::begin_parts`].
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// Where file content lives.
 ///
 /// # Contract
@@ -73,6 +85,16 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Stores `body` as the object `key`. Fails with [`BlobError::TooLarge`] past `max_bytes`. Returns the size.
     async fn put(&self, key: &str, body: ByteStream, max_bytes: u64) -> Result<u64, BlobError>;
 
+    /// Opens the multipart upload `upload` (a session id), whose parts [`BlobStore::assemble`] may later
+    /// publish as the object `key`, a fresh key like any other. Called once, when the session is opened
+    /// and before any part arrives; a store that fixes the object's place at this point (S3) returns `key`
+    /// from `assemble` whatever key that is given. Stores that need nothing here keep the default.
+    /// On failure nothing is left that [`BlobStore::delete_parts`] could not remove.
+    async fn begin_parts(&self, upload: &str, key: &str) -> Result<(), BlobError> {
+        let _ = (upload, key);
+        Ok(())
+    }
+
     /// Stores part `index` of the multipart upload `upload`, replacing an earlier attempt at the same part.
     async fn put_part(
         &self,
@@ -85,9 +107,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// The size of each part `0..parts` of `upload`, `None` for a part not stored (yet).
     async fn part_sizes(&self, upload: &str, parts: u32) -> Result<Vec<Option<u64>>, BlobError>;
 
-    /// Concatenates parts `0..parts` of `upload`, in order, into the new object `key`. Returns its size.
-    /// The parts stay until [`BlobStore::delete_parts`].
-    async fn assemble(&self, upload: &str, parts: u32, key: &str) -> Result<u64, BlobError>;
+    /// Concatenates parts `0..parts` of `upload`, in order, into a new object: `key`, or the key given to
+    /// [`BlobStore::begin_parts`] (see [`Assembled::key`]). [`BlobError::NotFound`] when a part is missing
+    /// or the parts were consumed by an earlier `assemble`. The parts stay (local) or are consumed (S3)
+    /// until [`BlobStore::delete_parts`], which must be called either way.
+    async fn assemble(&self, upload: &str, parts: u32, key: &str) -> Result<Assembled, BlobError>;
 
     /// Streams the object `key`, or the inclusive byte range `(first, last)` of it, which must lie inside it.
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<ByteStream, BlobError>;

@@ -61,9 +61,11 @@ async fn repeated_puts_to_one_url_last_write_wins() {
     assert_eq!(app.put(url, b"one".to_vec()).await, StatusCode::OK);
     assert_eq!(app.put(url, b"two".to_vec()).await, StatusCode::OK);
     assert_eq!(app.download(json!({"id": f["id"]})).await, b"two");
-    // Only the current content is kept on disk.
-    let blobs = walk(&app.dir.path().join("blobs"));
-    assert_eq!(blobs.len(), 1, "{blobs:?}");
+    // Only the current content is kept on disk (with content on S3, the contract tests check deletes).
+    if !content_on_s3() {
+        let blobs = walk(&app.dir.path().join("blobs"));
+        assert_eq!(blobs.len(), 1, "{blobs:?}");
+    }
 }
 
 #[tokio::test]

@@ -27,6 +27,15 @@ impl std::fmt::Debug for Reply {
     }
 }
 
+/// Whether `CABINET_TEST_BACKENDS` (e.g. `sqlite+s3`) puts content on S3 (a SeaweedFS on loopback)
+/// instead of the data directory. Only the content and multipart tests are meant for it: others look
+/// at the data directory's files.
+pub fn content_on_s3() -> bool {
+    std::env::var("CABINET_TEST_BACKENDS")
+        .map(|b| b.split('+').any(|part| part == "s3"))
+        .unwrap_or(false)
+}
+
 pub fn unique_project() -> String {
     format!("t-{}", &uuid_hex()[..12])
 }
@@ -64,6 +73,9 @@ impl TestApp {
     /// A server on the data directory `dir`.
     pub async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
         let mut config = ServeConfig::new("127.0.0.1:0", dir.path());
+        if content_on_s3() {
+            config.content = Some(crate::s3_server::SeaweedFs::shared().settings());
+        }
         adjust(&mut config);
         let app = Application::build(config).await.expect("server builds");
         let base = format!("http://{}", app.local_addr());

@@ -55,6 +55,7 @@ pub async fn init_multipart_upload(
             &access_for(&principal, &project, FilesAction::Write),
         )
         .await?;
+    begin_parts(&app, &project, file.id, &session.id).await?;
     tracing::info!(file_id = file.id, parts, "multipart upload started");
     Ok((
         StatusCode::CREATED,
@@ -84,6 +85,7 @@ pub async fn create_multipart_upload_link(
             &access_for(&principal, &project, FilesAction::Write),
         )
         .await?;
+    begin_parts(&app, &project, file.id, &session.id).await?;
     Ok((
         StatusCode::CREATED,
         Json(Items {
@@ -158,14 +160,20 @@ pub async fn complete_multipart_upload(
     let key = content_key(&project, file.id, upload_id);
     // Until the metadata commit below has returned, the orphan collector must not take the object.
     let _in_flight = app.in_flight.begin(&key);
-    let size = match app.blobs.assemble(upload_id, parts, &key).await {
-        Ok(size) => size,
+    let route_key = key.clone();
+    let (key, size, _in_flight_assembled) = match app.blobs.assemble(upload_id, parts, &key).await {
+        // A store that fixed the object's place when the upload began puts it there instead.
+        Ok(made) => {
+            let guard = (made.key != key).then(|| app.in_flight.begin(&made.key));
+            (made.key, made.size, guard)
+        }
         // A concurrent complete of the same session may have consumed the parts first.
         Err(BlobError::NotFound) => {
             return already_completed_or(&app, &project, file.id, upload_id).await
         }
         Err(e) => return Err(e.into()),
     };
+    let fixed_key = key != route_key;
     let content = crate::domain::ContentRef {
         key: key.clone(),
         size,
@@ -186,7 +194,10 @@ pub async fn complete_multipart_upload(
             Ok(Json(json!({})))
         }
         Ok(Published::AlreadyCompleted) => {
-            remove_quietly(&app, &key).await;
+            // A key fixed when the upload began is the one the concurrent complete published: keep it.
+            if !fixed_key {
+                remove_quietly(&app, &key).await;
+            }
             Ok(Json(json!({})))
         }
         Err(e) => {
@@ -200,6 +211,19 @@ pub async fn complete_multipart_upload(
             Err(e.into())
         }
     }
+}
+
+/// Lets the content store prepare the parts of a new session (S3 opens its multipart upload here). The
+/// session exists already: on failure it is left to expire, and its parts (none) to the janitor.
+async fn begin_parts(
+    app: &AppState,
+    project: &ProjectName,
+    file_id: i64,
+    session: &str,
+) -> Result<(), ApiError> {
+    let key = content_key(project, file_id, session);
+    app.blobs.begin_parts(session, &key).await?;
+    Ok(())
 }
 
 /// Every part present, and every part but the last at least 5 MiB (as S3 requires too).
