@@ -325,6 +325,7 @@ impl ConfigFile {
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("metadata: {e}"))?,
             None => MetadataBackend::Embedded,
+        };
         let content = match overrides.content.or_else(|| self.content.clone()) {
             None => None,
             Some(location) => Some(
