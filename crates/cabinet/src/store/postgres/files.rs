@@ -22,7 +22,7 @@ use crate::domain::{
 use crate::store::{DeletedFile, NewSession, StoreError};
 
 /// The columns [`file_from_row`] reads, in its order.
-const FILE_COLUMNS: &str =
+pub(super) const FILE_COLUMNS: &str =
     "id, external_id, name, directory, source, mime_type, metadata, asset_ids, \
     data_set_id, source_created_time, source_modified_time, security_categories, labels, \
     geo_location::text, created_time, last_updated_time, uploaded_time, content_key, content_size";
@@ -30,7 +30,7 @@ const FILE_COLUMNS: &str =
 /// How often an overwrite that lost a race for its externalId starts again.
 const OVERWRITE_ATTEMPTS: usize = 3;
 
-fn file_from_row(row: &Row) -> Result<FileRecord, StoreError> {
+pub(super) fn file_from_row(row: &Row) -> Result<FileRecord, StoreError> {
     let metadata: Option<Json<Metadata>> = row.try_get(6).map_err(pg_err)?;
     let geo: Option<String> = row.try_get(13).map_err(pg_err)?;
     let content_key: Option<String> = row.try_get(17).map_err(pg_err)?;
@@ -134,13 +134,13 @@ const FILE_VALUES: &str =
     created_time = $20, last_updated_time = $21, uploaded_time = $22, content_key = $23, \
     content_size = $24";
 
-fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
+pub(super) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
 }
 
-type Tx<'a> = deadpool_postgres::Transaction<'a>;
+pub(super) type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
-async fn project_id(tx: &Tx<'_>, name: &str) -> Result<Option<i64>, StoreError> {
+pub(super) async fn project_id(tx: &Tx<'_>, name: &str) -> Result<Option<i64>, StoreError> {
     let row = tx
         .query_opt("SELECT id FROM projects WHERE name = $1", &[&name])
         .await
@@ -148,7 +148,7 @@ async fn project_id(tx: &Tx<'_>, name: &str) -> Result<Option<i64>, StoreError> 
     row.map(|r| r.try_get(0)).transpose().map_err(pg_err)
 }
 
-async fn project_id_or_create(tx: &Tx<'_>, name: &str) -> Result<i64, StoreError> {
+pub(super) async fn project_id_or_create(tx: &Tx<'_>, name: &str) -> Result<i64, StoreError> {
     // Two nodes may create a project at once: the loser of the insert waits for the winner, inserts
     // nothing, and reads the winner's row.
     if let Some(id) = project_id(tx, name).await? {
@@ -171,7 +171,7 @@ async fn project_id_or_create(tx: &Tx<'_>, name: &str) -> Result<i64, StoreError
 
 /// The files of `idents` in their order (a file named twice comes twice), locked for update when
 /// `lock`; unknown ones fail the call all at once unless `ignore_unknown`.
-async fn resolve_all(
+pub(super) async fn resolve_all(
     tx: &Tx<'_>,
     project_id: Option<i64>,
     idents: &[Identifier],
@@ -227,7 +227,7 @@ async fn resolve_all(
     Ok(found)
 }
 
-async fn write_file(
+pub(super) async fn write_file(
     tx: &Tx<'_>,
     pid: i64,
     f: &FileRecord,
@@ -277,7 +277,7 @@ async fn write_file(
     Ok(())
 }
 
-async fn insert_session(
+pub(super) async fn insert_session(
     tx: &Tx<'_>,
     pid: i64,
     file_id: i64,
@@ -451,7 +451,7 @@ impl PgStore {
 }
 
 /// As on SQLite: for a data-set-scoped caller an unknown file is reported like one outside its scope.
-fn hide_missing(e: StoreError, scope: &FileScope) -> StoreError {
+pub(super) fn hide_missing(e: StoreError, scope: &FileScope) -> StoreError {
     match e {
         StoreError::Missing(_) if scope.hides_unknown() => StoreError::OutOfScope,
         e => e,
