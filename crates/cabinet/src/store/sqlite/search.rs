@@ -488,6 +488,21 @@ fn tier_of(query: &Query, name: &str) -> Option<Tier> {
     all.then_some(Tier::Typos)
 }
 
+/// The ranking of the in-memory path for another store: the ids of `files` that match `name` in some
+/// tier, best tier first and by id within a tier; `None` when `name` is blank (a search without a name).
+pub(crate) fn rank_names(name: &str, files: &[(i64, String)]) -> Option<Vec<i64>> {
+    let query = Query::parse(name);
+    if query.trimmed.is_empty() {
+        return None;
+    }
+    let mut ranked: Vec<(Tier, i64)> = files
+        .iter()
+        .filter_map(|(id, name)| tier_of(&query, name).map(|t| (t, *id)))
+        .collect();
+    ranked.sort_unstable();
+    Some(ranked.into_iter().map(|(_, id)| id).collect())
+}
+
 fn ranked_in_memory(
     conn: &Connection,
     sql: &SqlFilter,
