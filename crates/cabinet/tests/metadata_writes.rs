@@ -10,10 +10,12 @@ mod common;
 
 use std::sync::Arc;
 
+use cabinet::app::{Application, ServeConfig};
 use cabinet::auth::{CategoryAccess, FileScope, FilesAccess};
 use cabinet::domain::{
     ContentRef, FileFilter, FileSpec, FileUpdate, Identifier, ProjectName, UPLOAD_URL_TTL_MS,
 };
+use cabinet::store::backend::MetadataBackend;
 use cabinet::store::postgres::{PgOptions, PgStore};
 use cabinet::store::sqlite::SqliteStore;
 use cabinet::store::{MetadataStore, NewSession, PageRequest, Partition, Published, StoreError};
@@ -798,6 +800,61 @@ async fn postgres_racing_deletes_sessions_and_expiry() {
             (2500, 2500),
             "each expired file is removed once"
         );
+    })
+    .await;
+}
+
+/// `cabinet serve --metadata postgres://…` opens the PostgreSQL store (migrating a fresh database) and
+/// serves from it; a database it cannot reach fails the start with a message that keeps the password out.
+#[tokio::test]
+async fn serve_runs_on_postgres_metadata() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = fresh_database().await;
+        let mut config = ServeConfig::new("127.0.0.1:0", dir.path().join("data"));
+        config.metadata = url.parse::<MetadataBackend>().unwrap();
+        let app = Application::build(config)
+            .await
+            .expect("starts on PostgreSQL");
+        let addr = app.local_addr();
+        let server = tokio::spawn(app.run_until(std::future::pending()));
+        let http = reqwest::Client::new();
+        let created: serde_json::Value = http
+            .post(format!("http://{addr}/api/v1/projects/plant/files"))
+            .bearer_auth("t")
+            .json(&json!({"name": "on-postgres.txt", "externalId": "pg"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let store = PgStore::connect(&url, PgOptions::default()).await.unwrap();
+        let stored = MetadataStore::retrieve(
+            &store,
+            &project("plant"),
+            &[Identifier::ExternalId("pg".into())],
+            false,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            json!(stored[0].id),
+            created["id"],
+            "the file is in PostgreSQL"
+        );
+        server.abort();
+
+        let mut config = ServeConfig::new("127.0.0.1:0", dir.path().join("other"));
+        config.metadata = "postgres://cabinet:hunter2@127.0.0.1:1/cabinet"
+            .parse::<MetadataBackend>()
+            .unwrap();
+        let err = format!(
+            "{:#}",
+            Application::build(config).await.err().expect("refused")
+        );
+        assert!(err.contains("127.0.0.1"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
     })
     .await;
 }
