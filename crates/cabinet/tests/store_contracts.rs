@@ -8,10 +8,8 @@ mod common;
 
 use std::sync::Arc;
 
-use cabinet::app::{Application, ServeConfig};
 use cabinet::auth::FileScope;
 use cabinet::domain::{FileSpec, GeoLocation, Identifier, ProjectName};
-use cabinet::store::backend::MetadataBackend;
 use cabinet::store::iam::{
     CategoryPage, IamError, IamStore, Members, NewGroup, FIRST_STORED_GROUP_ID,
 };
