@@ -20,7 +20,7 @@ pub use crate::guards::Guards;
 use crate::janitor::Janitor;
 use crate::secret::Secret;
 use crate::signing::live::{LiveKeys, CHECK_INTERVAL};
-use crate::signing::store::FileKeyRingStore;
+use crate::signing::store::{FileKeyRingStore, KeyRingStore};
 use crate::signing::{legacy_key, UrlSigner};
 use crate::store::backend::MetadataBackend;
 use crate::store::postgres::{PgOptions, PgStore};
@@ -53,6 +53,9 @@ pub struct ServeConfig {
     pub metadata: MetadataBackend,
     /// Content in an S3 bucket (`--content s3://…`); `None`: on the local disk under `data_dir`.
     pub content: Option<S3Settings>,
+    /// The root secret every node of a deployment shares (`--secret-file`, `CABINET_SECRET`); `None`:
+    /// the data directory's `secret.key` on the embedded store, the one kept in PostgreSQL otherwise.
+    pub secret: Option<Secret>,
 }
 
 impl ServeConfig {
@@ -67,6 +70,7 @@ impl ServeConfig {
             open: false,
             metadata: MetadataBackend::Embedded,
             content: None,
+            secret: None,
         }
     }
 }
@@ -104,44 +108,56 @@ impl Application {
                 config.data_dir.display()
             )
         })?;
-        let secret = Secret::load_or_create(&config.data_dir.join("secret.key"))
+        let data_dir_secret = Secret::load_or_create(&config.data_dir.join("secret.key"))
             .context("cannot read or create the secret key")?;
+        let pg = match &config.metadata {
+            MetadataBackend::Embedded => None,
+            MetadataBackend::Postgres(url) => Some(
+                PgStore::connect(url, PgOptions::default())
+                    .await
+                    .with_context(|| {
+                        format!("cannot open the metadata store {}", config.metadata)
+                    })?,
+            ),
+        };
+        let (secret, ring_store) = shared_keys(&config, &data_dir_secret, pg.as_ref()).await?;
         let public_url = match &config.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => default_public_url(local_addr),
         };
         // Without a configured public URL, URLs follow the Host the client used (a client on another
         // machine reaching a wildcard address gets URLs it can reach), the bound address otherwise.
-        let keys = LiveKeys::open(
-            legacy_key(&secret),
-            Arc::new(FileKeyRingStore::new(&config.data_dir)),
-            crate::clock::now_ms(),
-        )
-        .context("cannot read or create the URL signing keys")?;
+        let legacy = legacy_key(&secret);
+        let now = crate::clock::now_ms();
+        // The ring store may block on the network (PostgreSQL): off the async workers.
+        let keys = tokio::task::spawn_blocking(move || LiveKeys::open(legacy, ring_store, now))
+            .await
+            .context("the URL signing keys could not be read")?
+            .context("cannot read or create the URL signing keys")?;
         let signer = UrlSigner::with_keys(Arc::new(keys), &public_url);
         let signer = match &config.public_url {
             Some(_) => signer,
             None => signer.from_request_host(),
         };
-        let id_seed =
-            u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
+        // From the data directory's own secret, not a configured one: the ids a data directory hands out
+        // must not change when a secret is configured later.
+        let id_seed = u64::from_le_bytes(
+            data_dir_secret.derive("file-ids")[..8]
+                .try_into()
+                .unwrap_or([0; 8]),
+        );
         // One store serves files, projects and IAM objects: on PostgreSQL every node of a deployment
-        // shares it (its migrations run here, under the database's advisory lock).
-        let (meta, iam): (Arc<dyn MetadataStore>, Arc<dyn crate::store::iam::IamStore>) =
-            match &config.metadata {
-                MetadataBackend::Embedded => {
-                    let store =
-                        SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
-                    (Arc::new(store.clone()), Arc::new(store))
-                }
-                MetadataBackend::Postgres(url) => {
-                    tracing::info!(metadata = %config.metadata, "metadata in PostgreSQL");
-                    let store = PgStore::connect(url, PgOptions::default())
-                        .await
-                        .with_context(|| format!("cannot open --metadata {}", config.metadata))?;
-                    (Arc::new(store.clone()), Arc::new(store))
-                }
-            };
+        // shares it (its migrations ran when it was opened, under the database's advisory lock).
+        let (meta, iam): (Arc<dyn MetadataStore>, Arc<dyn crate::store::iam::IamStore>) = match pg {
+            None => {
+                let store = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
+                (Arc::new(store.clone()), Arc::new(store))
+            }
+            Some(store) => {
+                tracing::info!(metadata = %config.metadata, "metadata in PostgreSQL");
+                (Arc::new(store.clone()), Arc::new(store))
+            }
+        };
         let blobs: Arc<dyn BlobStore> = match &config.content {
             None => Arc::new(
                 LocalBlobs::open(&config.data_dir).context("cannot open the content directory")?,
@@ -236,6 +252,29 @@ impl Application {
         .await;
         Ok(())
     }
+}
+
+/// The root secret (URL signatures, cursors) and where the URL key ring lives: a configured secret wins;
+/// otherwise, on PostgreSQL both are kept in the database, so that every node of a deployment agrees, and
+/// on the embedded store both are in the data directory.
+async fn shared_keys(
+    config: &ServeConfig,
+    data_dir_secret: &Secret,
+    pg: Option<&PgStore>,
+) -> anyhow::Result<(Secret, Arc<dyn KeyRingStore>)> {
+    let secret = match (&config.secret, pg) {
+        (Some(configured), _) => configured.clone(),
+        (None, Some(pg)) => pg
+            .shared_secret()
+            .await
+            .context("cannot read or create the secret kept in PostgreSQL")?,
+        (None, None) => data_dir_secret.clone(),
+    };
+    let ring: Arc<dyn KeyRingStore> = match pg {
+        Some(pg) => pg.key_ring_store(tokio::runtime::Handle::current()),
+        None => Arc::new(FileKeyRingStore::new(&config.data_dir)),
+    };
+    Ok((secret, ring))
 }
 
 /// Opens the metadata store of a data directory as `cabinet serve` does (the secret key must exist; see

@@ -9,6 +9,7 @@
 //! `files.rs`, the other writes in `writes.rs` (with how concurrent nodes are kept consistent), list,
 //! count and search in `scan.rs`; and [`IamStore`](crate::store::iam::IamStore) in `iam.rs`.
 
+mod cluster;
 mod files;
 mod iam;
 mod metadata;
