@@ -130,7 +130,10 @@ async fn sessions_and_publish(store: &dyn MetadataStore) {
             .await,
         Err(StoreError::Superseded)
     ));
-    let got = store.retrieve(&p, &[by_id.clone()], false).await.unwrap();
+    let got = store
+        .retrieve(&p, std::slice::from_ref(&by_id), false)
+        .await
+        .unwrap();
     assert_eq!(got[0].content.as_ref(), Some(&c_new));
     assert_eq!(
         (got[0].uploaded_time, got[0].last_updated_time),
@@ -205,7 +208,10 @@ async fn sessions_and_publish(store: &dyn MetadataStore) {
         .open_session(&p, &by_id, session(fresh, None, week))
         .await
         .unwrap();
-    let deleted = store.delete(&p, &[by_id.clone()], false).await.unwrap();
+    let deleted = store
+        .delete(&p, std::slice::from_ref(&by_id), false)
+        .await
+        .unwrap();
     assert_eq!(deleted[0].content, Some(c3));
     let mut gone = deleted[0].sessions.clone();
     gone.sort();
