@@ -4,39 +4,48 @@
 //! rank alike.
 
 /// The most query words given typo alternatives (the rest still match as words or prefixes).
-pub(crate) const TYPO_WORDS: usize = 8;
+pub const TYPO_WORDS: usize = 8;
 /// Vocabulary words are 2 to this many characters long: longer words are never typo-matched.
-pub(crate) const MAX_TERM_CHARS: usize = 64;
+pub const MAX_TERM_CHARS: usize = 64;
 
 /// The ranking tiers, best first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Tier {
+pub enum Tier {
+    /// The whole name, ASCII case ignored.
     Exact,
+    /// The name's words begin with the query's words.
     Prefix,
+    /// Every query word is a word of the name.
     Words,
+    /// Every query word is a word of the name or the beginning of one.
     WordPrefixes,
+    /// Every query word is the beginning of a word of the name or within its edit bound of one.
     Typos,
 }
 
 /// A parsed `search.name`.
 #[derive(Debug)]
-pub(crate) struct Query {
+pub struct Query {
     /// Without surrounding whitespace: what the exact tier compares with.
-    pub(crate) trimmed: String,
+    pub trimmed: String,
     /// Its words, as [`words`] makes them.
-    pub(crate) words: Vec<Word>,
+    pub words: Vec<Word>,
 }
 
+/// A word of a query.
 #[derive(Debug)]
-pub(crate) struct Word {
-    pub(crate) text: String,
-    pub(crate) chars: Vec<char>,
+pub struct Word {
+    /// The word, as [`words`] makes it.
+    pub text: String,
+    /// Its characters.
+    pub chars: Vec<char>,
     /// How many edits a typo of this word may have; 0 when it is not typo-matched.
-    pub(crate) max_edits: usize,
+    pub max_edits: usize,
 }
 
 impl Query {
-    pub(crate) fn parse(name: &str) -> Query {
+    /// Parses `search.name`.
+    pub fn parse(name: &str) -> Query {
         let trimmed = name.trim().to_string();
         let words = words(&trimmed)
             .into_iter()
@@ -56,7 +65,7 @@ impl Query {
 
 /// The edit bound of a query word: 1 for 3–7 characters, 2 for 8 or more; none for shorter words, words with
 /// digits and words longer than any vocabulary word.
-pub(crate) fn max_edits(word: &[char]) -> usize {
+pub fn max_edits(word: &[char]) -> usize {
     if word.iter().any(char::is_ascii_digit) || word.len() > MAX_TERM_CHARS {
         0
     } else {
@@ -70,7 +79,7 @@ pub(crate) fn max_edits(word: &[char]) -> usize {
 
 /// Splits `s` into words as the FTS5 `unicode61 remove_diacritics 2` tokenizer does for the common cases:
 /// runs of letters and digits, lowercased, Latin diacritics removed, combining marks dropped.
-pub(crate) fn words(s: &str) -> Vec<String> {
+pub fn words(s: &str) -> Vec<String> {
     let combining = |c: char| ('\u{300}'..='\u{36f}').contains(&c);
     let mut out = Vec::new();
     let mut current = String::new();
@@ -112,7 +121,7 @@ fn fold_diacritic(c: char) -> char {
 /// The optimal string alignment distance (Levenshtein plus swaps of adjacent characters) between `a` and
 /// `b` if it is at most `k`. Only the diagonal band of width `2k + 1` is computed, and it gives up as soon as
 /// a whole row exceeds `k`.
-pub(crate) fn distance_within(a: &[char], b: &[char], k: usize) -> Option<usize> {
+pub fn distance_within(a: &[char], b: &[char], k: usize) -> Option<usize> {
     let (n, m) = (a.len(), b.len());
     if n.abs_diff(m) > k {
         return None;
@@ -144,7 +153,7 @@ pub(crate) fn distance_within(a: &[char], b: &[char], k: usize) -> Option<usize>
 }
 
 /// The tier in which `name` matches `query`, if any.
-pub(crate) fn tier_of(query: &Query, name: &str) -> Option<Tier> {
+pub fn tier_of(query: &Query, name: &str) -> Option<Tier> {
     // ASCII case only, as the NOCASE index of the other path.
     if name.eq_ignore_ascii_case(&query.trimmed) {
         return Some(Tier::Exact);

@@ -10,8 +10,11 @@
 //! inherent methods); `cabinet serve --metadata postgres://…` refuses to start until the trait is whole.
 
 mod files;
+mod filter_sql;
 mod iam;
 pub mod migrate;
+mod query;
+mod search;
 
 use std::str::FromStr;
 use std::time::Duration;
