@@ -248,7 +248,7 @@ impl Search<'_> {
             .client
             .prepare_cached(
                 "SELECT term FROM name_terms WHERE project_id = $1 \
-                 AND length(term) BETWEEN $2 AND $3",
+                 AND length(term) BETWEEN $2 AND $3 AND term !~ '[0-9]'",
             )
             .await
             .map_err(pg_err)?;

@@ -19,8 +19,9 @@ CREATE TABLE name_terms (
     term       TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (project_id, term)
 );
--- Typo candidates: the words of a length within the edit bound.
-CREATE INDEX name_terms_by_length ON name_terms (project_id, length(term)) INCLUDE (term);
+-- Typo candidates: the words of a length within the edit bound (words with digits are never typos).
+CREATE INDEX name_terms_by_length ON name_terms (project_id, length(term)) INCLUDE (term)
+    WHERE term !~ '[0-9]';
 
 CREATE FUNCTION files_name_terms() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
