@@ -587,52 +587,64 @@ fn an_exhausted_geometry_budget_cuts_pages_short_but_stays_exact() {
 /// table whenever one serves the filter.
 const PLAN_ROWS: i64 = 20_000;
 
+/// A database with 20,000 files in project `plans` (one INSERT … SELECT generate_series, then ANALYZE);
+/// its URL.
+async fn plan_database() -> String {
+    let url = fresh_database().await;
+    let store = PgStore::connect(&url, PgOptions::default()).await.unwrap();
+    let project = ProjectName::parse("plans").unwrap();
+    let scope = cabinet::auth::FileScope::all();
+    let spec = FileSpec {
+        name: "seed".into(),
+        ..Default::default()
+    };
+    store
+        .create_file_in_scope(&project, spec, false, session("seed".into()), 1, &scope)
+        .await
+        .unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    let driver = tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO files (seq, id, project_id, external_id, name, directory, source, \
+             mime_type, metadata, asset_ids, data_set_id, source_created_time, \
+             source_modified_time, security_categories, labels, geo_location, geo_box, \
+             created_time, last_updated_time, uploaded_time, content_key, content_size, \
+             name_words) \
+             SELECT nextval('files_seq'), 1000000 + g, p.id, 'x' || g, 'name' || (g % 1000), \
+             '/d' || (g % 500) || '/', 's' || (g % 300), 'm' || (g % 200), \
+             jsonb_build_object('k' || (g % 50), 'v' || (g % 100)), ARRAY[g % 5000]::bigint[], \
+             g % 400, g, g, CASE WHEN g % 10 = 0 THEN ARRAY[g % 7]::bigint[] END, \
+             ARRAY['L' || (g % 300)], \
+             json_build_object('type', 'Feature', 'geometry', json_build_object('type', 'Point', \
+               'coordinates', json_build_array(g % 1000, g / 1000))), \
+             box(point(g % 1000, g / 1000), point(g % 1000, g / 1000)), \
+             g, g, CASE WHEN g % 100 = 0 THEN g END, \
+             CASE WHEN g % 100 = 0 THEN 'c' || g END, CASE WHEN g % 100 = 0 THEN 1 END, \
+             ARRAY['name' || (g % 1000)] \
+             FROM generate_series(1, $1::bigint) AS g, projects AS p WHERE p.name = 'plans'",
+            &[&PLAN_ROWS],
+        )
+        .await
+        .unwrap();
+    client
+        .batch_execute("ANALYZE files; ANALYZE name_terms")
+        .await
+        .unwrap();
+    drop(client);
+    let _ = driver.await;
+    url
+}
+
 /// With 20,000 files (one INSERT … SELECT generate_series, then ANALYZE), the plan of the first list page
 /// and of the count of each filter kind reads `files` through an index, never sequentially.
 #[test]
 fn every_filter_is_served_by_an_index() {
     runtime().block_on(async {
         tokio::time::timeout(LIMIT, async {
-            let url = fresh_database().await;
+            let url = plan_database().await;
             let store = PgStore::connect(&url, PgOptions::default()).await.unwrap();
             let project = ProjectName::parse("plans").unwrap();
-            let scope = cabinet::auth::FileScope::all();
-            let spec = FileSpec {
-                name: "seed".into(),
-                ..Default::default()
-            };
-            store
-                .create_file_in_scope(&project, spec, false, session("seed".into()), 1, &scope)
-                .await
-                .unwrap();
-            let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-            let driver = tokio::spawn(connection);
-            client
-                .execute(
-                    "INSERT INTO files (seq, id, project_id, external_id, name, directory, source, \
-                     mime_type, metadata, asset_ids, data_set_id, source_created_time, \
-                     source_modified_time, security_categories, labels, geo_location, geo_box, \
-                     created_time, last_updated_time, uploaded_time, content_key, content_size, \
-                     name_words) \
-                     SELECT nextval('files_seq'), 1000000 + g, p.id, 'x' || g, 'name' || (g % 1000), \
-                     '/d' || (g % 500) || '/', 's' || (g % 300), 'm' || (g % 200), \
-                     jsonb_build_object('k' || (g % 50), 'v' || (g % 100)), ARRAY[g % 5000]::bigint[], \
-                     g % 400, g, g, CASE WHEN g % 10 = 0 THEN ARRAY[g % 7]::bigint[] END, \
-                     ARRAY['L' || (g % 300)], \
-                     json_build_object('type', 'Feature', 'geometry', json_build_object('type', 'Point', \
-                       'coordinates', json_build_array(g % 1000, g / 1000))), \
-                     box(point(g % 1000, g / 1000), point(g % 1000, g / 1000)), \
-                     g, g, CASE WHEN g % 100 = 0 THEN g END, \
-                     CASE WHEN g % 100 = 0 THEN 'c' || g END, CASE WHEN g % 100 = 0 THEN 1 END, \
-                     ARRAY['name', (g % 1000)::text] \
-                     FROM generate_series(1, $1::bigint) AS g, projects AS p WHERE p.name = 'plans'",
-                    &[&PLAN_ROWS],
-                )
-                .await
-                .unwrap();
-            client.batch_execute("ANALYZE files; ANALYZE name_terms").await.unwrap();
-            drop(client);
-            let _ = driver.await;
             let square = json!({"type": "Polygon",
                 "coordinates": [[[10, 3], [12, 3], [12, 4], [10, 4], [10, 3]]]});
             let cases = [
@@ -790,5 +802,54 @@ fn figures_at_a_million_files() {
             })
             .await;
         }
+    });
+}
+
+/// Name search on 20,000 files: no statement of any tier reads `files` sequentially. The plans are those
+/// PostgreSQL ran, logged by `auto_explain` (loaded only in this store's sessions) to the server log.
+#[test]
+fn search_plans_use_indexes() {
+    runtime().block_on(async {
+        tokio::time::timeout(LIMIT, async {
+            let url = plan_database().await;
+            let explained = format!(
+                "{url}?options=-c%20session_preload_libraries%3Dauto_explain%20\
+                 -c%20auto_explain.log_min_duration%3D0"
+            );
+            let store = PgStore::connect(&explained, PgOptions::default())
+                .await
+                .unwrap();
+            let project = ProjectName::parse("plans").unwrap();
+            let log = common::postgres::cluster().dir.join("log");
+            let before = std::fs::metadata(&log).unwrap().len() as usize;
+            // Names are `name0` … `name999`, 20 files each.
+            for (q, raw) in [
+                ("name5", json!({})),
+                ("NAME5", json!({"mimeType": "m5"})),
+                ("name12", json!({"metadata": {"k12": "v12"}})),
+                ("name99", json!({})),
+                ("nmae", json!({"source": "s7"})),
+                ("zzz", json!({})),
+                ("seed", json!({})),
+            ] {
+                let filter = filter_for(&raw, &None);
+                store
+                    .search_files(&project, &filter, Some(q), 100)
+                    .await
+                    .unwrap();
+            }
+            let text = std::fs::read(&log).unwrap();
+            let logged = String::from_utf8_lossy(&text[before.min(text.len())..]).to_string();
+            assert!(
+                logged.matches("Query Text").count() >= 7,
+                "auto_explain logged the plans: {logged}"
+            );
+            assert!(
+                !logged.contains("Seq Scan on files"),
+                "a search statement scans files:\n{logged}"
+            );
+        })
+        .await
+        .expect("the test took too long")
     });
 }

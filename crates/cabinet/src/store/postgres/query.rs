@@ -4,6 +4,11 @@
 //! checked in Rust within its time budget (a page that uses it up ends early, with a cursor; a count
 //! that would need more is refused).
 //!
+//! Statements whose text depends on the filter are prepared per call, not cached on the connection: the
+//! cache would grow with every combination of conditions, and a statement executed only a few times is
+//! always planned for its parameter values (PostgreSQL considers a generic plan from the sixth execution),
+//! which matters for skewed values (one common mimeType, one rare).
+//!
 //! Each page is one statement `… WHERE <filter> AND seq > $after ORDER BY seq LIMIT n`: every b-tree of
 //! the schema ends in `seq`, so the planner either walks one in listing order (stopping after n matches)
 //! or collects the matches of a selective condition (GIN, GiST, a range) and sorts only those.
@@ -88,7 +93,7 @@ impl PgStore {
         };
         let mut filter = PgFilter::new(&page.filter, pid);
         let st = client
-            .prepare_cached(&page_sql(&filter, page.partition.is_some()))
+            .prepare(&page_sql(&filter, page.partition.is_some()))
             .await
             .map_err(pg_err)?;
         // With a spatial post-check, read in larger batches until the page is full.
@@ -155,7 +160,7 @@ impl PgStore {
         let mut filter = PgFilter::new(filter, pid);
         if !filter.has_post() {
             let st = client
-                .prepare_cached(&format!(
+                .prepare(&format!(
                     "SELECT count(*) FROM files WHERE {}",
                     filter.clause
                 ))
@@ -172,7 +177,7 @@ impl PgStore {
         // a time in listing order (constant memory).
         let n = filter.params.len();
         let st = client
-            .prepare_cached(&format!(
+            .prepare(&format!(
                 "SELECT files.seq, files.geo_location::text FROM files WHERE {} AND files.seq > ${} \
                  ORDER BY files.seq LIMIT ${}",
                 filter.clause,

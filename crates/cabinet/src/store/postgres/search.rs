@@ -131,8 +131,8 @@ impl PgStore {
         let broad = |f: &mut PgFilter| words_sql(f, &broadest);
         let sql_filter = search.statement_filter(&broad);
         let st = client
-            .prepare_cached(&format!(
-                "SELECT {FILE_COLUMNS} FROM files WHERE {} LIMIT {}",
+            .prepare(&format!(
+                "SELECT {FILE_COLUMNS} FROM files WHERE {} ORDER BY files.id LIMIT {}",
                 sql_filter.clause,
                 BROAD_SET + 1
             ))
@@ -201,7 +201,7 @@ impl Search<'_> {
         let n = f.params.len();
         let st = self
             .client
-            .prepare_cached(&format!(
+            .prepare(&format!(
                 "SELECT {FILE_COLUMNS} FROM files WHERE {} AND files.id > ${} ORDER BY files.id LIMIT ${}",
                 f.clause,
                 n + 1,
