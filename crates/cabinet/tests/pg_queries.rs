@@ -733,7 +733,8 @@ fn figures_at_a_million_files() {
             )
             .await
             .unwrap();
-        client.batch_execute("VACUUM ANALYZE files; ANALYZE name_terms").await.unwrap();
+        client.batch_execute("VACUUM ANALYZE files").await.unwrap();
+        client.batch_execute("ANALYZE name_terms").await.unwrap();
         println!("loaded 1,000,000 files in {:?}", started.elapsed());
         let noun: String = client
             .query_one("SELECT substr(md5('7'), 1, 6)", &[])
@@ -848,6 +849,48 @@ fn search_plans_use_indexes() {
                 !logged.contains("Seq Scan on files"),
                 "a search statement scans files:\n{logged}"
             );
+        })
+        .await
+        .expect("the test took too long")
+    });
+}
+
+/// The vocabulary (`name_terms`) follows a rename: the new name's words are found by prefix and by typo.
+#[test]
+fn search_finds_renamed_files() {
+    runtime().block_on(async {
+        tokio::time::timeout(LIMIT, async {
+            let fx = load(vec![GenFile {
+                spec: FileSpec {
+                    name: "old.pdf".into(),
+                    ..Default::default()
+                },
+                created: 1,
+                uploaded_at: None,
+            }])
+            .await;
+            let id = fx.all[0].id;
+            let url = database().await;
+            let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+            let driver = tokio::spawn(connection);
+            client
+                .execute(
+                    "UPDATE files SET name = 'Turbine_Housing.pdf', \
+                     name_words = ARRAY['turbine', 'housing', 'pdf'] WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .unwrap();
+            drop(client);
+            let _ = driver.await;
+            for q in ["turbine", "hous", "turbnie", "housign pdf"] {
+                let found = fx
+                    .store
+                    .search_files(&fx.project, &FileFilter::default(), Some(q), 10)
+                    .await
+                    .unwrap();
+                assert_eq!(found.iter().map(|f| f.id).collect::<Vec<_>>(), [id], "{q}");
+            }
         })
         .await
         .expect("the test took too long")

@@ -31,8 +31,12 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER files_name_terms AFTER INSERT OR UPDATE OF name_words ON files
+CREATE TRIGGER files_name_terms_insert AFTER INSERT ON files
     FOR EACH ROW EXECUTE FUNCTION files_name_terms();
+-- Updates set every column (files.rs): only a changed name adds words.
+CREATE TRIGGER files_name_terms_update AFTER UPDATE OF name_words ON files
+    FOR EACH ROW WHEN (OLD.name_words IS DISTINCT FROM NEW.name_words)
+    EXECUTE FUNCTION files_name_terms();
 
 -- Prefix conditions (directoryPrefix, externalIdPrefix) are ranges in byte order, whatever the database's
 -- collation: these indexes compare in "C".
