@@ -76,6 +76,19 @@ async fn postgres_database_of(dir: &std::path::Path) -> String {
     url
 }
 
+/// The root secret the server on `dir` signs URLs with: the data directory's `secret.key` on the
+/// embedded store, the one kept in the database on PostgreSQL.
+pub async fn server_secret(dir: &std::path::Path) -> cabinet::secret::Secret {
+    if metadata_on_postgres() {
+        let url = postgres_database_of(dir).await;
+        let store = cabinet::store::postgres::PgStore::connect(&url, Default::default())
+            .await
+            .expect("the test database opens");
+        return store.shared_secret().await.expect("the stored secret");
+    }
+    cabinet::secret::Secret::load_or_create(&dir.join("secret.key")).expect("secret.key")
+}
+
 /// Puts `config`'s metadata and content on the backends `CABINET_TEST_BACKENDS` names: another server on
 /// the same data directory gets the same ones (the same database and bucket).
 pub async fn use_test_backends(config: &mut ServeConfig) {
