@@ -15,6 +15,7 @@ use crate::auth::AccessConfig;
 use crate::blob::local::LocalBlobs;
 use crate::blob::s3::{S3Blobs, S3Settings};
 use crate::blob::BlobStore;
+use crate::direct::{ContentTransfer, DirectTransfer};
 use crate::disk::DiskGuard;
 pub use crate::guards::Guards;
 use crate::janitor::Janitor;
@@ -51,6 +52,8 @@ pub struct ServeConfig {
     pub metadata: MetadataBackend,
     /// Content in an S3 bucket (`--content s3://…`); `None`: on the local disk under `data_dir`.
     pub content: Option<S3Settings>,
+    /// Whether content passes through cabinet or goes straight to S3 (`--content-transfer`).
+    pub content_transfer: crate::direct::ContentTransfer,
 }
 
 impl ServeConfig {
@@ -65,6 +68,7 @@ impl ServeConfig {
             open: false,
             metadata: MetadataBackend::Embedded,
             content: None,
+            content_transfer: crate::direct::ContentTransfer::Proxy,
         }
     }
 }
@@ -133,18 +137,28 @@ impl Application {
         let id_seed =
             u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
         let meta = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
+        let mut direct = None;
         let blobs: Arc<dyn BlobStore> = match &config.content {
             None => Arc::new(
                 LocalBlobs::open(&config.data_dir).context("cannot open the content directory")?,
             ),
             Some(s3) => {
-                tracing::info!(bucket = %s3.bucket, prefix = %s3.prefix, "content in S3");
-                Arc::new(
+                tracing::info!(bucket = %s3.bucket, prefix = %s3.prefix, transfer = %config.content_transfer, "content in S3");
+                let store = Arc::new(
                     S3Blobs::open(s3, &config.data_dir.join("s3-spool"))
                         .context("cannot set up the S3 content store")?,
-                )
+                );
+                if config.content_transfer == ContentTransfer::Direct {
+                    direct = Some(Arc::new(DirectTransfer::new(store.clone())));
+                }
+                store
             }
         };
+        if config.content_transfer == ContentTransfer::Direct && direct.is_none() {
+            anyhow::bail!(
+                "--content-transfer direct needs content in S3 (--content s3://BUCKET[/PREFIX])"
+            );
+        }
         let disk = DiskGuard::open(
             &config.data_dir,
             config.guards.min_free_bytes,
@@ -176,6 +190,7 @@ impl Application {
             access,
             iam,
             groups,
+            direct,
         };
         Ok(Self {
             listener,
@@ -216,6 +231,12 @@ impl Application {
             .run(),
         );
         let _stop_janitor = AbortOnDrop(janitor);
+        // Direct transfer: publishes the objects clients PUT straight into the bucket.
+        let _stop_reconciler = self.state.direct.clone().map(|direct| {
+            AbortOnDrop(tokio::spawn(
+                direct.run(self.state.meta.clone(), self.state.in_flight.clone()),
+            ))
+        });
         let key_watch = tokio::spawn(self.state.signer.keys().clone().watch(CHECK_INTERVAL));
         let _stop_key_watch = AbortOnDrop(key_watch);
         crate::server::serve(
