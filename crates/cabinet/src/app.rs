@@ -149,7 +149,10 @@ impl Application {
                         .context("cannot set up the S3 content store")?,
                 );
                 if config.content_transfer == ContentTransfer::Direct {
-                    direct = Some(Arc::new(DirectTransfer::new(store.clone())));
+                    let deployment = secret.derive("direct-transfer-markers");
+                    let deployment: String =
+                        deployment[..8].iter().map(|b| format!("{b:02x}")).collect();
+                    direct = Some(Arc::new(DirectTransfer::new(store.clone(), deployment)));
                 }
                 store
             }

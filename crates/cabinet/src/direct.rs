@@ -139,14 +139,18 @@ struct Known {
 /// The direct transfer of one node.
 pub struct DirectTransfer {
     s3: Arc<S3Blobs>,
+    deployment: String,
     known: Mutex<Known>,
 }
 
 impl DirectTransfer {
-    /// Direct transfer on the bucket of `s3`.
-    pub fn new(s3: Arc<S3Blobs>) -> Self {
+    /// Direct transfer on the bucket of `s3` for the deployment named `deployment`: a name all its nodes
+    /// share and no other deployment on the bucket has (derived from the shared secret), so that a
+    /// node only ever judges sessions its own metadata store holds.
+    pub fn new(s3: Arc<S3Blobs>, deployment: String) -> Self {
         Self {
             s3,
+            deployment,
             known: Mutex::default(),
         }
     }
@@ -167,7 +171,7 @@ impl DirectTransfer {
         expires_ms: i64,
     ) -> Result<String, BlobError> {
         let key = new_content_key(project, file_id, session);
-        self.s3.mark_direct(&key).await?;
+        self.s3.mark_direct(&self.deployment, &key).await?;
         if let Some(mark) = Mark::parse(&key) {
             let mut known = self.known();
             known.local.insert(key.clone(), Instant::now());
@@ -228,9 +232,14 @@ impl DirectTransfer {
         in_flight: &Arc<InFlight>,
         mark: &Mark,
     ) -> Result<Outcome, ApiError> {
+        if !self.known().marks.contains_key(&mark.key) {
+            // Settled a moment ago by a read or the reconciler of this node.
+            return Ok(Outcome::Ended);
+        }
         let outcome = self.look(meta, in_flight, mark).await?;
-        if outcome == Outcome::Ended {
-            self.s3.unmark_direct(&mark.key).await?;
+        // Published or over: nothing more to look at (a later PUT to the same URL is not watched).
+        if outcome != Outcome::Waiting {
+            self.s3.unmark_direct(&self.deployment, &mark.key).await?;
             let mut known = self.known();
             known.marks.remove(&mark.key);
             known.local.remove(&mark.key);
@@ -248,6 +257,10 @@ impl DirectTransfer {
             .session(&mark.project, mark.file_id, &mark.session)
             .await?;
         let Some(session) = session else {
+            tracing::info!(
+                file_id = mark.file_id,
+                "direct upload session gone (file deleted or expired)"
+            );
             self.remove_unless_current(meta, mark).await?;
             return Ok(Outcome::Ended);
         };
@@ -295,7 +308,8 @@ impl DirectTransfer {
                 Ok(Outcome::Published)
             }
             Ok(Published::AlreadyCompleted) => Ok(Outcome::Ended),
-            Err(StoreError::Superseded | StoreError::SessionGone) => {
+            Err(e @ (StoreError::Superseded | StoreError::SessionGone)) => {
+                tracing::info!(file_id = mark.file_id, error = %e, "direct upload not published");
                 self.remove_unless_current(meta, mark).await?;
                 Ok(Outcome::Ended)
             }
@@ -323,7 +337,7 @@ impl DirectTransfer {
 
     /// One pass of the reconciler: lists the open sessions (any node's), then looks at those due.
     pub async fn reconcile_once(&self, meta: &dyn MetadataStore, in_flight: &Arc<InFlight>) {
-        let listed = match self.s3.direct_marks().await {
+        let listed = match self.s3.direct_marks(&self.deployment).await {
             Ok(listed) => listed,
             Err(e) => {
                 tracing::warn!(error = %e, "could not list the open direct uploads");

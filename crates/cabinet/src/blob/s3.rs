@@ -8,9 +8,11 @@
 //!   be sent to another node than the one that opened the upload.
 //! - `PREFIX/.cabinet-parts/<upload>/<index>`: the ETag of the last accepted attempt at a part, to tell
 //!   duplicates apart where ListParts lists every attempt (SeaweedFS).
-//! - `PREFIX/.cabinet-direct/<key>`: an empty marker per open single-PUT session of direct transfer
-//!   (`--content-transfer direct`, [`crate::direct`]): the client PUTs `PREFIX/<key>` itself, through a
-//!   presigned URL, and every node's reconciler lists these markers to find the objects to publish.
+//! - `PREFIX/.cabinet-direct/<deployment>/<key>`: an empty marker per open single-PUT session of direct
+//!   transfer (`--content-transfer direct`, [`crate::direct`]): the client PUTs `PREFIX/<key>` itself,
+//!   through a presigned URL, and every node's reconciler lists its deployment's markers to find the
+//!   objects to publish. `<deployment>` is derived from the secret all nodes of a deployment share, so
+//!   a node never judges the sessions of another deployment's metadata store.
 //!
 //! A CDF multipart upload is ONE S3 multipart upload: part `i` is S3 part `i + 1`, and completing it is S3's
 //! CompleteMultipartUpload (nothing is copied). `object_store` has no streaming UploadPart, so a part is
@@ -51,7 +53,8 @@ const UPLOADS: &str = ".cabinet-uploads";
 /// The folder, under the prefix, of the ETag of the last accepted attempt at each part
 /// (`<upload>/<index>`): some servers (SeaweedFS) list every attempt at a part number in ListParts.
 const PART_RECORDS: &str = ".cabinet-parts";
-/// The folder, under the prefix, of the markers of open direct single-PUT sessions (`<key>`).
+/// The folder, under the prefix, of the markers of open direct single-PUT sessions
+/// (`<deployment>/<key>`).
 const DIRECT_MARKS: &str = ".cabinet-direct";
 /// The longest validity of a SigV4 presigned URL.
 pub const MAX_PRESIGN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -369,11 +372,11 @@ impl S3Blobs {
         }
     }
 
-    /// Records that a client may PUT the object `key` directly.
-    pub async fn mark_direct(&self, key: &str) -> Result<(), BlobError> {
+    /// Records that a client of `deployment` may PUT the object `key` directly.
+    pub async fn mark_direct(&self, deployment: &str, key: &str) -> Result<(), BlobError> {
         self.store
             .put(
-                &self.path(&format!("{DIRECT_MARKS}/{key}")),
+                &self.path(&format!("{DIRECT_MARKS}/{deployment}/{key}")),
                 PutPayload::default(),
             )
             .await
@@ -382,13 +385,14 @@ impl S3Blobs {
     }
 
     /// Forgets the marker of `key`.
-    pub async fn unmark_direct(&self, key: &str) -> Result<(), BlobError> {
-        self.delete(&format!("{DIRECT_MARKS}/{key}")).await
+    pub async fn unmark_direct(&self, deployment: &str, key: &str) -> Result<(), BlobError> {
+        self.delete(&format!("{DIRECT_MARKS}/{deployment}/{key}"))
+            .await
     }
 
-    /// The keys of every marker ([`S3Blobs::mark_direct`]).
-    pub async fn direct_marks(&self) -> Result<Vec<String>, BlobError> {
-        let root = self.path(DIRECT_MARKS);
+    /// The keys of every marker of `deployment` ([`S3Blobs::mark_direct`]).
+    pub async fn direct_marks(&self, deployment: &str) -> Result<Vec<String>, BlobError> {
+        let root = self.path(&format!("{DIRECT_MARKS}/{deployment}"));
         let skip = root.as_ref().len() + 1;
         let listed: Vec<_> = self
             .store

@@ -329,3 +329,29 @@ async fn direct_transfer_needs_content_in_s3() {
     let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(message.contains("needs content in S3"), "{message}");
 }
+
+#[tokio::test]
+async fn two_deployments_on_one_prefix_leave_each_others_uploads_alone() {
+    let settings = SeaweedFs::shared().settings();
+    let same = settings.clone();
+    let a = TestApp::spawn_with(|c| {
+        c.content = Some(settings);
+        c.content_transfer = ContentTransfer::Direct;
+    })
+    .await;
+    // Another deployment (its own data directory, metadata and secret) on the same bucket prefix.
+    let _b = TestApp::spawn_with(|c| {
+        c.content = Some(same);
+        c.content_transfer = ContentTransfer::Direct;
+    })
+    .await;
+    let created = a.create(json!({"name": "x", "externalId": "x"})).await;
+    assert_eq!(
+        a.put(created["uploadUrl"].as_str().unwrap(), b"mine".to_vec())
+            .await,
+        StatusCode::OK
+    );
+    // Both reconcilers run several passes before anything reads the file.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(a.download(json!({"externalId": "x"})).await, b"mine");
+}
