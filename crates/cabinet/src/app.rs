@@ -21,10 +21,12 @@ pub use crate::guards::Guards;
 use crate::janitor::Janitor;
 use crate::secret::Secret;
 use crate::signing::live::{LiveKeys, CHECK_INTERVAL};
-use crate::signing::store::FileKeyRingStore;
+use crate::signing::store::{FileKeyRingStore, KeyRingStore};
 use crate::signing::{legacy_key, UrlSigner};
 use crate::store::backend::MetadataBackend;
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
+use crate::store::MetadataStore;
 
 /// Where `cabinet serve` listens when not told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
@@ -54,6 +56,9 @@ pub struct ServeConfig {
     pub content: Option<S3Settings>,
     /// Whether content passes through cabinet or goes straight to S3 (`--content-transfer`).
     pub content_transfer: crate::direct::ContentTransfer,
+    /// The root secret every node of a deployment shares (`--secret-file`, `CABINET_SECRET`); `None`:
+    /// the data directory's `secret.key` on the embedded store, the one kept in PostgreSQL otherwise.
+    pub secret: Option<Secret>,
 }
 
 impl ServeConfig {
@@ -69,6 +74,7 @@ impl ServeConfig {
             metadata: MetadataBackend::Embedded,
             content: None,
             content_transfer: crate::direct::ContentTransfer::Proxy,
+            secret: None,
         }
     }
 }
@@ -86,15 +92,6 @@ pub struct Application {
 impl Application {
     /// Opens the stores under the data directory and binds the listener.
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
-        // Refused before anything is bound or created, until the backend is complete.
-        if let MetadataBackend::Postgres(_) = &config.metadata {
-            anyhow::bail!(
-                "--metadata {}: the PostgreSQL metadata store is not complete in this build (its schema \
-                 and the groups and security categories are; files are not yet). Leave --metadata out \
-                 to use the embedded SQLite store",
-                config.metadata
-            );
-        }
         // The access rules are checked first, so a refused start leaves nothing behind.
         let listener = TcpListener::bind(&config.listen)
             .await
@@ -115,28 +112,56 @@ impl Application {
                 config.data_dir.display()
             )
         })?;
-        let secret = Secret::load_or_create(&config.data_dir.join("secret.key"))
+        let data_dir_secret = Secret::load_or_create(&config.data_dir.join("secret.key"))
             .context("cannot read or create the secret key")?;
+        let pg = match &config.metadata {
+            MetadataBackend::Embedded => None,
+            MetadataBackend::Postgres(url) => Some(
+                PgStore::connect(url, PgOptions::default())
+                    .await
+                    .with_context(|| {
+                        format!("cannot open the metadata store {}", config.metadata)
+                    })?,
+            ),
+        };
+        let (secret, ring_store) = shared_keys(&config, &data_dir_secret, pg.as_ref()).await?;
         let public_url = match &config.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => default_public_url(local_addr),
         };
         // Without a configured public URL, URLs follow the Host the client used (a client on another
         // machine reaching a wildcard address gets URLs it can reach), the bound address otherwise.
-        let keys = LiveKeys::open(
-            legacy_key(&secret),
-            Arc::new(FileKeyRingStore::new(&config.data_dir)),
-            crate::clock::now_ms(),
-        )
-        .context("cannot read or create the URL signing keys")?;
+        let legacy = legacy_key(&secret);
+        let now = crate::clock::now_ms();
+        // The ring store may block on the network (PostgreSQL): off the async workers.
+        let keys = tokio::task::spawn_blocking(move || LiveKeys::open(legacy, ring_store, now))
+            .await
+            .context("the URL signing keys could not be read")?
+            .context("cannot read or create the URL signing keys")?;
         let signer = UrlSigner::with_keys(Arc::new(keys), &public_url);
         let signer = match &config.public_url {
             Some(_) => signer,
             None => signer.from_request_host(),
         };
-        let id_seed =
-            u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
-        let meta = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
+        // From the data directory's own secret, not a configured one: the ids a data directory hands out
+        // must not change when a secret is configured later.
+        let id_seed = u64::from_le_bytes(
+            data_dir_secret.derive("file-ids")[..8]
+                .try_into()
+                .unwrap_or([0; 8]),
+        );
+        // One store serves files, projects and IAM objects: on PostgreSQL every node of a deployment
+        // shares it (its migrations ran when it was opened, under the database's advisory lock).
+        let (meta, iam): (Arc<dyn MetadataStore>, Arc<dyn crate::store::iam::IamStore>) = match pg {
+            None => {
+                let store = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
+                (Arc::new(store.clone()), Arc::new(store))
+            }
+            Some(store) => {
+                tracing::info!(metadata = %config.metadata, "metadata in PostgreSQL");
+                (Arc::new(store.clone()), Arc::new(store))
+            }
+        };
         let mut direct = None;
         let blobs: Arc<dyn BlobStore> = match &config.content {
             None => Arc::new(
@@ -173,7 +198,6 @@ impl Application {
             reserve_bytes = disk.reserve_bytes(),
             "uploads are refused while less than min_free_bytes would stay free"
         );
-        let iam: Arc<dyn crate::store::iam::IamStore> = Arc::new(meta.clone());
         let access = config.access.clone().map(Arc::new);
         let groups = access.clone().map(|configured| {
             Arc::new(GroupDirectory::new(
@@ -183,7 +207,7 @@ impl Application {
             ))
         });
         let state = AppState {
-            meta: Arc::new(meta),
+            meta,
             blobs,
             signer,
             cursors: CursorCodec::new(&secret),
@@ -252,6 +276,29 @@ impl Application {
         .await;
         Ok(())
     }
+}
+
+/// The root secret (URL signatures, cursors) and where the URL key ring lives: a configured secret wins;
+/// otherwise, on PostgreSQL both are kept in the database, so that every node of a deployment agrees, and
+/// on the embedded store both are in the data directory.
+async fn shared_keys(
+    config: &ServeConfig,
+    data_dir_secret: &Secret,
+    pg: Option<&PgStore>,
+) -> anyhow::Result<(Secret, Arc<dyn KeyRingStore>)> {
+    let secret = match (&config.secret, pg) {
+        (Some(configured), _) => configured.clone(),
+        (None, Some(pg)) => pg
+            .shared_secret()
+            .await
+            .context("cannot read or create the secret kept in PostgreSQL")?,
+        (None, None) => data_dir_secret.clone(),
+    };
+    let ring: Arc<dyn KeyRingStore> = match pg {
+        Some(pg) => pg.key_ring_store(tokio::runtime::Handle::current()),
+        None => Arc::new(FileKeyRingStore::new(&config.data_dir)),
+    };
+    Ok((secret, ring))
 }
 
 /// Opens the metadata store of a data directory as `cabinet serve` does (the secret key must exist; see

@@ -33,6 +33,8 @@ pub struct ConfigFile {
     pub content: Option<String>,
     /// How content reaches the bucket: `proxy` (the default) or `direct` (presigned S3 URLs).
     pub content_transfer: Option<String>,
+    /// A file holding the root secret the nodes of a deployment share (`--secret-file`).
+    pub secret_file: Option<PathBuf>,
     /// The projects clients may use; none means open mode.
     #[serde(default)]
     pub project: Vec<ProjectEntry>,
