@@ -15,6 +15,7 @@ use crate::auth::AccessConfig;
 use crate::blob::local::LocalBlobs;
 use crate::blob::s3::{S3Blobs, S3Settings};
 use crate::blob::BlobStore;
+use crate::direct::{ContentTransfer, DirectTransfer};
 use crate::disk::DiskGuard;
 pub use crate::guards::Guards;
 use crate::janitor::Janitor;
@@ -53,6 +54,8 @@ pub struct ServeConfig {
     pub metadata: MetadataBackend,
     /// Content in an S3 bucket (`--content s3://…`); `None`: on the local disk under `data_dir`.
     pub content: Option<S3Settings>,
+    /// Whether content passes through cabinet or goes straight to S3 (`--content-transfer`).
+    pub content_transfer: crate::direct::ContentTransfer,
     /// The root secret every node of a deployment shares (`--secret-file`, `CABINET_SECRET`); `None`:
     /// the data directory's `secret.key` on the embedded store, the one kept in PostgreSQL otherwise.
     pub secret: Option<Secret>,
@@ -70,6 +73,7 @@ impl ServeConfig {
             open: false,
             metadata: MetadataBackend::Embedded,
             content: None,
+            content_transfer: crate::direct::ContentTransfer::Proxy,
             secret: None,
         }
     }
@@ -158,18 +162,31 @@ impl Application {
                 (Arc::new(store.clone()), Arc::new(store))
             }
         };
+        let mut direct = None;
         let blobs: Arc<dyn BlobStore> = match &config.content {
             None => Arc::new(
                 LocalBlobs::open(&config.data_dir).context("cannot open the content directory")?,
             ),
             Some(s3) => {
-                tracing::info!(bucket = %s3.bucket, prefix = %s3.prefix, "content in S3");
-                Arc::new(
+                tracing::info!(bucket = %s3.bucket, prefix = %s3.prefix, transfer = %config.content_transfer, "content in S3");
+                let store = Arc::new(
                     S3Blobs::open(s3, &config.data_dir.join("s3-spool"))
                         .context("cannot set up the S3 content store")?,
-                )
+                );
+                if config.content_transfer == ContentTransfer::Direct {
+                    let deployment = secret.derive("direct-transfer-markers");
+                    let deployment: String =
+                        deployment[..8].iter().map(|b| format!("{b:02x}")).collect();
+                    direct = Some(Arc::new(DirectTransfer::new(store.clone(), deployment)));
+                }
+                store
             }
         };
+        if config.content_transfer == ContentTransfer::Direct && direct.is_none() {
+            anyhow::bail!(
+                "--content-transfer direct needs content in S3 (--content s3://BUCKET[/PREFIX])"
+            );
+        }
         let disk = DiskGuard::open(
             &config.data_dir,
             config.guards.min_free_bytes,
@@ -200,6 +217,7 @@ impl Application {
             access,
             iam,
             groups,
+            direct,
         };
         Ok(Self {
             listener,
@@ -240,6 +258,12 @@ impl Application {
             .run(),
         );
         let _stop_janitor = AbortOnDrop(janitor);
+        // Direct transfer: publishes the objects clients PUT straight into the bucket.
+        let _stop_reconciler = self.state.direct.clone().map(|direct| {
+            AbortOnDrop(tokio::spawn(
+                direct.run(self.state.meta.clone(), self.state.in_flight.clone()),
+            ))
+        });
         let key_watch = tokio::spawn(self.state.signer.keys().clone().watch(CHECK_INTERVAL));
         let _stop_key_watch = AbortOnDrop(key_watch);
         crate::server::serve(

@@ -31,6 +31,8 @@ pub struct ConfigFile {
     pub metadata: Option<String>,
     /// Where content lives instead of the data directory: `s3://BUCKET[/PREFIX]`.
     pub content: Option<String>,
+    /// How content reaches the bucket: `proxy` (the default) or `direct` (presigned S3 URLs).
+    pub content_transfer: Option<String>,
     /// A file holding the root secret the nodes of a deployment share (`--secret-file`).
     pub secret_file: Option<PathBuf>,
     /// The projects clients may use; none means open mode.
@@ -305,6 +307,8 @@ pub struct Overrides {
     pub metadata: Option<String>,
     /// `--content` / `CABINET_CONTENT`.
     pub content: Option<String>,
+    /// `--content-transfer` / `CABINET_CONTENT_TRANSFER`.
+    pub content_transfer: Option<String>,
 }
 
 /// Where `cabinet serve` keeps its data when neither a flag nor the file says.
@@ -340,8 +344,24 @@ impl ConfigFile {
                     .map_err(|e| anyhow::anyhow!("content: {e}"))?,
             ),
         };
+        let content_transfer = match overrides
+            .content_transfer
+            .or_else(|| self.content_transfer.clone())
+        {
+            None => crate::direct::ContentTransfer::Proxy,
+            Some(mode) => mode
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("content_transfer: {e}"))?,
+        };
+        if content_transfer == crate::direct::ContentTransfer::Direct && content.is_none() {
+            anyhow::bail!(
+                "content_transfer: direct needs content in S3 (--content s3://BUCKET[/PREFIX]): with \
+                 content on the local disk, content can only pass through cabinet (proxy)"
+            );
+        }
         Ok(ServeConfig {
             content,
+            content_transfer,
             public_url: overrides.public_url.or_else(|| self.public_url.clone()),
             access: self.access()?,
             metadata,
@@ -531,6 +551,37 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
     }
 
     #[test]
+    fn direct_transfer_needs_s3_content() {
+        use crate::direct::ContentTransfer;
+        let file = ConfigFile::parse("content = \"s3://b\"\ncontent_transfer = \"direct\"\n")
+            .expect("parses");
+        let config = file.serve_config(Overrides::default()).expect("valid");
+        assert_eq!(config.content_transfer, ContentTransfer::Direct);
+        let proxy = file
+            .serve_config(Overrides {
+                content_transfer: Some("proxy".into()),
+                ..Overrides::default()
+            })
+            .expect("valid");
+        assert_eq!(proxy.content_transfer, ContentTransfer::Proxy);
+        let default = ConfigFile::default()
+            .serve_config(Overrides::default())
+            .expect("valid");
+        assert_eq!(default.content_transfer, ContentTransfer::Proxy);
+        let local = ConfigFile::default().serve_config(Overrides {
+            content_transfer: Some("direct".into()),
+            ..Overrides::default()
+        });
+        let message = local.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("needs content in S3"), "{message}");
+        let unknown = ConfigFile::default().serve_config(Overrides {
+            content_transfer: Some("teleport".into()),
+            ..Overrides::default()
+        });
+        assert!(unknown.is_err());
+    }
+
+    #[test]
     fn overrides_win_over_the_file_and_the_file_over_defaults() {
         let file = ConfigFile::parse(EXAMPLE).expect("parses");
         let from_file = file.serve_config(Overrides::default()).expect("valid");
@@ -548,6 +599,7 @@ sha256 = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
                 public_url: Some("http://other".into()),
                 metadata: None,
                 content: None,
+                content_transfer: None,
             })
             .expect("valid");
         assert_eq!(overridden.listen, "127.0.0.1:0");

@@ -11,6 +11,7 @@ pub mod blob;
 pub mod clock;
 pub mod collector;
 pub mod config;
+pub mod direct;
 pub mod disk;
 pub mod domain;
 pub mod guards;

@@ -63,6 +63,11 @@ struct ServeArgs {
     /// Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
     #[arg(long, env = "CABINET_CONTENT", value_name = "s3://BUCKET[/PREFIX]")]
     content: Option<String>,
+    /// How content reaches the bucket: `proxy` streams it through cabinet; `direct` hands out presigned
+    /// S3 URLs, so clients upload to and download from the bucket itself. `direct` needs --content s3://…
+    /// [default: proxy].
+    #[arg(long, env = "CABINET_CONTENT_TRANSFER", value_name = "proxy|direct")]
+    content_transfer: Option<String>,
     /// The S3 endpoint URL, for a server other than AWS [default: AWS_ENDPOINT_URL].
     #[arg(long, value_name = "URL")]
     s3_endpoint: Option<String>,
@@ -98,6 +103,7 @@ impl ServeArgs {
             public_url: self.public_url.clone(),
             metadata: self.metadata.clone(),
             content: self.content.clone(),
+            content_transfer: self.content_transfer.clone(),
         })?;
         config.open = self.open;
         config.secret = configured_secret(
@@ -180,6 +186,7 @@ impl DataDirArgs {
             public_url: None,
             metadata: None,
             content: None,
+            content_transfer: None,
         })?;
         Ok(RingPlace::DataDir(config.data_dir))
     }

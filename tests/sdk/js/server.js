@@ -17,6 +17,10 @@ export const REPO_ROOT = resolve(HERE, '..', '..', '..');
 export const CABINET_BIN =
   process.env.CABINET_BIN || join(REPO_ROOT, 'target', 'debug', 'cabinet');
 
+// CABINET_SERVE_ARGS (words separated by white space) adds arguments to every server, e.g. `--content
+// s3://…` to run the suite with content on S3 (scripts/with-seaweedfs sets it), as in the Python suite.
+const SERVE_ARGS = (process.env.CABINET_SERVE_ARGS || '').split(/\s+/).filter((w) => w !== '');
+
 const READY_RE = /^cabinet listening on (http:\/\/127\.0\.0\.1:(\d+))$/;
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
@@ -55,7 +59,7 @@ export async function startServer({ args = [] } = {}) {
   const accessArgs = ownConfig ? [] : await acquire(tmpDir);
   const child = spawn(
     CABINET_BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...accessArgs, ...args],
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...accessArgs, ...args, ...SERVE_ARGS],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stderr.pipe(stderrFile);

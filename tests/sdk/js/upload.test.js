@@ -47,6 +47,10 @@ describe('uploads', { timeout: 60_000 }, () => {
     assert.equal(file.mimeType, 'image/jpeg');
     assert.equal(typeof file.uploadUrl, 'string');
     assert.match(file.uploadUrl, ABS_URL, 'uploadUrl must be absolute');
+    if (process.env.CABINET_CONTENT_TRANSFER === 'direct') {
+      // The run really is in direct transfer: the SDK PUTs to S3 itself.
+      assert.match(file.uploadUrl, /X-Amz-Signature=/, 'direct transfer: a presigned S3 URL');
+    }
     assert.equal(file.uploaded, false, 'create response describes the file before the PUT');
     assertTimes(file);
 

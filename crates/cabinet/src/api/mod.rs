@@ -62,6 +62,8 @@ pub struct AppState {
     pub iam: Arc<dyn crate::store::iam::IamStore>,
     /// The configured access plus the stored groups, as authentication reads them; `None` in open mode.
     pub groups: Option<Arc<crate::auth::directory::GroupDirectory>>,
+    /// Direct transfer (presigned S3 URLs); `None` when content passes through cabinet.
+    pub direct: Option<Arc<crate::direct::DirectTransfer>>,
 }
 
 /// The whole HTTP surface.

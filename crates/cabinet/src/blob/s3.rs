@@ -8,6 +8,11 @@
 //!   be sent to another node than the one that opened the upload.
 //! - `PREFIX/.cabinet-parts/<upload>/<index>`: the ETag of the last accepted attempt at a part, to tell
 //!   duplicates apart where ListParts lists every attempt (SeaweedFS).
+//! - `PREFIX/.cabinet-direct/<deployment>/<key>`: an empty marker per open single-PUT session of direct
+//!   transfer (`--content-transfer direct`, [`crate::direct`]): the client PUTs `PREFIX/<key>` itself,
+//!   through a presigned URL, and every node's reconciler lists its deployment's markers to find the
+//!   objects to publish. `<deployment>` is derived from the secret all nodes of a deployment share, so
+//!   a node never judges the sessions of another deployment's metadata store.
 //!
 //! A CDF multipart upload is ONE S3 multipart upload: part `i` is S3 part `i + 1`, and completing it is S3's
 //! CompleteMultipartUpload (nothing is copied). `object_store` has no streaming UploadPart, so a part is
@@ -48,6 +53,11 @@ const UPLOADS: &str = ".cabinet-uploads";
 /// The folder, under the prefix, of the ETag of the last accepted attempt at each part
 /// (`<upload>/<index>`): some servers (SeaweedFS) list every attempt at a part number in ListParts.
 const PART_RECORDS: &str = ".cabinet-parts";
+/// The folder, under the prefix, of the markers of open direct single-PUT sessions
+/// (`<deployment>/<key>`).
+const DIRECT_MARKS: &str = ".cabinet-direct";
+/// The longest validity of a SigV4 presigned URL.
+pub const MAX_PRESIGN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 const BACKEND: &str = "S3";
 
 /// Where and how to reach the bucket: `cabinet serve --content s3://BUCKET[/PREFIX]` and the `--s3-*`
@@ -231,9 +241,16 @@ impl S3Blobs {
                         }
                         // SeaweedFS lists every attempt at a part number (AWS only the last): the one
                         // whose ETag we recorded when it was accepted wins.
-                        Some(_) => {
+                        // Without a record (parts sent by clients straight to S3, in direct transfer) the
+                        // latest attempt wins.
+                        Some((_, _, earlier)) => {
+                            let later = modified.as_str() >= earlier.as_str();
                             let recorded = self.part_record(upload, number - 1).await?;
-                            if recorded.as_deref() == Some(etag.as_str()) {
+                            let wins = match recorded {
+                                Some(recorded) => recorded == etag,
+                                None => later,
+                            };
+                            if wins {
                                 parts.insert(number, (size, etag, modified));
                             }
                         }
@@ -281,6 +298,112 @@ impl S3Blobs {
         }
         file.flush().await.map_err(io_error)?;
         Ok((spool, size))
+    }
+}
+
+/// Direct transfer (`--content-transfer direct`): presigned URLs for clients, and what the reconciler of
+/// [`crate::direct`] needs. Every URL is valid for at most `ttl`, capped at [`MAX_PRESIGN_TTL`].
+impl S3Blobs {
+    async fn presign(
+        &self,
+        method: Method,
+        key: &str,
+        ttl: Duration,
+        query: Vec<(String, String)>,
+    ) -> Result<String, BlobError> {
+        let url = self
+            .store
+            .signed_url_opts(
+                method,
+                &self.path(key),
+                ttl.min(MAX_PRESIGN_TTL),
+                &SignedUrlOptions::new().with_query(query),
+            )
+            .await
+            .map_err(from_store)?;
+        Ok(url.to_string())
+    }
+
+    /// A presigned PUT of the object `key`.
+    pub async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        self.presign(Method::PUT, key, ttl, Vec::new()).await
+    }
+
+    /// Presigned UploadPart URLs of parts `0..parts` of the multipart upload `upload` (opened by
+    /// [`BlobStore::begin_parts`]): part `i` is S3 part `i + 1`.
+    pub async fn presign_parts(
+        &self,
+        upload: &str,
+        parts: u32,
+        ttl: Duration,
+    ) -> Result<Vec<String>, BlobError> {
+        let manifest = self.manifest(upload).await?;
+        let mut urls = Vec::with_capacity(parts as usize);
+        for index in 0..parts {
+            let query = vec![
+                ("partNumber".to_string(), (index + 1).to_string()),
+                ("uploadId".to_string(), manifest.id.clone()),
+            ];
+            urls.push(self.presign(Method::PUT, &manifest.key, ttl, query).await?);
+        }
+        Ok(urls)
+    }
+
+    /// A presigned GET of the object `key`; S3 answers with `content_type` as the Content-Type when one
+    /// is given (`response-content-type`), as cabinet's own downloads do.
+    pub async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: Option<&str>,
+    ) -> Result<String, BlobError> {
+        let query = content_type
+            .map(|t| vec![("response-content-type".to_string(), t.to_string())])
+            .unwrap_or_default();
+        self.presign(Method::GET, key, ttl, query).await
+    }
+
+    /// The size of the object `key`, `None` when there is none.
+    pub async fn size_of(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        match self.store.head(&self.path(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(from_store(e)),
+        }
+    }
+
+    /// Records that a client of `deployment` may PUT the object `key` directly.
+    pub async fn mark_direct(&self, deployment: &str, key: &str) -> Result<(), BlobError> {
+        self.store
+            .put(
+                &self.path(&format!("{DIRECT_MARKS}/{deployment}/{key}")),
+                PutPayload::default(),
+            )
+            .await
+            .map_err(from_store)?;
+        Ok(())
+    }
+
+    /// Forgets the marker of `key`.
+    pub async fn unmark_direct(&self, deployment: &str, key: &str) -> Result<(), BlobError> {
+        self.delete(&format!("{DIRECT_MARKS}/{deployment}/{key}"))
+            .await
+    }
+
+    /// The keys of every marker of `deployment` ([`S3Blobs::mark_direct`]).
+    pub async fn direct_marks(&self, deployment: &str) -> Result<Vec<String>, BlobError> {
+        let root = self.path(&format!("{DIRECT_MARKS}/{deployment}"));
+        let skip = root.as_ref().len() + 1;
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&root))
+            .try_collect()
+            .await
+            .map_err(from_store)?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|meta| meta.location.as_ref().get(skip..).map(str::to_string))
+            .collect())
     }
 }
 
@@ -574,7 +697,7 @@ impl BlobStore for S3Blobs {
                 Ok(meta) => {
                     let full = meta.location.as_ref();
                     let key = full.get(skip..).unwrap_or_default();
-                    if key.starts_with(PART_RECORDS) {
+                    if key.starts_with(PART_RECORDS) || key.starts_with(DIRECT_MARKS) {
                         // Removed with their upload's parts.
                         return std::future::ready(None);
                     }

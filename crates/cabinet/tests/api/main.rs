@@ -15,6 +15,7 @@ mod content;
 mod create;
 mod dataset_scope;
 mod delete;
+mod direct;
 mod disk_full;
 mod errors;
 mod guards;

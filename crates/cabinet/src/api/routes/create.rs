@@ -43,6 +43,6 @@ pub async fn create_file(
     tracing::info!(file_id = file.id, "file created");
     Ok((
         StatusCode::CREATED,
-        Json(app.with_upload_url(&base, &project, file, &session)),
+        Json(app.upload_view(&base, &project, file, &session).await?),
     ))
 }

@@ -39,6 +39,7 @@ pub async fn create_download_links(
     check_identifiers(&body.items, 1, MAX_DOWNLOAD_ITEMS)?;
     let files =
         retrieve_readable(app.meta.as_ref(), &principal, &project, &body.items, false).await?;
+    let files = crate::direct::settle(&app, &project, files).await?;
     let ttl = if query.extended_expiration {
         EXTENDED_DOWNLOAD_URL_TTL_MS
     } else {
@@ -53,12 +54,19 @@ pub async fn create_download_links(
                 ident.to_json()
             )));
         }
-        let grant = Grant::Download {
-            project: project.to_string(),
-            file_id: file.id,
+        let url = match (&app.direct, &file.content) {
+            // Direct transfer: a presigned GET of the object, as long-lived as our own URL.
+            (Some(direct), Some(content)) => direct.download_url(&file, content, expires).await?,
+            _ => {
+                let grant = Grant::Download {
+                    project: project.to_string(),
+                    file_id: file.id,
+                };
+                app.signer.url_at(&base.0, &grant, expires)
+            }
         };
         let mut item = ident.to_json();
-        item["downloadUrl"] = Value::String(app.signer.url_at(&base.0, &grant, expires));
+        item["downloadUrl"] = Value::String(url);
         items.push(item);
     }
     Ok(Json(Items { items }))

@@ -127,7 +127,8 @@ async fn list(
         .next
         .map(|position| app.cursors.seal(position, fingerprint));
     // A page and the cursor of the next one; `nextCursor` is absent on the last page, never empty.
-    Ok(FilesJson::new(page.items, next_cursor))
+    let items = crate::direct::settle(app, project, page.items).await?;
+    Ok(FilesJson::new(items, next_cursor))
 }
 
 /// Most partitions a listing may be split into.

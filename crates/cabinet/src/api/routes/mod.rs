@@ -81,6 +81,50 @@ impl AppState {
         view
     }
 
+    /// [`AppState::with_upload_url`], or in direct transfer the file with a presigned S3 PUT URL.
+    pub async fn upload_view(
+        &self,
+        base: &UrlBase,
+        project: &ProjectName,
+        file: FileRecord,
+        session: &NewSession,
+    ) -> Result<FileView, super::error::ApiError> {
+        let Some(direct) = &self.direct else {
+            return Ok(self.with_upload_url(base, project, file, session));
+        };
+        let url = direct
+            .upload_url(project, file.id, &session.id, session.expires_time)
+            .await?;
+        let mut view = FileView::from(file);
+        view.upload_url = Some(url);
+        Ok(view)
+    }
+
+    /// [`AppState::with_part_urls`], or in direct transfer the file with presigned UploadPart URLs of
+    /// the session's S3 multipart upload (opened already).
+    pub async fn part_urls_view(
+        &self,
+        base: &UrlBase,
+        project: &ProjectName,
+        file: FileRecord,
+        session: &NewSession,
+    ) -> Result<FileView, super::error::ApiError> {
+        let Some(direct) = &self.direct else {
+            return Ok(self.with_part_urls(base, project, file, session));
+        };
+        let urls = direct
+            .part_urls(
+                &session.id,
+                session.parts.unwrap_or(1),
+                session.expires_time,
+            )
+            .await?;
+        let mut view = FileView::from(file);
+        view.upload_id = Some(session.id.clone());
+        view.upload_urls = Some(urls);
+        Ok(view)
+    }
+
     /// The file as returned by initmultipartupload and multiuploadlink: with `uploadId` and part URLs.
     pub fn with_part_urls(
         &self,

@@ -59,7 +59,7 @@ pub async fn init_multipart_upload(
     tracing::info!(file_id = file.id, parts, "multipart upload started");
     Ok((
         StatusCode::CREATED,
-        Json(app.with_part_urls(&base, &project, file, &session)),
+        Json(app.part_urls_view(&base, &project, file, &session).await?),
     ))
 }
 
@@ -89,7 +89,7 @@ pub async fn create_multipart_upload_link(
     Ok((
         StatusCode::CREATED,
         Json(Items {
-            items: vec![app.with_part_urls(&base, &project, file, &session)],
+            items: vec![app.part_urls_view(&base, &project, file, &session).await?],
         }),
     ))
 }

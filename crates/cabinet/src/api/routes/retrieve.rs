@@ -24,8 +24,8 @@ pub async fn get_file(
     ident
         .check()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut files =
-        retrieve_readable(app.meta.as_ref(), &principal, &project, &[ident], false).await?;
+    let files = retrieve_readable(app.meta.as_ref(), &principal, &project, &[ident], false).await?;
+    let mut files = crate::direct::settle(&app, &project, files).await?;
     let file = files
         .pop()
         .ok_or_else(|| ApiError::missing(&[Identifier::Id(id)]))?;
@@ -48,5 +48,6 @@ pub async fn retrieve_files(
         body.ignore_unknown_ids.unwrap_or(false),
     )
     .await?;
+    let files = crate::direct::settle(&app, &project, files).await?;
     Ok(FilesJson::new(files, None))
 }

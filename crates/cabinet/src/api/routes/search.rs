@@ -50,5 +50,6 @@ pub async fn search_files(
         .meta
         .search(&project, &filter, name.as_deref(), limit)
         .await?;
+    let files = crate::direct::settle(&app, &project, files).await?;
     Ok(FilesJson::new(files, None))
 }

@@ -37,7 +37,7 @@ pub async fn create_upload_link(
     Ok((
         StatusCode::CREATED,
         Json(Items {
-            items: vec![app.with_upload_url(&base, &project, file, &session)],
+            items: vec![app.upload_view(&base, &project, file, &session).await?],
         }),
     ))
 }
