@@ -148,7 +148,7 @@ async fn project_id(tx: &Tx<'_>, name: &str) -> Result<Option<i64>, StoreError> 
     row.map(|r| r.try_get(0)).transpose().map_err(pg_err)
 }
 
-async fn project_id_or_create(tx: &Tx<'_>, name: &str) -> Result<i64, StoreError> {
+pub(super) async fn project_id_or_create(tx: &Tx<'_>, name: &str) -> Result<i64, StoreError> {
     // Two nodes may create a project at once: the loser of the insert waits for the winner, inserts
     // nothing, and reads the winner's row.
     if let Some(id) = project_id(tx, name).await? {
@@ -227,7 +227,7 @@ async fn resolve_all(
     Ok(found)
 }
 
-async fn write_file(
+pub(super) async fn write_file(
     tx: &Tx<'_>,
     pid: i64,
     f: &FileRecord,

@@ -11,6 +11,7 @@
 
 mod files;
 mod iam;
+pub mod import;
 pub mod migrate;
 
 use std::str::FromStr;
