@@ -20,9 +20,10 @@ pub use crate::guards::Guards;
 use crate::janitor::Janitor;
 use crate::secret::Secret;
 use crate::signing::live::{LiveKeys, CHECK_INTERVAL};
-use crate::signing::store::FileKeyRingStore;
+use crate::signing::store::{FileKeyRingStore, KeyRingStore};
 use crate::signing::{legacy_key, UrlSigner};
 use crate::store::backend::MetadataBackend;
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
 
 /// Where `cabinet serve` listens when not told otherwise.
@@ -51,6 +52,9 @@ pub struct ServeConfig {
     pub metadata: MetadataBackend,
     /// Content in an S3 bucket (`--content s3://…`); `None`: on the local disk under `data_dir`.
     pub content: Option<S3Settings>,
+    /// The root secret every node of a deployment shares (`--secret-file`, `CABINET_SECRET`); `None`:
+    /// the data directory's `secret.key` on the embedded store, the one kept in PostgreSQL otherwise.
+    pub secret: Option<Secret>,
 }
 
 impl ServeConfig {
@@ -65,6 +69,7 @@ impl ServeConfig {
             open: false,
             metadata: MetadataBackend::Embedded,
             content: None,
+            secret: None,
         }
     }
 }
@@ -111,27 +116,44 @@ impl Application {
                 config.data_dir.display()
             )
         })?;
-        let secret = Secret::load_or_create(&config.data_dir.join("secret.key"))
+        let data_dir_secret = Secret::load_or_create(&config.data_dir.join("secret.key"))
             .context("cannot read or create the secret key")?;
+        let pg = match &config.metadata {
+            MetadataBackend::Embedded => None,
+            MetadataBackend::Postgres(url) => Some(
+                PgStore::connect(url, PgOptions::default())
+                    .await
+                    .with_context(|| {
+                        format!("cannot open the metadata store {}", config.metadata)
+                    })?,
+            ),
+        };
+        let (secret, ring_store) = shared_keys(&config, &data_dir_secret, pg.as_ref()).await?;
         let public_url = match &config.public_url {
             Some(url) => url.trim_end_matches('/').to_string(),
             None => default_public_url(local_addr),
         };
         // Without a configured public URL, URLs follow the Host the client used (a client on another
         // machine reaching a wildcard address gets URLs it can reach), the bound address otherwise.
-        let keys = LiveKeys::open(
-            legacy_key(&secret),
-            Arc::new(FileKeyRingStore::new(&config.data_dir)),
-            crate::clock::now_ms(),
-        )
-        .context("cannot read or create the URL signing keys")?;
+        let legacy = legacy_key(&secret);
+        let now = crate::clock::now_ms();
+        // The ring store may block on the network (PostgreSQL): off the async workers.
+        let keys = tokio::task::spawn_blocking(move || LiveKeys::open(legacy, ring_store, now))
+            .await
+            .context("the URL signing keys could not be read")?
+            .context("cannot read or create the URL signing keys")?;
         let signer = UrlSigner::with_keys(Arc::new(keys), &public_url);
         let signer = match &config.public_url {
             Some(_) => signer,
             None => signer.from_request_host(),
         };
-        let id_seed =
-            u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap_or([0; 8]));
+        // From the data directory's own secret, not a configured one: the ids a data directory hands out
+        // must not change when a secret is configured later.
+        let id_seed = u64::from_le_bytes(
+            data_dir_secret.derive("file-ids")[..8]
+                .try_into()
+                .unwrap_or([0; 8]),
+        );
         let meta = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
         let blobs: Arc<dyn BlobStore> = match &config.content {
             None => Arc::new(
@@ -228,6 +250,29 @@ impl Application {
         .await;
         Ok(())
     }
+}
+
+/// The root secret (URL signatures, cursors) and where the URL key ring lives: a configured secret wins;
+/// otherwise, on PostgreSQL both are kept in the database, so that every node of a deployment agrees, and
+/// on the embedded store both are in the data directory.
+async fn shared_keys(
+    config: &ServeConfig,
+    data_dir_secret: &Secret,
+    pg: Option<&PgStore>,
+) -> anyhow::Result<(Secret, Arc<dyn KeyRingStore>)> {
+    let secret = match (&config.secret, pg) {
+        (Some(configured), _) => configured.clone(),
+        (None, Some(pg)) => pg
+            .shared_secret()
+            .await
+            .context("cannot read or create the secret kept in PostgreSQL")?,
+        (None, None) => data_dir_secret.clone(),
+    };
+    let ring: Arc<dyn KeyRingStore> = match pg {
+        Some(pg) => pg.key_ring_store(tokio::runtime::Handle::current()),
+        None => Arc::new(FileKeyRingStore::new(&config.data_dir)),
+    };
+    Ok((secret, ring))
 }
 
 /// Opens the metadata store of a data directory as `cabinet serve` does (the secret key must exist; see

@@ -31,6 +31,8 @@ pub struct ConfigFile {
     pub metadata: Option<String>,
     /// Where content lives instead of the data directory: `s3://BUCKET[/PREFIX]`.
     pub content: Option<String>,
+    /// A file holding the root secret the nodes of a deployment share (`--secret-file`).
+    pub secret_file: Option<PathBuf>,
     /// The projects clients may use; none means open mode.
     #[serde(default)]
     pub project: Vec<ProjectEntry>,

@@ -138,6 +138,11 @@ struct ServeArgs {
     /// Path-style S3 requests (ENDPOINT/BUCKET/KEY), which most self-hosted S3 servers need.
     #[arg(long)]
     s3_path_style: bool,
+    /// A file holding the root secret that every node of a deployment must share (text of at least 32
+    /// characters, e.g. from `openssl rand -hex 32`); the variable CABINET_SECRET may hold it instead
+    /// [default: the data directory's secret.key; with --metadata postgres://, one kept in the database].
+    #[arg(long, env = "CABINET_SECRET_FILE", value_name = "FILE")]
+    secret_file: Option<PathBuf>,
     /// Serve in open mode (any bearer token, every project) on an address other than loopback, where it
     /// is otherwise refused. Anyone who reaches the port can then read and write everything.
     #[arg(long)]
@@ -161,6 +166,10 @@ impl ServeArgs {
             content: self.content.clone(),
         })?;
         config.open = self.open;
+        config.secret = configured_secret(
+            self.secret_file.as_deref().or(file.secret_file.as_deref()),
+            std::env::var_os("CABINET_SECRET"),
+        )?;
         if let Some(s3) = &mut config.content {
             s3.endpoint = self.s3_endpoint.clone();
             s3.region = self.s3_region.clone();
@@ -207,14 +216,30 @@ struct DataDirArgs {
     /// The server's data directory [default: the configuration's data_dir, or ./cabinet-data].
     #[arg(long, env = "CABINET_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The deployment's PostgreSQL (postgres://…), whose key ring every node shares; instead of a data
+    /// directory.
+    #[arg(long, env = "CABINET_METADATA", value_name = "URL")]
+    metadata: Option<String>,
+}
+
+/// Where a deployment's URL key ring lives.
+enum RingPlace {
+    /// In this data directory (the embedded store).
+    DataDir(PathBuf),
+    /// In the PostgreSQL database at this URL, shared by every node.
+    Cluster(String),
 }
 
 impl DataDirArgs {
-    fn data_dir(&self) -> anyhow::Result<PathBuf> {
+    /// The ring `cabinet serve` with the same flags and configuration would use.
+    fn ring(&self) -> anyhow::Result<RingPlace> {
         let file = match &self.config {
             Some(path) => ConfigFile::load(path)?,
             None => ConfigFile::default(),
         };
+        if let Some(url) = self.metadata.clone().or_else(|| file.metadata.clone()) {
+            return Ok(RingPlace::Cluster(url));
+        }
         let config = file.serve_config(Overrides {
             listen: None,
             data_dir: self.data_dir.clone(),
@@ -222,19 +247,67 @@ impl DataDirArgs {
             metadata: None,
             content: None,
         })?;
-        Ok(config.data_dir)
+        Ok(RingPlace::DataDir(config.data_dir))
     }
 }
 
+/// Runs `act` on the key ring kept in the PostgreSQL database at `url`, on a blocking thread (the ring
+/// store blocks on the database).
+async fn on_cluster_ring(
+    url: &str,
+    act: impl FnOnce(&dyn cabinet::signing::store::KeyRingStore) -> anyhow::Result<String>
+        + Send
+        + 'static,
+) -> anyhow::Result<String> {
+    use cabinet::store::postgres::{PgOptions, PgStore};
+    let store = PgStore::connect(url, PgOptions::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the metadata store: {e}"))?;
+    let ring = store.key_ring_store(tokio::runtime::Handle::current());
+    tokio::task::spawn_blocking(move || act(ring.as_ref())).await?
+}
+
+/// The root secret from `--secret-file` (or the configuration's `secret_file`) or `CABINET_SECRET`; not a
+/// flag of its own, so that it never shows in the process list. Both at once is refused as ambiguous.
+fn configured_secret(
+    file: Option<&std::path::Path>,
+    variable: Option<std::ffi::OsString>,
+) -> anyhow::Result<Option<cabinet::secret::Secret>> {
+    use anyhow::Context;
+    let value = match (file, variable) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("give the secret once: --secret-file (or secret_file) or CABINET_SECRET")
+        }
+        (Some(path), None) => std::fs::read(path)
+            .with_context(|| format!("cannot read the secret file {}", path.display()))?,
+        (None, Some(text)) => text.into_encoded_bytes(),
+        (None, None) => return Ok(None),
+    };
+    cabinet::secret::Secret::from_configured(&value)
+        .map(Some)
+        .map_err(|why| anyhow::anyhow!("the configured secret: {why}"))
+}
+
 /// `cabinet keys rotate|list`: prints what it did or found, or why it could not (exit 1).
-fn keys(command: &KeysCommand) -> std::process::ExitCode {
-    let done = match command {
-        KeysCommand::Rotate(args) => args
-            .data_dir()
-            .and_then(|dir| cabinet::signing::admin::rotate(&dir, cabinet::clock::now_ms())),
-        KeysCommand::List(args) => args
-            .data_dir()
-            .and_then(|dir| cabinet::signing::admin::list(&dir)),
+async fn keys(command: &KeysCommand) -> std::process::ExitCode {
+    let (KeysCommand::Rotate(args) | KeysCommand::List(args)) = command;
+    let rotate = matches!(command, KeysCommand::Rotate(_));
+    let done = match args.ring() {
+        Err(e) => Err(e),
+        Ok(RingPlace::Cluster(url)) => {
+            on_cluster_ring(&url, move |ring| {
+                if rotate {
+                    cabinet::signing::admin::rotate_in(ring, "PostgreSQL", cabinet::clock::now_ms())
+                } else {
+                    cabinet::signing::admin::list_in(ring, "PostgreSQL")
+                }
+            })
+            .await
+        }
+        Ok(RingPlace::DataDir(dir)) if rotate => {
+            cabinet::signing::admin::rotate(&dir, cabinet::clock::now_ms())
+        }
+        Ok(RingPlace::DataDir(dir)) => cabinet::signing::admin::list(&dir),
     };
     match done {
         Ok(text) => {
@@ -374,7 +447,7 @@ async fn main() -> std::process::ExitCode {
         Command::Serve(args) => args,
         Command::Config(ConfigCommand::Check { file }) => return check_config(&file),
         Command::Token(TokenCommand::Hash) => return hash_token(),
-        Command::Keys(command) => return keys(&command),
+        Command::Keys(command) => return keys(&command).await,
         Command::Migrate(args) => return migrate(&args).await,
     };
     let config = match args.serve_config() {
@@ -424,6 +497,35 @@ mod tests {
             Command::Serve(args) => *args,
             _ => panic!("not serve"),
         }
+    }
+
+    #[test]
+    fn the_secret_comes_from_one_place_and_is_long_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        let text = "a-secret-of-more-than-thirty-two-characters";
+        std::fs::write(&file, format!("{text}\n")).unwrap();
+        let from_file = configured_secret(Some(&file), None).unwrap().unwrap();
+        let from_env = configured_secret(None, Some(text.into())).unwrap().unwrap();
+        assert_eq!(from_file.derive("x"), from_env.derive("x"));
+        assert!(configured_secret(None, None).unwrap().is_none());
+        let both = configured_secret(Some(&file), Some(text.into())).unwrap_err();
+        assert!(both.to_string().contains("once"), "{both}");
+        let short = configured_secret(None, Some("short".into())).unwrap_err();
+        assert!(short.to_string().contains("32 characters"), "{short}");
+        let missing = configured_secret(Some(&dir.path().join("none")), None).unwrap_err();
+        assert!(missing.to_string().contains("cannot read"), "{missing}");
+        let toml = dir.path().join("cabinet.toml");
+        std::fs::write(
+            &toml,
+            format!("secret_file = {:?}\n", file.to_str().unwrap()),
+        )
+        .unwrap();
+        let config = serve_args(&["--config", toml.to_str().unwrap()])
+            .serve_config()
+            .unwrap();
+        let configured = config.secret.expect("the file's secret_file is read");
+        assert_eq!(configured.derive("x"), from_file.derive("x"));
     }
 
     /// Flags and variables win over the file; values they do not give come from the file. One test,

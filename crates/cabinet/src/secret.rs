@@ -9,6 +9,9 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
 
+/// The shortest configured secret text [`Secret::from_configured`] accepts.
+pub const MIN_CONFIGURED_LEN: usize = 32;
+
 /// The root secret of an installation.
 #[derive(Clone)]
 pub struct Secret([u8; 32]);
@@ -55,6 +58,38 @@ impl Secret {
         Self(bytes)
     }
 
+    /// The secret an operator gave (`--secret-file`, `CABINET_SECRET`), shared by every node of a
+    /// deployment: text of at least [`MIN_CONFIGURED_LEN`] characters, hashed into the 32-byte root.
+    /// Surrounding whitespace (a file's final newline) is ignored, so a file and the variable holding the
+    /// same text give the same secret. Shorter values are refused: they could be guessed, and every URL
+    /// signature and cursor rests on it.
+    pub fn from_configured(value: &[u8]) -> Result<Self, String> {
+        let text = std::str::from_utf8(value)
+            .map_err(|_| "the secret must be text (e.g. `openssl rand -hex 32`)".to_string())?
+            .trim();
+        if text.chars().count() < MIN_CONFIGURED_LEN {
+            return Err(format!(
+                "the secret must be at least {MIN_CONFIGURED_LEN} characters long (e.g. \
+                 `openssl rand -hex 32`)"
+            ));
+        }
+        let mut mac = hmac_sha256(b"cabinet configured secret");
+        mac.update(text.as_bytes());
+        Ok(Self(mac.finalize().into_bytes().into()))
+    }
+
+    /// Fresh random bytes, for a store that keeps the secret itself.
+    pub fn random() -> Self {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        Self(key)
+    }
+
+    /// The raw bytes, for a store that keeps the secret (never for logs).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// A key for one purpose, independent of the keys for other purposes.
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
         let mut mac = hmac_sha256(&self.0);
@@ -67,4 +102,23 @@ impl Secret {
 #[allow(clippy::expect_used)]
 pub fn hmac_sha256(key: &[u8]) -> Hmac<Sha256> {
     <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configured_secret_is_long_text_hashed() {
+        let text = "0123456789abcdef0123456789abcdef";
+        let a = Secret::from_configured(text.as_bytes()).unwrap();
+        let b = Secret::from_configured(format!("  {text}\n").as_bytes()).unwrap();
+        assert_eq!(a.0, b.0, "surrounding whitespace is ignored");
+        assert_ne!(a.0, *<&[u8; 32]>::try_from(text.as_bytes()).unwrap());
+        let other = Secret::from_configured(b"0123456789abcdef0123456789abcdeX").unwrap();
+        assert_ne!(a.0, other.0);
+        assert!(Secret::from_configured(b"short").is_err());
+        assert!(Secret::from_configured(&[0xff; 40]).is_err(), "not text");
+        assert!(Secret::from_configured(format!("{:31}", "x").as_bytes()).is_err());
+    }
 }

@@ -14,6 +14,11 @@ use super::store::{FileKeyRingStore, KeyRingStore};
 /// none yet), prunes the keys nothing valid can have been signed with, and says what it did.
 pub fn rotate(data_dir: &Path, now: i64) -> anyhow::Result<String> {
     let store = ring_store(data_dir)?;
+    rotate_in(&store, &store.path().display().to_string(), now)
+}
+
+/// [`rotate`] on any ring store; `place` names it in errors. Blocks on the store.
+pub fn rotate_in(store: &dyn KeyRingStore, place: &str, now: i64) -> anyhow::Result<String> {
     let mut rotation = None;
     let ring = store
         .update(&mut |old| match old {
@@ -25,7 +30,7 @@ pub fn rotate(data_dir: &Path, now: i64) -> anyhow::Result<String> {
             // A first ring: its new key replaces the derived one.
             None => Some(KeyRing::new(now)),
         })
-        .with_context(|| format!("cannot rotate the keys in {}", store.path().display()))?;
+        .with_context(|| format!("cannot rotate the keys in {place}"))?;
     let pruned = rotation.map(|r| r.pruned).unwrap_or_default();
     let current = ring.current();
     let mut out = String::new();
@@ -58,11 +63,15 @@ pub fn rotate(data_dir: &Path, now: i64) -> anyhow::Result<String> {
 /// The keys of `data_dir`'s ring: id, creation time, current or until when it is kept.
 pub fn list(data_dir: &Path) -> anyhow::Result<String> {
     let store = ring_store(data_dir)?;
+    list_in(&store, &data_dir.display().to_string())
+}
+
+/// [`list`] on any ring store; `place` names it in errors. Blocks on the store.
+pub fn list_in(store: &dyn KeyRingStore, place: &str) -> anyhow::Result<String> {
     let ring = store.load()?.with_context(|| {
         format!(
-            "{} holds no URL signing keys yet: `cabinet serve` makes them on its first start, \
-                 `cabinet keys rotate` makes them now",
-            data_dir.display()
+            "{place} holds no URL signing keys yet: `cabinet serve` makes them on its first start, \
+                 `cabinet keys rotate` makes them now"
         )
     })?;
     let mut out = String::new();

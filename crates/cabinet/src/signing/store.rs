@@ -11,6 +11,13 @@ use super::ring::KeyRing;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RingVersion([i64; 4]);
 
+impl RingVersion {
+    /// The version of a store that counts its writes.
+    pub fn counter(writes: i64) -> Self {
+        Self([writes, 0, 0, 0])
+    }
+}
+
 /// Storage of the URL key ring, shared by every server of an installation and by `cabinet keys`.
 ///
 /// # Contract

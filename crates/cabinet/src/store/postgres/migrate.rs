@@ -14,6 +14,7 @@ use crate::store::StoreError;
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "files", include_str!("migrations/0001_files.sql")),
     (2, "iam", include_str!("migrations/0002_iam.sql")),
+    (3, "cluster", include_str!("migrations/0003_cluster.sql")),
 ];
 
 /// The advisory lock key of the migrations ("cabinet" and 1); locks are per database.

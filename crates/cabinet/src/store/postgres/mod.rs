@@ -9,6 +9,7 @@
 //! and of [`MetadataStore`](crate::store::MetadataStore) only create, retrieve and delete (`files.rs`, as
 //! inherent methods); `cabinet serve --metadata postgres://…` refuses to start until the trait is whole.
 
+mod cluster;
 mod files;
 mod iam;
 pub mod import;
