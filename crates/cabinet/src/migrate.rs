@@ -14,6 +14,10 @@
 //!   other is copied again, its row replaced where an earlier run left one;
 //! - groups and categories are inserted by id, leaving ids already there.
 //!
+//! Shared state: the data directory's root secret and URL key ring move into the database (unless it has
+//! its own already), so URLs signed and cursors written by the embedded server stay good on every node
+//! that runs without `--secret-file` / `CABINET_SECRET`.
+//!
 //! Ids: the target takes over the data directory's id seed, and its counter moves past the source's, so
 //! the files nodes create later never get an id (or seq) a migrated file has or had.
 //!
@@ -36,7 +40,8 @@ use crate::blob::s3::{S3Blobs, S3Settings};
 use crate::blob::{BlobStore, ByteStream};
 use crate::domain::FileRecord;
 use crate::secret::Secret;
-use crate::store::postgres::import::{SeedAdoption, VerifiedContent};
+use crate::signing::store::{FileKeyRingStore, KeyRingStore};
+use crate::store::postgres::import::{Carried, SeedAdoption, VerifiedContent};
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::export::{ExportedFile, SqliteExport};
 
@@ -81,6 +86,10 @@ pub struct Summary {
     pub categories: usize,
     /// Whether the target took over the source's id seed now, or had it from an earlier run.
     pub seed_adopted_now: bool,
+    /// What became of the data directory's root secret (URL signatures, cursors).
+    pub secret: Option<Carried>,
+    /// What became of its URL key ring; `None` when it had none.
+    pub key_ring: Option<Carried>,
 }
 
 impl std::fmt::Display for Summary {
@@ -102,7 +111,7 @@ impl std::fmt::Display for Summary {
             self.categories,
             if self.categories == 1 { "y" } else { "ies" }
         )?;
-        write!(
+        writeln!(
             f,
             "file ids: the database {} the data directory's id seed",
             if self.seed_adopted_now {
@@ -110,7 +119,18 @@ impl std::fmt::Display for Summary {
             } else {
                 "already used"
             }
-        )
+        )?;
+        let shared = |what: &str, carried: Option<Carried>| match carried {
+            None => format!("{what}: none in the data directory"),
+            Some(Carried::Moved) => format!("{what}: moved into the database"),
+            Some(Carried::AlreadyThere) => format!("{what}: already in the database"),
+            Some(Carried::KeptOther) => format!(
+                "{what}: the database already had another, which was kept (URLs and cursors handed \
+                 out by the embedded server will not be accepted by the nodes)"
+            ),
+        };
+        writeln!(f, "{}", shared("secret", self.secret))?;
+        write!(f, "{}", shared("URL signing keys", self.key_ring))
     }
 }
 
@@ -152,6 +172,15 @@ pub async fn run(options: &MigrateOptions) -> anyhow::Result<Summary> {
         ),
     };
 
+    let carried_secret = target.import_secret(&secret).await?;
+    let ring = FileKeyRingStore::new(from)
+        .load()
+        .context("cannot read the data directory's URL signing keys")?;
+    let key_ring = match ring {
+        Some(ring) => Some(target.import_key_ring(&ring.to_json()).await?),
+        None => None,
+    };
+
     let projects = export.projects()?;
     target.import_projects(&projects).await?;
     let categories = export.categories()?;
@@ -186,6 +215,8 @@ pub async fn run(options: &MigrateOptions) -> anyhow::Result<Summary> {
         groups: groups.len(),
         categories: categories.len(),
         seed_adopted_now,
+        secret: Some(carried_secret),
+        key_ring,
         ..Summary::default()
     };
     let mut failures: Vec<String> = Vec::new();

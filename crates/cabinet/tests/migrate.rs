@@ -380,6 +380,24 @@ async fn a_data_directory_moves_whole_through_an_interruption() {
     let want: Vec<(i64, i64)> = files.iter().map(|f| (f.seq, f.file.id)).collect();
     assert_eq!(order, want, "listing order");
 
+    // The root secret and the URL signing keys now live in the database, for every node.
+    let secret_bytes: [u8; 32] = std::fs::read(data.join("secret.key"))
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        target.shared_secret().await.unwrap().as_bytes(),
+        &secret_bytes
+    );
+    let ring = cabinet::signing::store::FileKeyRingStore::new(&data);
+    let ring = cabinet::signing::store::KeyRingStore::load(&ring)
+        .unwrap()
+        .expect("the server made a key ring");
+    let stored: Vec<u8> =
+        pg_rows(&db, "SELECT ring FROM url_key_ring WHERE id = 1").await[0].get(0);
+    assert_eq!(stored, ring.to_json());
+    assert!(out.contains("secret: already in the database"), "{out}");
+
     // Groups and categories, with their ids; ids deleted in the source are not handed out again.
     let sqlite = cabinet::app::open_data_dir_metadata(&data).unwrap();
     assert_eq!(
@@ -408,11 +426,7 @@ async fn a_data_directory_moves_whole_through_an_interruption() {
     // A file created on the cluster gets an id (and seq) no migrated file has or ever had.
     let counter = export.id_counter().unwrap();
     let seed = {
-        let bytes: [u8; 32] = std::fs::read(data.join("secret.key"))
-            .unwrap()
-            .try_into()
-            .unwrap();
-        let secret = cabinet::secret::Secret::from_bytes(bytes);
+        let secret = cabinet::secret::Secret::from_bytes(secret_bytes);
         u64::from_le_bytes(secret.derive("file-ids")[..8].try_into().unwrap())
     };
     let ever: HashSet<i64> = {

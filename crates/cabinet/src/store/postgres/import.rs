@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use super::files::{project_id_or_create, write_file};
 use super::{pg_err, PgStore, BACKEND};
 use crate::domain::FileRecord;
+use crate::secret::Secret;
 use crate::store::sqlite::export::{CategoryRow, GroupRow};
 use crate::store::StoreError;
 
@@ -37,6 +38,18 @@ pub enum SeedAdoption {
         /// How many files it holds.
         files: i64,
     },
+}
+
+/// What became of a piece of state that every node shares (the root secret, the URL key ring) when the
+/// data directory's was carried over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carried {
+    /// The database had none: it now holds the data directory's.
+    Moved,
+    /// The database held the same already (an earlier run).
+    AlreadyThere,
+    /// The database held another one (a node started on it before the migration), which was kept.
+    KeptOther,
 }
 
 /// What the progress table says about one copied file.
@@ -120,6 +133,62 @@ impl PgStore {
         advance_sequence(&tx, "'files_seq'", next_seq).await?;
         tx.commit().await.map_err(pg_err)?;
         Ok(adoption)
+    }
+
+    /// Makes the data directory's root secret the deployment's (`cluster_secrets`), unless the database
+    /// already has one: then signed URLs and cursors of the embedded server keep working on every node
+    /// that runs without `--secret-file` / `CABINET_SECRET`.
+    pub async fn import_secret(&self, secret: &Secret) -> Result<Carried, StoreError> {
+        let client = self.client().await?;
+        let ours = secret.as_bytes().as_slice();
+        let inserted = client
+            .execute(
+                "INSERT INTO cluster_secrets (name, value) VALUES ('root', $1) \
+                 ON CONFLICT (name) DO NOTHING",
+                &[&ours],
+            )
+            .await
+            .map_err(pg_err)?;
+        if inserted == 1 {
+            return Ok(Carried::Moved);
+        }
+        let stored: Vec<u8> = client
+            .query_one("SELECT value FROM cluster_secrets WHERE name = 'root'", &[])
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(pg_err)?;
+        Ok(if stored == ours {
+            Carried::AlreadyThere
+        } else {
+            Carried::KeptOther
+        })
+    }
+
+    /// Makes `ring` (the data directory's URL key ring, as JSON) the deployment's (`url_key_ring`), unless
+    /// the database already has one.
+    pub async fn import_key_ring(&self, ring: &[u8]) -> Result<Carried, StoreError> {
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO url_key_ring (id, ring, version) VALUES (1, $1, 1) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[&ring],
+            )
+            .await
+            .map_err(pg_err)?;
+        if inserted == 1 {
+            return Ok(Carried::Moved);
+        }
+        let stored: Vec<u8> = client
+            .query_one("SELECT ring FROM url_key_ring WHERE id = 1", &[])
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(pg_err)?;
+        Ok(if stored == ring {
+            Carried::AlreadyThere
+        } else {
+            Carried::KeptOther
+        })
     }
 
     /// Creates the projects that do not exist yet.
