@@ -469,3 +469,97 @@ async fn a_data_directory_moves_whole_through_an_interruption() {
         .get(0);
     assert!(min_new > last_seq && min_new as u64 >= counter);
 }
+
+/// SIGKILL at moments the test does not choose (a few delays into each run, no pause switch), then a run
+/// to the end: every file and every byte is there once, whatever the kills cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kills_at_any_moment_lose_and_duplicate_nothing() {
+    let s3 = SeaweedFs::shared();
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::start(root.path()).await;
+    for i in 0..60 {
+        create_with_content(
+            &server,
+            MAIN,
+            json!({"name": format!("k-{i}"), "externalId": format!("k-{i}")}),
+            content_of(i, 2000 + i * 300),
+        )
+        .await;
+    }
+    let data = server.data_dir.clone();
+    server.stop().await;
+    let db = fresh_database().await;
+    let location = s3.location();
+    // Each run is killed as soon as it has recorded this many files, while others are in flight.
+    let mut last = 0;
+    for threshold in [1, 10, 20] {
+        let mut child = migrate_command(&data, &db, &location, s3).spawn().unwrap();
+        let copied = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let table = pg_rows(
+                    &db,
+                    "SELECT count(*) FROM pg_tables WHERE tablename = 'migration_progress'",
+                )
+                .await[0]
+                    .get::<_, i64>(0);
+                if table == 1 {
+                    let copied = pg_rows(&db, "SELECT count(*) FROM migration_progress").await[0]
+                        .get::<_, i64>(0);
+                    if copied >= threshold {
+                        return copied;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .await
+        .expect("the run makes progress within 60 s");
+        child.kill().await.unwrap();
+        let after =
+            pg_rows(&db, "SELECT count(*) FROM migration_progress").await[0].get::<_, i64>(0);
+        assert!(
+            after >= copied && after >= last,
+            "records lost: {last} -> {after}"
+        );
+        assert!(
+            after < 60,
+            "the run finished before it was killed ({after} files)"
+        );
+        last = after;
+    }
+    let (ok, out, err) = migrate(migrate_command(&data, &db, &location, s3)).await;
+    assert!(ok, "the final run failed:\n{err}");
+    assert!(out.contains("60 file(s)"), "{out}");
+
+    let export = SqliteExport::open(&data.join("metadata.sqlite3")).unwrap();
+    let files = export.files_after(i64::MIN, 10_000).unwrap();
+    assert_eq!(files.len(), 60);
+    let target = PgStore::connect(&db, PgOptions::default()).await.unwrap();
+    let local = LocalBlobs::open(&data).unwrap();
+    let mut settings = s3.settings();
+    settings.prefix = location
+        .strip_prefix(&format!("s3://{}/", s3_server::BUCKET))
+        .unwrap()
+        .to_string();
+    let bucket = S3Blobs::open(&settings, &root.path().join("spool")).unwrap();
+    let project = ProjectName::parse(MAIN).unwrap();
+    for f in &files {
+        let got = target
+            .retrieve(&project, &[Identifier::Id(f.file.id)], false)
+            .await
+            .unwrap();
+        assert_eq!(got, vec![f.file.clone()]);
+        let key = &f.file.content.as_ref().unwrap().key;
+        let want = read_all(local.get(key, None).await.unwrap()).await;
+        let have = read_all(bucket.get(key, None).await.unwrap()).await;
+        assert!(have == want, "the content of file {} differs", f.file.id);
+    }
+    let rows = pg_rows(&db, "SELECT count(*), count(DISTINCT id) FROM files").await;
+    assert_eq!(
+        (rows[0].get::<_, i64>(0), rows[0].get::<_, i64>(1)),
+        (60, 60)
+    );
+    let recorded =
+        pg_rows(&db, "SELECT count(*) FROM migration_progress").await[0].get::<_, i64>(0);
+    assert_eq!(recorded, 60);
+}
