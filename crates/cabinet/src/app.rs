@@ -25,6 +25,7 @@ use crate::signing::{legacy_key, UrlSigner};
 use crate::store::backend::MetadataBackend;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
+use crate::store::MetadataStore;
 
 /// Where `cabinet serve` listens when not told otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8765";
@@ -87,15 +88,6 @@ pub struct Application {
 impl Application {
     /// Opens the stores under the data directory and binds the listener.
     pub async fn build(config: ServeConfig) -> anyhow::Result<Self> {
-        // Refused before anything is bound or created, until the backend is complete.
-        if let MetadataBackend::Postgres(_) = &config.metadata {
-            anyhow::bail!(
-                "--metadata {}: the PostgreSQL metadata store is not complete in this build (its schema \
-                 and the groups and security categories are; files are not yet). Leave --metadata out \
-                 to use the embedded SQLite store",
-                config.metadata
-            );
-        }
         // The access rules are checked first, so a refused start leaves nothing behind.
         let listener = TcpListener::bind(&config.listen)
             .await
@@ -154,7 +146,18 @@ impl Application {
                 .try_into()
                 .unwrap_or([0; 8]),
         );
-        let meta = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
+        // One store serves files, projects and IAM objects: on PostgreSQL every node of a deployment
+        // shares it (its migrations ran when it was opened, under the database's advisory lock).
+        let (meta, iam): (Arc<dyn MetadataStore>, Arc<dyn crate::store::iam::IamStore>) = match pg {
+            None => {
+                let store = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
+                (Arc::new(store.clone()), Arc::new(store))
+            }
+            Some(store) => {
+                tracing::info!(metadata = %config.metadata, "metadata in PostgreSQL");
+                (Arc::new(store.clone()), Arc::new(store))
+            }
+        };
         let blobs: Arc<dyn BlobStore> = match &config.content {
             None => Arc::new(
                 LocalBlobs::open(&config.data_dir).context("cannot open the content directory")?,
@@ -178,7 +181,6 @@ impl Application {
             reserve_bytes = disk.reserve_bytes(),
             "uploads are refused while less than min_free_bytes would stay free"
         );
-        let iam: Arc<dyn crate::store::iam::IamStore> = Arc::new(meta.clone());
         let access = config.access.clone().map(Arc::new);
         let groups = access.clone().map(|configured| {
             Arc::new(GroupDirectory::new(
@@ -188,7 +190,7 @@ impl Application {
             ))
         });
         let state = AppState {
-            meta: Arc::new(meta),
+            meta,
             blobs,
             signer,
             cursors: CursorCodec::new(&secret),

@@ -6,6 +6,9 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn delete_removes_metadata_content_and_every_url() {
+    if !crate::helpers::content_in_data_dir("delete_removes_metadata_content_and_every_url") {
+        return;
+    }
     let app = TestApp::spawn().await;
     let f = app
         .upload(json!({"name": "a", "externalId": "gone"}), b"bytes")

@@ -36,6 +36,60 @@ pub fn content_on_s3() -> bool {
         .unwrap_or(false)
 }
 
+/// Whether `CABINET_TEST_BACKENDS` (e.g. `postgres+s3`) puts metadata in PostgreSQL (a fresh database
+/// per test app on a throwaway cluster, tests/common/postgres.rs) instead of the data directory's SQLite.
+pub fn metadata_on_postgres() -> bool {
+    std::env::var("CABINET_TEST_BACKENDS")
+        .map(|b| b.split('+').any(|part| part == "postgres"))
+        .unwrap_or(false)
+}
+
+/// Whether content is stored under the data directory in this run, for the tests that look at or break
+/// its content files directly; on S3 they print why they skip.
+pub fn content_in_data_dir(test: &str) -> bool {
+    if content_on_s3() {
+        eprintln!("{test}: skipped, it inspects content files in the data directory");
+        return false;
+    }
+    true
+}
+
+/// The PostgreSQL database of a data directory: made fresh for a new one, the same again for a server
+/// started later on the same directory (a restart, or a second node of one deployment).
+async fn postgres_database_of(dir: &std::path::Path) -> String {
+    static DATABASES: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> =
+        std::sync::Mutex::new(Vec::new());
+    let known = DATABASES
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(d, _)| d == dir)
+        .map(|(_, url)| url.clone());
+    if let Some(url) = known {
+        return url;
+    }
+    let url = crate::postgres_server::fresh_database().await;
+    DATABASES
+        .lock()
+        .unwrap()
+        .push((dir.to_path_buf(), url.clone()));
+    url
+}
+
+/// Puts `config`'s metadata and content on the backends `CABINET_TEST_BACKENDS` names: another server on
+/// the same data directory gets the same ones (the same database and bucket).
+pub async fn use_test_backends(config: &mut ServeConfig) {
+    if content_on_s3() {
+        config.content = Some(crate::s3_server::SeaweedFs::shared().settings());
+    }
+    if metadata_on_postgres() {
+        config.metadata = postgres_database_of(&config.data_dir)
+            .await
+            .parse()
+            .expect("a PostgreSQL URL");
+    }
+}
+
 pub fn unique_project() -> String {
     format!("t-{}", &uuid_hex()[..12])
 }
@@ -73,9 +127,7 @@ impl TestApp {
     /// A server on the data directory `dir`.
     pub async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut ServeConfig)) -> Self {
         let mut config = ServeConfig::new("127.0.0.1:0", dir.path());
-        if content_on_s3() {
-            config.content = Some(crate::s3_server::SeaweedFs::shared().settings());
-        }
+        use_test_backends(&mut config).await;
         adjust(&mut config);
         let app = Application::build(config).await.expect("server builds");
         let base = format!("http://{}", app.local_addr());

@@ -765,6 +765,7 @@ async fn a_second_node_on_the_same_store_sees_changes_within_the_bound() {
     .expect("valid");
     let mut serve = cabinet::app::ServeConfig::new("127.0.0.1:0", a.dir.path());
     serve.access = access;
+    crate::helpers::use_test_backends(&mut serve).await;
     let b = cabinet::app::Application::build(serve)
         .await
         .expect("node b builds");

@@ -2,6 +2,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+#[path = "../common/postgres.rs"]
+mod postgres_server;
 #[path = "../common/s3.rs"]
 mod s3_server;
 

@@ -96,6 +96,11 @@ async fn an_older_upload_url_never_overwrites_newer_content() {
 
 #[tokio::test]
 async fn an_older_multipart_upload_cannot_complete_over_newer_content() {
+    if !crate::helpers::content_in_data_dir(
+        "an_older_multipart_upload_cannot_complete_over_newer_content",
+    ) {
+        return;
+    }
     let app = TestApp::spawn().await;
     let init = app
         .post(
@@ -148,6 +153,11 @@ async fn an_older_multipart_upload_cannot_complete_over_newer_content() {
 
 #[tokio::test]
 async fn a_part_that_lands_after_its_file_was_deleted_is_a_404_and_leaves_nothing() {
+    if !crate::helpers::content_in_data_dir(
+        "a_part_that_lands_after_its_file_was_deleted_is_a_404_and_leaves_nothing",
+    ) {
+        return;
+    }
     let app = TestApp::spawn().await;
     let init = app
         .post(

@@ -5,15 +5,20 @@
 //! is embedded in the binary and applied at start under an advisory lock ([`migrate`]), so any number of
 //! nodes may start at once.
 //!
-//! Built so far: the schema (files, sessions, projects, IAM), [`IamStore`](crate::store::iam::IamStore),
-//! and of [`MetadataStore`](crate::store::MetadataStore) only create, retrieve and delete (`files.rs`, as
-//! inherent methods); `cabinet serve --metadata postgres://…` refuses to start until the trait is whole.
+//! The whole [`MetadataStore`](crate::store::MetadataStore) (`metadata.rs`): create, retrieve and delete in
+//! `files.rs`, the other writes in `writes.rs` (with how concurrent nodes are kept consistent), list,
+//! count and search in `query.rs` and `search.rs` (filters translated in `filter_sql.rs`); and [`IamStore`](crate::store::iam::IamStore) in `iam.rs`.
 
 mod cluster;
 mod files;
+mod filter_sql;
 mod iam;
 pub mod import;
+mod metadata;
 pub mod migrate;
+mod query;
+mod search;
+mod writes;
 
 use std::str::FromStr;
 use std::time::Duration;

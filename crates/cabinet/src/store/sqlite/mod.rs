@@ -8,7 +8,7 @@ mod iam;
 mod name_index;
 mod readers;
 mod rows;
-mod search;
+pub(crate) mod search;
 mod update;
 mod writer;
 
