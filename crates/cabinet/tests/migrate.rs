@@ -268,6 +268,12 @@ async fn a_data_directory_moves_whole_through_an_interruption() {
     let (ok, _, err) = migrate(migrate_command(&data, &db, &location, s3)).await;
     assert!(!ok, "migrated under a running server: {err}");
     assert!(err.contains("stop the server"), "{err}");
+    // What the embedded server lists, and a cursor it handed out, to compare with a cluster node's.
+    let listed =
+        |project: &'static str| post(&server, project, "/files/list", json!({"limit": 1000}));
+    let (before_main, before_second) = (listed(MAIN).await, listed(SECOND).await);
+    let first_page = post(&server, MAIN, "/files/list", json!({"limit": 5})).await;
+    let cursor = first_page["nextCursor"].as_str().unwrap().to_string();
     server.stop().await;
 
     // The first run stops after PAUSE_AFTER files (a hidden test switch) and is killed there.
@@ -336,6 +342,35 @@ async fn a_data_directory_moves_whole_through_an_interruption() {
     assert!(err.contains("migrate into an empty database"), "{err}");
     let count = pg_rows(&other, "SELECT count(*) FROM files").await[0].get::<_, i64>(0);
     assert_eq!(count, 1);
+
+    // A node serving the migrated database and bucket lists exactly what the embedded server listed,
+    // in the same order, continues its cursor, and serves the content.
+    let node_root = root.path().join("node");
+    std::fs::create_dir_all(&node_root).unwrap();
+    std::env::set_var("AWS_ACCESS_KEY_ID", s3_server::ACCESS_KEY);
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", s3_server::SECRET_KEY);
+    let mut node_args = vec!["--metadata".to_string(), db.clone()];
+    node_args.extend(s3.serve_args(&location));
+    let node_args: Vec<&str> = node_args.iter().map(String::as_str).collect();
+    let node = Server::start_with(&node_root, &node_args, None).await;
+    let node_listed =
+        |project: &'static str| post(&node, project, "/files/list", json!({"limit": 1000}));
+    assert_eq!(node_listed(MAIN).await["items"], before_main["items"]);
+    assert_eq!(node_listed(SECOND).await["items"], before_second["items"]);
+    let rest = post(
+        &node,
+        MAIN,
+        "/files/list",
+        json!({"limit": 1000, "cursor": cursor}),
+    )
+    .await;
+    let all = before_main["items"].as_array().unwrap();
+    assert_eq!(rest["items"].as_array().unwrap()[..], all[5..]);
+    assert_eq!(
+        node.download("big").await,
+        content_of(99, 5 * 1024 * 1024 + 1234)
+    );
+    node.stop().await;
 
     // Every file, field by field, in the same order, and every byte of content.
     let export = SqliteExport::open(&data.join("metadata.sqlite3")).unwrap();
