@@ -16,6 +16,7 @@ pub mod disk;
 pub mod domain;
 pub mod guards;
 pub mod janitor;
+pub mod migrate;
 pub mod secret;
 pub mod server;
 pub mod signing;

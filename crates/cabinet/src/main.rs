@@ -34,6 +34,72 @@ enum Command {
     /// Work with the keys that sign upload and download URLs.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Copy an embedded data directory (SQLite and local content) into PostgreSQL and an S3 bucket.
+    Migrate(Box<MigrateArgs>),
+}
+
+/// `cabinet migrate`: resumable; run it again after an interruption.
+#[derive(Args)]
+struct MigrateArgs {
+    /// The data directory of the embedded server (stopped).
+    #[arg(long, value_name = "DATA_DIR")]
+    from: PathBuf,
+    /// The target database: postgres://USER:PASSWORD@HOST:PORT/DATABASE.
+    #[arg(long, env = "CABINET_METADATA", value_name = "URL")]
+    metadata: String,
+    /// The target bucket: s3://BUCKET[/PREFIX]. Credentials come from AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "CABINET_CONTENT", value_name = "s3://BUCKET[/PREFIX]")]
+    content: String,
+    /// The S3 endpoint URL, for a server other than AWS [default: AWS_ENDPOINT_URL].
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// The S3 region [default: AWS_REGION, else us-east-1].
+    #[arg(long, value_name = "REGION")]
+    s3_region: Option<String>,
+    /// Path-style S3 requests (ENDPOINT/BUCKET/KEY), which most self-hosted S3 servers need.
+    #[arg(long)]
+    s3_path_style: bool,
+    /// Files copied at once.
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    concurrency: usize,
+}
+
+/// `cabinet migrate`: prints the summary, or why it stopped (exit 1).
+async fn migrate(args: &MigrateArgs) -> std::process::ExitCode {
+    let options = (|| -> anyhow::Result<cabinet::migrate::MigrateOptions> {
+        let backend: cabinet::store::backend::MetadataBackend =
+            args.metadata.parse().map_err(anyhow::Error::msg)?;
+        let cabinet::store::backend::MetadataBackend::Postgres(metadata) = backend else {
+            anyhow::bail!("--metadata must be a postgres:// URL");
+        };
+        let mut content = cabinet::blob::s3::S3Settings::parse_location(&args.content)
+            .unwrap_or_else(|| Err("--content must be s3://BUCKET[/PREFIX]".to_string()))
+            .map_err(anyhow::Error::msg)?;
+        content.endpoint = args.s3_endpoint.clone();
+        content.region = args.s3_region.clone();
+        content.path_style = args.s3_path_style;
+        Ok(cabinet::migrate::MigrateOptions {
+            from: args.from.clone(),
+            metadata,
+            content,
+            concurrency: args.concurrency,
+        })
+    })();
+    let done = match options {
+        Ok(options) => cabinet::migrate::run(&options).await,
+        Err(e) => Err(e),
+    };
+    match done {
+        Ok(summary) => {
+            println!("{summary}");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cabinet: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// `cabinet serve`: each flag (or its variable) wins over the configuration file, which wins over the
@@ -389,6 +455,7 @@ async fn main() -> std::process::ExitCode {
         Command::Config(ConfigCommand::Check { file }) => return check_config(&file),
         Command::Token(TokenCommand::Hash) => return hash_token(),
         Command::Keys(command) => return keys(&command).await,
+        Command::Migrate(args) => return migrate(&args).await,
     };
     let config = match args.serve_config() {
         Ok(config) => config,

@@ -13,6 +13,7 @@ mod cluster;
 mod files;
 mod filter_sql;
 mod iam;
+pub mod import;
 mod metadata;
 pub mod migrate;
 mod query;

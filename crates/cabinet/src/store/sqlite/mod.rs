@@ -2,6 +2,7 @@
 //! thread that group-commits (see `writer.rs`) and a pool of readers.
 
 mod expiry;
+pub mod export;
 pub mod filter_sql;
 mod iam;
 mod name_index;
