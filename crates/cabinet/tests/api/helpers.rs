@@ -27,12 +27,20 @@ impl std::fmt::Debug for Reply {
     }
 }
 
-/// Whether `CABINET_TEST_BACKENDS` (e.g. `sqlite+s3`) puts content on S3 (a SeaweedFS on loopback)
-/// instead of the data directory. Only the content and multipart tests are meant for it: others look
-/// at the data directory's files.
+/// Whether `CABINET_TEST_BACKENDS` (e.g. `sqlite+s3`, `postgres+s3-direct`) puts content on S3 (a
+/// SeaweedFS on loopback) instead of the data directory. Tests that look at the data directory's
+/// content files skip themselves then ([`content_in_data_dir`]).
 pub fn content_on_s3() -> bool {
     std::env::var("CABINET_TEST_BACKENDS")
-        .map(|b| b.split('+').any(|part| part == "s3"))
+        .map(|b| b.split('+').any(|part| part == "s3" || part == "s3-direct"))
+        .unwrap_or(false)
+}
+
+/// Whether `CABINET_TEST_BACKENDS` asks for content on S3 with direct transfer (`s3-direct`): upload
+/// and download URLs are S3 presigned URLs.
+pub fn direct_transfer() -> bool {
+    std::env::var("CABINET_TEST_BACKENDS")
+        .map(|b| b.split('+').any(|part| part == "s3-direct"))
         .unwrap_or(false)
 }
 
@@ -94,6 +102,9 @@ pub async fn server_secret(dir: &std::path::Path) -> cabinet::secret::Secret {
 pub async fn use_test_backends(config: &mut ServeConfig) {
     if content_on_s3() {
         config.content = Some(crate::s3_server::SeaweedFs::shared().settings());
+    }
+    if direct_transfer() {
+        config.content_transfer = cabinet::direct::ContentTransfer::Direct;
     }
     if metadata_on_postgres() {
         config.metadata = postgres_database_of(&config.data_dir)
