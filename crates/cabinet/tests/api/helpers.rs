@@ -144,6 +144,18 @@ impl TestApp {
         }
     }
 
+    /// The server's root secret: the data directory's, or on PostgreSQL the one kept in the database.
+    pub async fn secret(&self) -> cabinet::secret::Secret {
+        if metadata_on_postgres() {
+            let url = postgres_database_of(self.dir.path()).await;
+            let store = cabinet::store::postgres::PgStore::connect(&url, Default::default())
+                .await
+                .expect("connects");
+            return store.shared_secret().await.expect("the shared secret");
+        }
+        cabinet::secret::Secret::load_or_create(&self.dir.path().join("secret.key")).unwrap()
+    }
+
     /// The project-scoped API URL of `path` (which starts with `/files`).
     pub fn url(&self, path: &str) -> String {
         format!("{}/api/v1/projects/{}{}", self.base, self.project, path)
