@@ -6,6 +6,7 @@ pub mod backend;
 mod error;
 pub mod iam;
 pub mod ids;
+pub mod name_search;
 pub mod postgres;
 pub mod sqlite;
 

@@ -115,24 +115,25 @@ impl<'a> FileParams<'a> {
     }
 }
 
-/// The insert of a new file: `$1`…`$24` as in [`FILE_VALUES`] (with `$1` the project and `$2` the id),
-/// `$25` its seq.
+/// The insert of a new file: `$1`…`$25` as in [`FILE_VALUES`] (with `$1` the project and `$2` the id),
+/// `$26` its seq.
 const INSERT_FILE: &str =
     "INSERT INTO files (seq, project_id, id, external_id, name, directory, source, \
     mime_type, metadata, asset_ids, data_set_id, source_created_time, \
     source_modified_time, security_categories, labels, geo_location, geo_box, \
-    created_time, last_updated_time, uploaded_time, content_key, content_size) \
-    VALUES ($25, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-    $15::text::json, box(point($16, $17), point($18, $19)), $20, $21, $22, $23, $24)";
+    created_time, last_updated_time, uploaded_time, content_key, content_size, name_words) \
+    VALUES ($26, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+    $15::text::json, box(point($16, $17), point($18, $19)), $20, $21, $22, $23, $24, $25)";
 
-/// `$3`…`$24` of the insert and the update: every column of a file after its id.
+/// `$3`…`$25` of the insert and the update: every column of a file after its id (`name_words`: the
+/// name's search words, see migration 0003).
 const FILE_VALUES: &str =
     "external_id = $3, name = $4, directory = $5, source = $6, mime_type = $7, \
     metadata = $8, asset_ids = $9, data_set_id = $10, source_created_time = $11, \
     source_modified_time = $12, security_categories = $13, labels = $14, \
     geo_location = $15::text::json, geo_box = box(point($16, $17), point($18, $19)), \
     created_time = $20, last_updated_time = $21, uploaded_time = $22, content_key = $23, \
-    content_size = $24";
+    content_size = $24, name_words = $25";
 
 pub(super) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
@@ -234,7 +235,8 @@ pub(super) async fn write_file(
     insert_seq: Option<i64>,
 ) -> Result<(), tokio_postgres::Error> {
     let p = FileParams::of(f);
-    let params: [&(dyn ToSql + Sync); 24] = [
+    let name_words = crate::store::name_search::words(&f.name);
+    let params: [&(dyn ToSql + Sync); 25] = [
         &pid,
         &f.id,
         &f.external_id,
@@ -259,6 +261,7 @@ pub(super) async fn write_file(
         &f.uploaded_time,
         &f.content.as_ref().map(|c| c.key.as_str()),
         &p.content_size,
+        &name_words,
     ];
     match insert_seq {
         Some(seq) => {

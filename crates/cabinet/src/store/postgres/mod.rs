@@ -7,14 +7,16 @@
 //!
 //! The whole [`MetadataStore`](crate::store::MetadataStore) (`metadata.rs`): create, retrieve and delete in
 //! `files.rs`, the other writes in `writes.rs` (with how concurrent nodes are kept consistent), list,
-//! count and search in `scan.rs`; and [`IamStore`](crate::store::iam::IamStore) in `iam.rs`.
+//! count and search in `query.rs` and `search.rs` (filters translated in `filter_sql.rs`); and [`IamStore`](crate::store::iam::IamStore) in `iam.rs`.
 
 mod cluster;
 mod files;
+mod filter_sql;
 mod iam;
 mod metadata;
 pub mod migrate;
-mod scan;
+mod query;
+mod search;
 mod writes;
 
 use std::str::FromStr;

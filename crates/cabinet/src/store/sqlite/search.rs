@@ -58,6 +58,8 @@ use rusqlite::Connection;
 use super::filter_sql::{self, SqlFilter};
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
 use crate::domain::{FileFilter, FileRecord};
+pub(super) use crate::store::name_search::MAX_TERM_CHARS;
+use crate::store::name_search::{distance_within, tier_of, Query, Tier, Word, TYPO_WORDS};
 use crate::store::{PageRequest, StoreError};
 
 /// A filter matching at most this many files is ranked in memory, when the indexes do not do better.
@@ -74,10 +76,6 @@ const MAX_BATCH: usize = 4096;
 const GRAM_CANDIDATES: usize = 2000;
 /// The most typo alternatives of one query word put in the FTS query.
 const TYPO_TERMS: usize = 32;
-/// The most query words given typo alternatives (the rest still match as words or prefixes).
-const TYPO_WORDS: usize = 8;
-/// Vocabulary words are 2 to this many characters long (see the migration).
-pub(super) const MAX_TERM_CHARS: usize = 64;
 /// The longest prefix `name_fts` has a prefix index for (`prefix = '1 2 3 4'`).
 const PREFIX_INDEX_CHARS: usize = 4;
 /// Longer query words match as prefixes through at most this many vocabulary words (else `"word"*`).
@@ -260,141 +258,6 @@ fn from_indexes(
     Ok((out.items, true))
 }
 
-/// The ranking tiers, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Tier {
-    Exact,
-    Prefix,
-    Words,
-    WordPrefixes,
-    Typos,
-}
-
-/// A parsed `search.name`.
-#[derive(Debug)]
-struct Query {
-    /// Without surrounding whitespace: what the exact tier compares with.
-    trimmed: String,
-    /// Its words, as [`words`] makes them.
-    words: Vec<Word>,
-}
-
-#[derive(Debug)]
-struct Word {
-    text: String,
-    chars: Vec<char>,
-    /// How many edits a typo of this word may have; 0 when it is not typo-matched.
-    max_edits: usize,
-}
-
-impl Query {
-    fn parse(name: &str) -> Query {
-        let trimmed = name.trim().to_string();
-        let words = words(&trimmed)
-            .into_iter()
-            .map(|text| {
-                let chars: Vec<char> = text.chars().collect();
-                let max_edits = max_edits(&chars);
-                Word {
-                    text,
-                    chars,
-                    max_edits,
-                }
-            })
-            .collect();
-        Query { trimmed, words }
-    }
-}
-
-/// The edit bound of a query word: 1 for 3–7 characters, 2 for 8 or more; none for shorter words, words with
-/// digits and words longer than any vocabulary word.
-fn max_edits(word: &[char]) -> usize {
-    if word.iter().any(char::is_ascii_digit) || word.len() > MAX_TERM_CHARS {
-        0
-    } else {
-        match word.len() {
-            0..=2 => 0,
-            3..=7 => 1,
-            _ => 2,
-        }
-    }
-}
-
-/// Splits `s` into words as the FTS5 `unicode61 remove_diacritics 2` tokenizer does for the common cases:
-/// runs of letters and digits, lowercased, Latin diacritics removed, combining marks dropped.
-fn words(s: &str) -> Vec<String> {
-    let combining = |c: char| ('\u{300}'..='\u{36f}').contains(&c);
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for c in s.chars() {
-        if c.is_alphanumeric() || combining(c) {
-            current.extend(
-                c.to_lowercase()
-                    .filter(|&l| !combining(l))
-                    .map(fold_diacritic),
-            );
-        } else if !current.is_empty() {
-            out.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
-
-/// What the FTS5 tokenizer makes of U+00E0..=U+024F (Latin-1 Supplement from `à`, Latin Extended-A and -B),
-/// read from SQLite itself.
-const LATIN_FOLDS: &str = concat!(
-    "aaaaaaæceeeeiiiiðnooooo÷øuuuuyþy",
-    "aaaaaaccccccccddđđeeeeeeeeeegggggggghhħħiiiiiiiiiıĳĳjjkkĸllllllŀŀłłnnnnnnŉŋŋooooooœœrrrrrrssssssssttttŧŧ",
-    "uuuuuuuuuuuuwwyyyzzzzzzs",
-    "ƀɓƃƃƅƅɔƈƈɖɗƌƌƍǝəɛƒƒɠɣƕɩɨƙƙƚƛɯɲƞɵooƣƣƥƥʀƨƨʃƪƫƭƭʈuuʊʋƴƴƶƶʒƹƹƺƻƽƽƾƿǀǁǂǃǆǆǆǉǉǉǌǌǌaaiioouuuuuuuuuuǝaaǡǡǣǣ",
-    "ǥǥggkkooooǯǯjǳǳǳggƕƿnnaaǽǽǿǿaaaaeeeeiiiioooorrrruuuussttȝȝhhƞȡȣȣȥȥaaeeooooooooyyȴȵȶȷȸȹⱥȼȼƚⱦȿɀɂɂƀʉʌɇɇɉɉɋɋɍɍɏɏ",
-);
-
-/// The letter without its diacritic, for Latin letters.
-fn fold_diacritic(c: char) -> char {
-    match c as u32 {
-        code @ 0xE0..=0x24F => LATIN_FOLDS.chars().nth((code - 0xE0) as usize).unwrap_or(c),
-        _ => c,
-    }
-}
-
-/// The optimal string alignment distance (Levenshtein plus swaps of adjacent characters) between `a` and
-/// `b` if it is at most `k`. Only the diagonal band of width `2k + 1` is computed, and it gives up as soon as
-/// a whole row exceeds `k`.
-fn distance_within(a: &[char], b: &[char], k: usize) -> Option<usize> {
-    let (n, m) = (a.len(), b.len());
-    if n.abs_diff(m) > k {
-        return None;
-    }
-    let over = k + 1;
-    let mut before: Vec<usize> = vec![over; m + 1];
-    let mut prev: Vec<usize> = (0..=m).map(|j| j.min(over)).collect();
-    let mut cur: Vec<usize> = vec![over; m + 1];
-    for i in 1..=n {
-        cur.fill(over);
-        cur[0] = i.min(over);
-        let mut row_min = cur[0];
-        for j in i.saturating_sub(k).max(1)..=(i + k).min(m) {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut d = (prev[j - 1] + cost).min(prev[j] + 1).min(cur[j - 1] + 1);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d = d.min(before[j - 2] + 1);
-            }
-            cur[j] = d.min(over);
-            row_min = row_min.min(cur[j]);
-        }
-        if row_min > k {
-            return None;
-        }
-        std::mem::swap(&mut before, &mut prev);
-        std::mem::swap(&mut prev, &mut cur);
-    }
-    (prev[m] <= k).then_some(prev[m])
-}
-
 /// The distinct trigrams of `^^word$$` and how many shared ones a word within `k` edits must have.
 fn trigrams(word: &[char], k: usize) -> (Vec<String>, usize) {
     let padded: Vec<char> = ['^', '^']
@@ -446,61 +309,6 @@ fn filtered_names_sql(sql: &SqlFilter) -> String {
         "SELECT files.id, files.name FROM files WHERE {} LIMIT ?",
         sql.clause
     )
-}
-
-/// The tier in which `name` matches `query`, if any.
-fn tier_of(query: &Query, name: &str) -> Option<Tier> {
-    // ASCII case only, as the NOCASE index of the other path.
-    if name.eq_ignore_ascii_case(&query.trimmed) {
-        return Some(Tier::Exact);
-    }
-    let q = &query.words;
-    let last = q.last()?;
-    let tokens = words(name);
-    let n = q.len();
-    if tokens.len() >= n
-        && tokens.iter().zip(q).take(n - 1).all(|(t, w)| *t == w.text)
-        && tokens[n - 1].starts_with(&last.text)
-    {
-        return Some(Tier::Prefix);
-    }
-    if q.iter().all(|w| tokens.contains(&w.text)) {
-        return Some(Tier::Words);
-    }
-    if q.iter()
-        .all(|w| tokens.iter().any(|t| t.starts_with(&w.text)))
-    {
-        return Some(Tier::WordPrefixes);
-    }
-    let token_chars: Vec<Vec<char>> = tokens.iter().map(|t| t.chars().collect()).collect();
-    let typo = |w: &Word, t: &Vec<char>| {
-        w.max_edits > 0
-            && (2..=MAX_TERM_CHARS).contains(&t.len())
-            && !t.iter().any(char::is_ascii_digit)
-            && distance_within(&w.chars, t, w.max_edits).is_some()
-    };
-    let all = q.iter().enumerate().all(|(i, w)| {
-        tokens
-            .iter()
-            .zip(&token_chars)
-            .any(|(t, tc)| t.starts_with(&w.text) || (i < TYPO_WORDS && typo(w, tc)))
-    });
-    all.then_some(Tier::Typos)
-}
-
-/// The ranking of the in-memory path for another store: the ids of `files` that match `name` in some
-/// tier, best tier first and by id within a tier; `None` when `name` is blank (a search without a name).
-pub(crate) fn rank_names(name: &str, files: &[(i64, String)]) -> Option<Vec<i64>> {
-    let query = Query::parse(name);
-    if query.trimmed.is_empty() {
-        return None;
-    }
-    let mut ranked: Vec<(Tier, i64)> = files
-        .iter()
-        .filter_map(|(id, name)| tier_of(&query, name).map(|t| (t, *id)))
-        .collect();
-    ranked.sort_unstable();
-    Some(ranked.into_iter().map(|(_, id)| id).collect())
 }
 
 fn ranked_in_memory(
@@ -902,6 +710,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use std::collections::BTreeSet;
+
+    use crate::store::name_search::{max_edits, words};
 
     use serde_json::json;
 
