@@ -140,7 +140,7 @@ async fn tampered_and_expired_urls_are_403() {
     );
 
     // An expired URL signed with the server's own key.
-    let secret = crate::helpers::server_secret(app.dir.path()).await;
+    let secret = app.secret().await;
     let signer = cabinet::signing::UrlSigner::new(&secret, &app.base);
     let grant = cabinet::signing::Grant::Download {
         project: app.project.clone(),

@@ -84,19 +84,6 @@ async fn postgres_database_of(dir: &std::path::Path) -> String {
     url
 }
 
-/// The root secret the server on `dir` signs URLs with: the data directory's `secret.key` on the
-/// embedded store, the one kept in the database on PostgreSQL.
-pub async fn server_secret(dir: &std::path::Path) -> cabinet::secret::Secret {
-    if metadata_on_postgres() {
-        let url = postgres_database_of(dir).await;
-        let store = cabinet::store::postgres::PgStore::connect(&url, Default::default())
-            .await
-            .expect("the test database opens");
-        return store.shared_secret().await.expect("the stored secret");
-    }
-    cabinet::secret::Secret::load_or_create(&dir.join("secret.key")).expect("secret.key")
-}
-
 /// Puts `config`'s metadata and content on the backends `CABINET_TEST_BACKENDS` names: another server on
 /// the same data directory gets the same ones (the same database and bucket).
 pub async fn use_test_backends(config: &mut ServeConfig) {
@@ -166,6 +153,18 @@ impl TestApp {
             dir,
             _stop: stop,
         }
+    }
+
+    /// The server's root secret: the data directory's, or on PostgreSQL the one kept in the database.
+    pub async fn secret(&self) -> cabinet::secret::Secret {
+        if metadata_on_postgres() {
+            let url = postgres_database_of(self.dir.path()).await;
+            let store = cabinet::store::postgres::PgStore::connect(&url, Default::default())
+                .await
+                .expect("connects");
+            return store.shared_secret().await.expect("the shared secret");
+        }
+        cabinet::secret::Secret::load_or_create(&self.dir.path().join("secret.key")).unwrap()
     }
 
     /// The project-scoped API URL of `path` (which starts with `/files`).

@@ -1,6 +1,6 @@
 //! Files on PostgreSQL: rows to [`FileRecord`]s and back, and the first operations of
 //! [`MetadataStore`](crate::store::MetadataStore) with its semantics: create (with overwrite and the
-//! caller's scope), retrieve and delete. They are inherent methods until the whole trait is implemented.
+//! caller's scope), retrieve and delete, as inherent methods that `metadata.rs` calls.
 //!
 //! Concurrency across nodes: file ids come from the `files_seq` sequence through the id permutation, so
 //! they never collide or repeat on any node; two creates of one externalId meet on the unique index

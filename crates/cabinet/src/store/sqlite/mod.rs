@@ -8,7 +8,7 @@ mod iam;
 mod name_index;
 mod readers;
 mod rows;
-pub(crate) mod search;
+mod search;
 mod update;
 mod writer;
 
