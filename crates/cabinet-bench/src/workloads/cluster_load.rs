@@ -306,6 +306,71 @@ fn text_array(a: &[String]) -> String {
 mod tests {
     use super::*;
 
+    /// Loads a small population into a throwaway PostgreSQL and reads rows back: the counts, the ids of the
+    /// permutation, the columns of one file, and the counter moved past the loaded rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn loads_the_population_into_postgresql() {
+        let dir =
+            std::env::temp_dir().join(format!("cabinet-bench-load-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let pg = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            postgres::start(&dir.join("data")),
+        )
+        .await
+        .expect("PostgreSQL did not start within 120 s")
+        .expect("PostgreSQL did not start (scripts/install-postgres)");
+        let result = async {
+            let url = pg.create_database("load").await.unwrap();
+            let (loaded, stats) = bulk_load(&url, 3000).await.unwrap();
+            assert_eq!((stats.files, stats.sessions), (3000, 3000));
+            assert_eq!(loaded.ids.len(), 3000);
+            let client = postgres::connect(&url).await.unwrap();
+            let seed: i64 = client
+                .query_one("SELECT value FROM settings WHERE key = 'file_id_seed'", &[])
+                .await
+                .unwrap()
+                .get(0);
+            let perm = IdPermutation::new(seed as u64);
+            let g = scale_data::generate(7, loaded.now);
+            let row = client
+                .query_one(
+                    "SELECT id, external_id, name, metadata->>'site', uploaded, \
+                     (SELECT count(*) FROM pg_indexes WHERE tablename = 'files') \
+                     FROM files WHERE seq = 7",
+                    &[],
+                )
+                .await
+                .unwrap();
+            assert_eq!(row.get::<_, i64>(0), perm.id_for(7));
+            assert_eq!(row.get::<_, Option<String>>(1), g.spec.external_id);
+            assert_eq!(row.get::<_, String>(2), g.spec.name);
+            assert_eq!(
+                row.get::<_, Option<String>>(3).as_ref(),
+                g.spec.metadata.as_ref().and_then(|m| m.get("site"))
+            );
+            assert_eq!(row.get::<_, bool>(4), g.uploaded.is_some());
+            assert!(row.get::<_, i64>(5) > 20, "the indexes were built again");
+            let next: i64 = client
+                .query_one("SELECT nextval('files_seq')", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(next, 3000);
+            let with_content: i64 = client
+                .query_one("SELECT count(*) FROM files WHERE uploaded", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(with_content as u64, stats.uploaded);
+        };
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(120), result).await;
+        let _ = pg.proc.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        outcome.expect("the load and its checks took more than 120 s");
+    }
+
     #[test]
     fn copy_text_and_array_literals() {
         assert_eq!(copy_escape("a\tb\\c\nd"), "a\\tb\\\\c\\nd");
