@@ -19,7 +19,7 @@ const USER: &str = "postgres";
 
 /// A running PostgreSQL.
 pub struct Postgres {
-    /// The `postgres` process (through `runuser` when the benchmark runs as root).
+    /// The `postgres` process (through `setpriv` when the benchmark runs as root).
     pub proc: ServerProcess,
     /// Its loopback port.
     pub port: u16,
@@ -86,11 +86,14 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// `program` run as the `postgres` user when we are root (PostgreSQL refuses to run as root).
+/// `program` run as the `postgres` user when we are root (PostgreSQL refuses to run as root). `setpriv`
+/// execs the program in place, so the pid we hold is PostgreSQL's own and our stop signal reaches it
+/// (`runuser` would stay in between, and does not pass SIGINT on).
 fn as_owner(program: &Path) -> tokio::process::Command {
     if is_root() {
-        let mut cmd = tokio::process::Command::new("runuser");
-        cmd.args(["-u", USER, "--"]).arg(program);
+        let mut cmd = tokio::process::Command::new("setpriv");
+        cmd.args(["--reuid", USER, "--regid", USER, "--init-groups", "--"])
+            .arg(program);
         cmd
     } else {
         tokio::process::Command::new(program)
@@ -134,7 +137,7 @@ pub async fn start(dir: &Path) -> anyhow::Result<Postgres> {
         "-c",
         "max_wal_size=4GB",
     ]);
-    // SIGINT is PostgreSQL's fast shutdown; runuser passes it on.
+    // SIGINT is PostgreSQL's fast shutdown.
     let mut proc = ServerProcess::spawn(
         "postgres",
         &mut cmd,
