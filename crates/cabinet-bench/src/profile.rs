@@ -90,16 +90,19 @@ pub enum Workload {
     Metadata,
     /// 6. Queries over a large bulk-loaded store.
     Scale,
+    /// 7.–9. PostgreSQL metadata and S3 content: transfers, metadata rates, queries at scale.
+    Cluster,
 }
 
 impl Workload {
     /// Every workload, in run order.
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 6] = [
         Workload::UploadDownload,
         Workload::Multipart,
         Workload::SmallFiles,
         Workload::Metadata,
         Workload::Scale,
+        Workload::Cluster,
     ];
 
     /// The name in progress messages.
@@ -110,6 +113,7 @@ impl Workload {
             Workload::SmallFiles => "small-files",
             Workload::Metadata => "metadata",
             Workload::Scale => "scale",
+            Workload::Cluster => "cluster",
         }
     }
 }

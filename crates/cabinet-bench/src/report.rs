@@ -276,6 +276,16 @@ pub fn render(run: &Run, charts: &[(String, String)]) -> String {
              those. The share of files a filter matches comes from a tally of the generated files.",
             p.scale_files, p.scale_in_flight, p.scale_requests, p.cursor_pages
         ),
+        format!(
+            "**Cluster (7–9).** PostgreSQL (Debian's, a throwaway cluster with fsync on) and SeaweedFS \
+             (`weed mini`, writes under /buckets/ fsynced). (7) The large file PUT and GET straight to the \
+             bucket with presigned URLs, and through a fresh cabinet node (`--metadata postgres://…`, \
+             `--content s3://…`) in proxy and in direct transfer mode, runs interleaved; the notes give the \
+             ratio to the S3 server alone. (8) Workload 5's creates and byids on a PostgreSQL node and on a \
+             SQLite node. (9) Workload 6's {} files written straight into the PostgreSQL schema (COPY in one \
+             transaction, indexes built afterwards, ANALYZE), then workload 6's queries through a node.",
+            p.scale_files
+        ),
         "**cabinet settings.** `cabinet serve --listen 127.0.0.1:0 --data-dir <fresh dir>` with `RUST_LOG=warn` \
          (no per-request log lines, as nginx runs with `access_log off`). nginx: Debian package, `worker_processes \
          auto`, sendfile, keep-alive, WebDAV `dav_methods PUT DELETE; create_full_put_path on; \

@@ -67,12 +67,26 @@ pub async fn start(
     data_dir: &Path,
     client: &reqwest::Client,
 ) -> anyhow::Result<Cabinet> {
+    start_with(bin, data_dir, client, &[], &[]).await
+}
+
+/// [`start`] with more `serve` arguments and environment variables (the cluster's `--metadata`,
+/// `--content` and S3 credentials).
+pub async fn start_with(
+    bin: &Path,
+    data_dir: &Path,
+    client: &reqwest::Client,
+    args: &[String],
+    envs: &[(&str, &str)],
+) -> anyhow::Result<Cabinet> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let log = data_dir.with_extension("log");
     let mut cmd = tokio::process::Command::new(bin);
     cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .args(args)
+        .envs(envs.iter().copied())
         .env("RUST_LOG", "warn");
     let spawned = Instant::now();
     let mut proc = ServerProcess::spawn("cabinet", &mut cmd, "TERM", &log, true)?;

@@ -3,7 +3,9 @@
 
 pub mod cabinet;
 pub mod nginx;
+pub mod postgres;
 pub mod s3s;
+pub mod seaweedfs;
 
 use std::path::Path;
 

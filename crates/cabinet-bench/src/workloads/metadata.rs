@@ -25,13 +25,21 @@ pub const STATIC: &str = "static GET (64 B)";
 
 /// cabinet's side: its connections and the path of `/files`.
 #[derive(Clone)]
-struct Api {
+pub(super) struct Api {
     pool: Arc<ConnPool>,
     files: Arc<str>,
 }
 
 impl Api {
-    async fn post(&self, path: &str, body: String) -> anyhow::Result<Bytes> {
+    /// The lean client's view of a running cabinet.
+    pub(super) fn of(c: &crate::peers::cabinet::Cabinet) -> anyhow::Result<Self> {
+        Ok(Api {
+            pool: Arc::new(ConnPool::new(c.api.base())?),
+            files: c.api.files_path().into(),
+        })
+    }
+
+    pub(super) async fn post(&self, path: &str, body: String) -> anyhow::Result<Bytes> {
         self.pool
             .request(
                 Method::POST,
@@ -153,7 +161,7 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
 }
 
 /// Appends a rate, or turns the series into the error.
-fn record(series: &mut Result<Vec<f64>, String>, r: Result<f64, String>, what: &str) {
+pub(super) fn record(series: &mut Result<Vec<f64>, String>, r: Result<f64, String>, what: &str) {
     match (series.as_mut(), r) {
         (Ok(v), Ok(x)) => {
             crate::log(&format!("  {what}: {x:.0} req/s"));
@@ -183,7 +191,7 @@ fn static_op(pool: Arc<ConnPool>) -> impl Fn(u64) -> BoxedOp + Send + Sync + 'st
 }
 
 /// Creates a thousand files and returns their ids.
-async fn seed_files(api: &Api, in_flight: usize) -> anyhow::Result<Arc<Vec<i64>>> {
+pub(super) async fn seed_files(api: &Api, in_flight: usize) -> anyhow::Result<Arc<Vec<i64>>> {
     let ids = Arc::new(Mutex::new(Vec::new()));
     let sink = ids.clone();
     let api = api.clone();

@@ -1,6 +1,8 @@
 //! The workloads. Each measures cabinet and its peer in one run and records [`Figure`]s; a failure of one
 //! server or one endpoint becomes an error figure, and the run goes on.
 
+mod cluster;
+mod cluster_load;
 mod large;
 mod metadata;
 mod multipart;
@@ -15,6 +17,7 @@ use anyhow::Context;
 
 use crate::peers::nginx::NginxInstall;
 use crate::peers::s3s::S3sInstall;
+use crate::peers::seaweedfs::WeedInstall;
 use crate::profile::{Profile, Workload};
 use crate::results::{Figure, Unit};
 
@@ -30,6 +33,8 @@ pub struct Ctx {
     pub nginx: Result<NginxInstall, String>,
     /// s3s-fs, or why it is unavailable.
     pub s3s: Result<S3sInstall, String>,
+    /// SeaweedFS (the cluster workload's S3 server), or why it is unavailable.
+    pub weed: Result<WeedInstall, String>,
     /// Parent of every data directory of this run.
     pub work: PathBuf,
     /// Keep the data directories after each workload.
@@ -63,6 +68,7 @@ pub async fn run(ctx: &mut Ctx, w: Workload) {
         Workload::SmallFiles => (small::SECTION, small::run(ctx).await),
         Workload::Metadata => (metadata::SECTION, metadata::run(ctx).await),
         Workload::Scale => (scale::SECTION, scale::run(ctx).await),
+        Workload::Cluster => (cluster::SECTION, cluster::run(ctx).await),
     };
     if let Err(e) = r {
         crate::log(&format!("workload {} failed: {e:#}", w.title()));

@@ -23,10 +23,13 @@ use crate::stats::Latencies;
 pub const SECTION: &str = "6. At scale";
 
 /// What the bulk load left behind for the queries.
-struct Loaded {
-    tally: Tally,
-    ids: Vec<i64>,
-    now: i64,
+pub(super) struct Loaded {
+    /// How many files carry each value.
+    pub(super) tally: Tally,
+    /// The ids of the files.
+    pub(super) ids: Vec<i64>,
+    /// The time the population was generated for.
+    pub(super) now: i64,
 }
 
 /// Runs the workload and records its figures.
@@ -38,7 +41,8 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
     queries(ctx, &data_dir, &loaded).await
 }
 
-fn session_id(i: u64) -> String {
+/// The upload session of generated file `i`.
+pub(super) fn session_id(i: u64) -> String {
     format!("bulk{i:012x}")
 }
 
@@ -394,6 +398,18 @@ struct Sample {
 
 async fn queries(ctx: &mut Ctx, dir: &Path, loaded: &Loaded) -> anyhow::Result<()> {
     let c = cabinet::start(&ctx.cabinet_bin, dir, &ctx.client).await?;
+    query_figures(ctx, &c, loaded, SECTION).await;
+    c.proc.stop().await?;
+    Ok(())
+}
+
+/// Measures every query kind against the running server `c` and records the figures under `section`.
+pub(super) async fn query_figures(
+    ctx: &mut Ctx,
+    c: &cabinet::Cabinet,
+    loaded: &Loaded,
+    section: &str,
+) {
     let kinds = Query::all();
     let mut series: Vec<Series> = kinds.iter().map(|_| Series::default()).collect();
     let mut r = Mix::new(0xbe4c);
@@ -468,14 +484,14 @@ async fn queries(ctx: &mut Ctx, dir: &Path, loaded: &Loaded) -> anyhow::Result<(
             None => (Ok(s.p50), Ok(s.p99)),
         };
         ctx.push(Figure::from_result(
-            SECTION,
+            section,
             &format!("{label}: p50"),
             "cabinet",
             Unit::Ms,
             &p50,
         ));
         let mut f =
-            Figure::from_result(SECTION, &format!("{label}: p99"), "cabinet", Unit::Ms, &p99)
+            Figure::from_result(section, &format!("{label}: p99"), "cabinet", Unit::Ms, &p99)
                 .with_note(format!("{note}; {files} files"));
         if let Some(t) = q.target_p99() {
             f = f.with_target(Target::Below(t));
@@ -484,21 +500,19 @@ async fn queries(ctx: &mut Ctx, dir: &Path, loaded: &Loaded) -> anyhow::Result<(
     }
     let mib = |r: anyhow::Result<f64>| r.map(|x| vec![x]).map_err(|e| format!("{e:#}"));
     ctx.push(Figure::from_result(
-        SECTION,
+        section,
         "RSS after the queries",
         "cabinet",
         Unit::MiB,
         &mib(rss_after),
     ));
     ctx.push(Figure::from_result(
-        SECTION,
+        section,
         "peak RSS while serving the queries",
         "cabinet",
         Unit::MiB,
         &mib(peak),
     ));
-    c.proc.stop().await?;
-    Ok(())
 }
 
 /// Sends `n` requests of kind `q` one after the other (a cursor walk: `pages` pages) and records each
