@@ -72,6 +72,12 @@ fn fill(dir: &Path, leave: u64) -> PathBuf {
 
 #[tokio::test]
 async fn a_full_disk_refuses_uploads_with_507_keeps_deletes_working_and_loses_nothing() {
+    if !proxy_transfer_only(
+        "disk_full::a_full_disk_refuses_uploads_with_507_keeps_deletes_working_and_loses_nothing",
+        "content does not pass through the data directory's disk",
+    ) {
+        return;
+    }
     let Some((dir, _unmount)) = small_disk(48) else {
         return;
     };

@@ -222,6 +222,9 @@ async fn a_stalled_request_body_is_cut_and_an_upload_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn an_upload_below_the_minimum_rate_is_cut() {
+    if !proxy_transfer_only("guards::an_upload_below_the_minimum_rate_is_cut", "it tests the transfer guards of cabinet's content endpoints, which direct transfer bypasses") {
+        return;
+    }
     let app = TestApp::spawn_with_guards(|g| {
         g.body_idle_timeout = SEC;
         g.min_body_rate = 1000;
@@ -240,6 +243,9 @@ async fn an_upload_below_the_minimum_rate_is_cut() {
 
 #[tokio::test]
 async fn uploads_over_the_cap_are_answered_503_with_retry_after() {
+    if !proxy_transfer_only("guards::uploads_over_the_cap_are_answered_503_with_retry_after", "it tests the transfer guards of cabinet's content endpoints, which direct transfer bypasses") {
+        return;
+    }
     let app = TestApp::spawn_with_guards(|g| {
         g.max_uploads = 1;
         g.body_idle_timeout = 30 * SEC;
@@ -285,6 +291,9 @@ async fn uploads_over_the_cap_are_answered_503_with_retry_after() {
 
 #[tokio::test]
 async fn an_unread_download_is_cut_after_the_write_stall_timeout_and_frees_its_slot() {
+    if !proxy_transfer_only("guards::an_unread_download_is_cut_after_the_write_stall_timeout_and_frees_its_slot", "it tests the transfer guards of cabinet's content endpoints, which direct transfer bypasses") {
+        return;
+    }
     let app = TestApp::spawn_with_guards(|g| {
         g.max_downloads = 1;
         g.write_stall_timeout = SEC;
@@ -329,6 +338,9 @@ async fn an_unread_download_is_cut_after_the_write_stall_timeout_and_frees_its_s
 
 #[tokio::test]
 async fn an_http2_download_without_flow_control_window_is_cut_and_frees_its_slot() {
+    if !proxy_transfer_only("guards::an_http2_download_without_flow_control_window_is_cut_and_frees_its_slot", "it tests the transfer guards of cabinet's content endpoints, which direct transfer bypasses") {
+        return;
+    }
     let app = TestApp::spawn_with_guards(|g| {
         g.max_downloads = 1;
         g.write_stall_timeout = SEC;
