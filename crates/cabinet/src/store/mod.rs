@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+mod batch;
 mod error;
 pub mod iam;
 pub mod ids;

@@ -434,15 +434,7 @@ async fn check_external_ids(
     original_external_ids: &[Option<String>],
     in_batch: &HashMap<i64, usize>,
 ) -> Result<(), StoreError> {
-    let mut clashes: Vec<String> = Vec::new();
-    let mut taken: HashSet<&str> = HashSet::new();
-    for file in files {
-        if let Some(x) = &file.external_id {
-            if !taken.insert(x) && !clashes.contains(x) {
-                clashes.push(x.clone());
-            }
-        }
-    }
+    let mut clashes = crate::store::batch::external_ids_twice(files);
     for (file, original) in files.iter().zip(original_external_ids) {
         let Some(x) = &file.external_id else { continue };
         if Some(x) == original.as_ref() || clashes.contains(x) {

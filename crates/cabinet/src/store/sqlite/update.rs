@@ -1,6 +1,6 @@
 //! `update` of the SQLite store: applies file patches inside one write job.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::hide_missing;
 use super::rows::{
@@ -122,15 +122,7 @@ fn check_external_ids(
     original_external_ids: &[Option<String>],
     in_batch: &HashMap<i64, usize>,
 ) -> Result<(), StoreError> {
-    let mut clashes: Vec<String> = Vec::new();
-    let mut taken: HashSet<&str> = HashSet::new();
-    for file in files {
-        if let Some(x) = &file.external_id {
-            if !taken.insert(x) && !clashes.contains(x) {
-                clashes.push(x.clone());
-            }
-        }
-    }
+    let mut clashes = crate::store::batch::external_ids_twice(files);
     for (file, original) in files.iter().zip(original_external_ids) {
         let Some(x) = &file.external_id else { continue };
         if Some(x) == original.as_ref() || clashes.contains(x) {
