@@ -127,12 +127,13 @@ impl PgStore {
         let Some(broadest) = tier_conditions(&query, &alternatives, Tier::Typos) else {
             return Ok(out.items);
         };
-        // Few matches in the broadest tier: every one of them at once, ranked here.
+        // Few matches in the broadest tier: every one of them at once (ids and names), ranked here; then
+        // only the rows that may make the page are read.
         let broad = |f: &mut PgFilter| words_sql(f, &broadest);
         let sql_filter = search.statement_filter(&broad);
         let st = client
             .prepare(&format!(
-                "SELECT {FILE_COLUMNS} FROM files WHERE {} ORDER BY files.id LIMIT {}",
+                "SELECT files.id, files.name FROM files WHERE {} ORDER BY files.id LIMIT {}",
                 sql_filter.clause,
                 BROAD_SET + 1
             ))
@@ -143,19 +144,38 @@ impl PgStore {
             .await
             .map_err(pg_err)?;
         if rows.len() <= BROAD_SET {
-            let mut ranked: Vec<(Tier, i64, FileRecord)> = Vec::with_capacity(rows.len());
+            let mut ranked: Vec<(Tier, i64)> = Vec::with_capacity(rows.len());
             for row in &rows {
-                let file = file_from_row(row)?;
-                if let Some(tier) = tier_of(&query, &file.name).filter(|t| *t != Tier::Exact) {
-                    ranked.push((tier, file.id, file));
+                let id: i64 = row.try_get(0).map_err(pg_err)?;
+                let name: String = row.try_get(1).map_err(pg_err)?;
+                if let Some(tier) = tier_of(&query, &name).filter(|t| *t != Tier::Exact) {
+                    ranked.push((tier, id));
                 }
             }
-            ranked.sort_by_key(|(tier, id, _)| (*tier, *id));
-            take(
-                &mut checker,
-                ranked.into_iter().map(|(_, _, f)| f).collect(),
-                &mut out,
-            );
+            ranked.sort_unstable();
+            let hydrate = client
+                .prepare_cached(&format!(
+                    "SELECT {FILE_COLUMNS} FROM files WHERE project_id = $1 AND id = ANY($2)"
+                ))
+                .await
+                .map_err(pg_err)?;
+            for chunk in ranked.chunks(limit.max(64)) {
+                let ids: Vec<i64> = chunk.iter().map(|(_, id)| *id).collect();
+                let mut by_id = std::collections::HashMap::with_capacity(ids.len());
+                for row in client
+                    .query(&hydrate, &[&pid, &ids])
+                    .await
+                    .map_err(pg_err)?
+                    .iter()
+                {
+                    let file = file_from_row(row)?;
+                    by_id.insert(file.id, file);
+                }
+                let files = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+                if take(&mut checker, files, &mut out) || out.full() {
+                    break;
+                }
+            }
             return Ok(out.items);
         }
         for tier in [Tier::Prefix, Tier::Words, Tier::WordPrefixes, Tier::Typos] {
