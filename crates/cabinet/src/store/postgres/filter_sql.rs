@@ -32,6 +32,37 @@ pub(super) struct PgFilter {
     geo: Option<GeoFilter>,
     /// What is left of the spatial condition's time budget.
     remaining: std::time::Duration,
+    /// Whether a page is better read in two steps ([`PgFilter::reads_late`]).
+    late: bool,
+}
+
+/// See [`PgFilter::reads_late`]: one range condition, alone but for the project.
+fn reads_late(f: &FileFilter) -> bool {
+    let ordered = f.name.is_some()
+        || f.mime_type.is_some()
+        || f.source.is_some()
+        || f.data_set_ids.as_ref().is_some_and(|ids| ids.len() <= 1);
+    let needs_row = !f.metadata.is_empty()
+        || f.asset_ids.is_some()
+        || f.labels_any.is_some()
+        || f.labels_all.as_ref().is_some_and(|l| !l.is_empty())
+        || f.within_categories.is_some()
+        || f.geo_location.is_some()
+        || (f.uploaded.is_some() && !(f.uploaded == Some(true) && f.uploaded_time.is_some()));
+    let ranges = [
+        f.directory_prefix.is_some(),
+        f.external_id_prefix.is_some(),
+        f.created_time.is_some(),
+        f.last_updated_time.is_some(),
+        f.uploaded_time.is_some(),
+        f.source_created_time.is_some(),
+        f.source_modified_time.is_some(),
+        f.data_set_ids.as_ref().is_some_and(|ids| ids.len() > 1),
+    ]
+    .into_iter()
+    .filter(|r| *r)
+    .count();
+    ranges == 1 && !ordered && !needs_row
 }
 
 /// The upper end of a prefix range: every string starting with `prefix` sorts below it in byte order
@@ -53,6 +84,7 @@ impl PgFilter {
                 .as_ref()
                 .map(|g| g.budget)
                 .unwrap_or_default(),
+            late: false,
         };
         let mut parts: Vec<String> = Vec::new();
         let pid = f.bind(project_id);
@@ -85,9 +117,12 @@ impl PgFilter {
             ));
         }
         if let Some(ids) = &filter.data_set_ids {
-            parts.push(match ids.is_empty() {
-                true => "false".into(),
-                false => format!("files.data_set_id = ANY({}::bigint[])", f.bind(ids.clone())),
+            // One data set is an equality, which the planner walks in listing order on
+            // `(project_id, data_set_id, seq)`; `= ANY` of one element it does not.
+            parts.push(match ids.as_slice() {
+                [] => "false".into(),
+                [one] => format!("files.data_set_id = {}", f.bind(*one)),
+                _ => format!("files.data_set_id = ANY({}::bigint[])", f.bind(ids.clone())),
             });
         }
         for (column, range) in [
@@ -104,7 +139,10 @@ impl PgFilter {
         if let Some(p) = &filter.external_id_prefix {
             parts.push(f.prefix("external_id", p));
         }
-        if let Some(uploaded) = filter.uploaded {
+        // `uploaded` is `uploaded_time IS NOT NULL`, which a range on uploadedTime already holds: leaving the
+        // redundant `uploaded = true` out keeps the range answerable from its index alone.
+        let implied = filter.uploaded == Some(true) && filter.uploaded_time.is_some();
+        if let Some(uploaded) = filter.uploaded.filter(|_| !implied) {
             parts.push(format!("files.uploaded = {}", f.bind(uploaded)));
         }
         if let Some(labels) = &filter.labels_any {
@@ -146,7 +184,19 @@ impl PgFilter {
             }
         }
         f.clause = parts.join(" AND ");
+        f.late = reads_late(filter);
         f
+    }
+
+    /// Whether a page is read in two steps: first the `seq` of its files from an index alone (an
+    /// index-only scan), then those rows by primary key. Worth it when the condition is one range (a
+    /// prefix, a time range, several data sets) whose matches come out of its b-tree in another order
+    /// than `seq`: the planner then collects every match and sorts them, and reading each whole row
+    /// for that (thousands of heap fetches for a page of 1000) is what costs. Not when an equality walks
+    /// a b-tree in listing order already (the rows are then read once, in order), nor when another
+    /// condition needs the row anyway (GIN, categories, location).
+    pub(super) fn reads_late(&self) -> bool {
+        self.late
     }
 
     /// Adds a parameter and returns its placeholder.

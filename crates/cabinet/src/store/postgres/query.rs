@@ -11,7 +11,9 @@
 //!
 //! Each page is one statement `… WHERE <filter> AND seq > $after ORDER BY seq LIMIT n`: every b-tree of
 //! the schema ends in `seq`, so the planner either walks one in listing order (stopping after n matches)
-//! or collects the matches of a selective condition (GIN, GiST, a range) and sorts only those.
+//! or collects the matches of a selective condition (GIN, GiST, a range) and sorts only those. When one
+//! range is the whole condition ([`PgFilter::reads_late`]), the page's `seq`s come first from that range's
+//! index alone and the rows after, by primary key, so that only the page's rows are read from the table.
 
 use tokio_postgres::types::ToSql;
 
@@ -46,18 +48,22 @@ pub(super) async fn project_of(
 /// and index when `partitioned`, and the limit. Column 19 is `seq`.
 pub(super) fn page_sql(filter: &PgFilter, partitioned: bool) -> String {
     let n = filter.params.len();
-    let mut sql = format!(
-        "SELECT {FILE_COLUMNS}, seq FROM files WHERE {} AND files.seq > ${}",
-        filter.clause,
-        n + 1
-    );
+    let mut window = format!("{} AND files.seq > ${}", filter.clause, n + 1);
     let mut next = n + 2;
     if partitioned {
-        sql.push_str(&format!(" AND files.seq % ${next} = ${}", next + 1));
+        window.push_str(&format!(" AND files.seq % ${next} = ${}", next + 1));
         next += 2;
     }
-    sql.push_str(&format!(" ORDER BY files.seq LIMIT ${next}"));
-    sql
+    match filter.reads_late() {
+        true => format!(
+            "SELECT {FILE_COLUMNS}, seq FROM files WHERE files.seq IN \
+             (SELECT files.seq FROM files WHERE {window} ORDER BY files.seq LIMIT ${next}) \
+             ORDER BY files.seq"
+        ),
+        false => format!(
+            "SELECT {FILE_COLUMNS}, seq FROM files WHERE {window} ORDER BY files.seq LIMIT ${next}"
+        ),
+    }
 }
 
 /// The parameters of [`page_sql`] after the filter's.
