@@ -283,7 +283,7 @@ pub fn render(run: &Run, charts: &[(String, String)]) -> String {
              `--content s3://…`) in proxy and in direct transfer mode, runs interleaved; the notes give the \
              ratio to the S3 server alone. (8) Workload 5's creates and byids on a PostgreSQL node and on a \
              SQLite node. (9) Workload 6's {} files written straight into the PostgreSQL schema (COPY in one \
-             transaction, indexes built afterwards, ANALYZE), then workload 6's queries through a node.",
+             transaction, indexes built afterwards, VACUUM ANALYZE), then workload 6's queries through a node.",
             p.scale_files
         ),
         "**cabinet settings.** `cabinet serve --listen 127.0.0.1:0 --data-dir <fresh dir>` with `RUST_LOG=warn` \
