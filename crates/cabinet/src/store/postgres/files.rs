@@ -142,10 +142,11 @@ pub(super) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
 pub(super) type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
 pub(super) async fn project_id(tx: &Tx<'_>, name: &str) -> Result<Option<i64>, StoreError> {
-    let row = tx
-        .query_opt("SELECT id FROM projects WHERE name = $1", &[&name])
+    let st = tx
+        .prepare_cached("SELECT id FROM projects WHERE name = $1")
         .await
         .map_err(pg_err)?;
+    let row = tx.query_opt(&st, &[&name]).await.map_err(pg_err)?;
     row.map(|r| r.try_get(0)).transpose().map_err(pg_err)
 }
 
@@ -179,35 +180,79 @@ pub(super) async fn resolve_all(
     ignore_unknown: bool,
     lock: bool,
 ) -> Result<Vec<FileRecord>, StoreError> {
-    let mut by_id = HashMap::new();
-    let mut by_external_id = HashMap::new();
+    let mut rows = Vec::new();
     if let Some(pid) = project_id {
-        let ids: Vec<i64> = idents
-            .iter()
-            .filter_map(|i| match i {
-                Identifier::Id(id) => Some(*id),
-                _ => None,
-            })
-            .collect();
-        let xids: Vec<&str> = idents
-            .iter()
-            .filter_map(|i| match i {
-                Identifier::ExternalId(x) => Some(x.as_str()),
-                _ => None,
-            })
-            .collect();
+        let (ids, xids) = split_identifiers(idents);
         let sql = format!(
             "SELECT {FILE_COLUMNS} FROM files WHERE project_id = $1 \
              AND (id = ANY($2) OR external_id = ANY($3)) ORDER BY seq{}",
             if lock { " FOR UPDATE" } else { "" }
         );
-        for row in tx.query(&sql, &[&pid, &ids, &xids]).await.map_err(pg_err)? {
-            let file = file_from_row(&row)?;
-            if let Some(x) = &file.external_id {
-                by_external_id.insert(x.clone(), file.clone());
-            }
-            by_id.insert(file.id, file);
+        let st = tx.prepare_cached(&sql).await.map_err(pg_err)?;
+        rows = tx.query(&st, &[&pid, &ids, &xids]).await.map_err(pg_err)?;
+    }
+    match_identifiers(&rows, idents, ignore_unknown)
+}
+
+/// The files `idents` name in `project`, in their order, read by one prepared statement outside any
+/// transaction (one round trip, where [`resolve_all`] in a transaction takes six): what a read needs,
+/// since one statement sees one snapshot.
+pub(super) async fn read_identified(
+    client: &deadpool_postgres::Client,
+    project: &str,
+    idents: &[Identifier],
+    ignore_unknown: bool,
+) -> Result<Vec<FileRecord>, StoreError> {
+    let (ids, xids) = split_identifiers(idents);
+    let st = client
+        .prepare_cached(&format!(
+            "SELECT {FILE_COLUMNS} FROM files \
+             WHERE project_id = (SELECT id FROM projects WHERE name = $1) \
+             AND (id = ANY($2) OR external_id = ANY($3))"
+        ))
+        .await
+        .map_err(pg_err)?;
+    let rows = client
+        .query(&st, &[&project, &ids, &xids])
+        .await
+        .map_err(pg_err)?;
+    match_identifiers(&rows, idents, ignore_unknown)
+}
+
+/// The ids and the externalIds among `idents`.
+fn split_identifiers(idents: &[Identifier]) -> (Vec<i64>, Vec<&str>) {
+    let ids = idents
+        .iter()
+        .filter_map(|i| match i {
+            Identifier::Id(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    let xids = idents
+        .iter()
+        .filter_map(|i| match i {
+            Identifier::ExternalId(x) => Some(x.as_str()),
+            _ => None,
+        })
+        .collect();
+    (ids, xids)
+}
+
+/// The file of each identifier, in their order, from the rows read for them; the identifiers no row
+/// answers are [`StoreError::Missing`] unless `ignore_unknown`.
+fn match_identifiers(
+    rows: &[Row],
+    idents: &[Identifier],
+    ignore_unknown: bool,
+) -> Result<Vec<FileRecord>, StoreError> {
+    let mut by_id = HashMap::new();
+    let mut by_external_id = HashMap::new();
+    for row in rows {
+        let file = file_from_row(row)?;
+        if let Some(x) = &file.external_id {
+            by_external_id.insert(x.clone(), file.clone());
         }
+        by_id.insert(file.id, file);
     }
     let mut found = Vec::with_capacity(idents.len());
     let mut missing = Vec::new();
@@ -267,14 +312,16 @@ pub(super) async fn write_file(
         Some(seq) => {
             let mut with_seq: Vec<&(dyn ToSql + Sync)> = params.to_vec();
             with_seq.push(&seq);
-            tx.execute(INSERT_FILE, &with_seq).await?;
+            let st = tx.prepare_cached(INSERT_FILE).await?;
+            tx.execute(&st, &with_seq).await?;
         }
         None => {
-            tx.execute(
-                &format!("UPDATE files SET {FILE_VALUES} WHERE project_id = $1 AND id = $2"),
-                &params,
-            )
-            .await?;
+            let st = tx
+                .prepare_cached(&format!(
+                    "UPDATE files SET {FILE_VALUES} WHERE project_id = $1 AND id = $2"
+                ))
+                .await?;
+            tx.execute(&st, &params).await?;
         }
     }
     Ok(())
@@ -288,13 +335,16 @@ pub(super) async fn insert_session(
     now: i64,
 ) -> Result<(), StoreError> {
     let parts = s.parts.map(i64::from);
-    tx.execute(
-        "INSERT INTO upload_sessions (id, project_id, file_id, parts, created_time, expires_time) \
-         VALUES ($1, $2, $3, $4::bigint::integer, $5, $6)",
-        &[&s.id, &pid, &file_id, &parts, &now, &s.expires_time],
-    )
-    .await
-    .map_err(pg_err)?;
+    let st = tx
+        .prepare_cached(
+            "INSERT INTO upload_sessions (id, project_id, file_id, parts, created_time, expires_time) \
+             VALUES ($1, $2, $3, $4::bigint::integer, $5, $6)",
+        )
+        .await
+        .map_err(pg_err)?;
+    tx.execute(&st, &[&s.id, &pid, &file_id, &parts, &now, &s.expires_time])
+        .await
+        .map_err(pg_err)?;
     Ok(())
 }
 
@@ -373,8 +423,12 @@ impl PgStore {
                 file
             }
             None => {
+                let next = tx
+                    .prepare_cached("SELECT nextval('files_seq')")
+                    .await
+                    .map_err(pg_err)?;
                 let seq: i64 = tx
-                    .query_one("SELECT nextval('files_seq')", &[])
+                    .query_one(&next, &[])
                     .await
                     .and_then(|r| r.try_get(0))
                     .map_err(pg_err)?;
@@ -398,12 +452,8 @@ impl PgStore {
         ids: &[Identifier],
         ignore_unknown: bool,
     ) -> Result<Vec<FileRecord>, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_err)?;
-        let pid = project_id(&tx, project.as_str()).await?;
-        let files = resolve_all(&tx, pid, ids, ignore_unknown, false).await?;
-        tx.commit().await.map_err(pg_err)?;
-        Ok(files)
+        let client = self.client().await?;
+        read_identified(&client, project.as_str(), ids, ignore_unknown).await
     }
 
     /// [`MetadataStore::delete_in_scope`](crate::store::MetadataStore::delete_in_scope) on PostgreSQL.
