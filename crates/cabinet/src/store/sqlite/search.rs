@@ -56,6 +56,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 
 use super::filter_sql::{self, SqlFilter};
+use super::query;
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
 use crate::domain::{FileFilter, FileRecord};
 pub(super) use crate::store::name_search::MAX_TERM_CHARS;
@@ -126,13 +127,9 @@ fn search_with(
                 after: None,
                 partition: None,
             };
-            return Ok(filter_sql::list_page(
-                conn,
-                project_id,
-                &page,
-                filter_sql::DEFAULT_PROBE_LIMIT,
-            )?
-            .items);
+            return Ok(
+                query::list_page(conn, project_id, &page, query::DEFAULT_PROBE_LIMIT)?.items,
+            );
         }
     };
     let sql = filter_sql::translate(filter, project_id);
