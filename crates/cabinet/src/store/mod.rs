@@ -9,6 +9,7 @@ pub mod iam;
 pub mod ids;
 pub mod name_search;
 pub mod postgres;
+mod query;
 pub mod sqlite;
 
 use async_trait::async_trait;

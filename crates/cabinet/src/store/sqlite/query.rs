@@ -15,7 +15,8 @@ use rusqlite::Connection;
 
 use super::filter_sql::{build, translate_for_walk, Mode, Side, SqlFilter};
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
-use crate::domain::{FileFilter, FileRecord, Invalid};
+use crate::domain::{FileFilter, FileRecord};
+use crate::store::query::geo_count_refused;
 use crate::store::{Page, PageRequest, Partition, StoreError};
 
 /// Above this many matches left in a walk, a list page walks files in listing order and tests each row;
@@ -326,13 +327,7 @@ pub(crate) fn count(
             n += 1;
         }
         if filter.exhausted() {
-            return Err(StoreError::Invalid(Invalid::new(
-                "filter.geoLocation",
-                format!(
-                    "counting needs more than {} s of geometry tests; use a smaller shape or more conditions",
-                    crate::domain::GEO_TEST_BUDGET.as_secs()
-                ),
-            )));
+            return Err(geo_count_refused());
         }
     }
     Ok(n)
