@@ -5,6 +5,7 @@
 pub mod backend;
 mod batch;
 mod error;
+mod filter_sql;
 pub mod iam;
 pub mod ids;
 pub mod name_search;

@@ -17,6 +17,7 @@
 use rusqlite::types::Value as SqlValue;
 
 use crate::domain::{FileFilter, FileRecord, GeoMatcher, GeoRelation, TimeRange};
+use crate::store::filter_sql::{prefix_end, time_ranges};
 
 /// A filter as a SQL condition on `files` with its parameters, plus what SQL cannot decide.
 pub(crate) struct SqlFilter {
@@ -191,7 +192,7 @@ impl Builder {
     }
 
     fn prefix(&mut self, column: &str, prefix: &str) {
-        let upper = format!("{prefix}\u{10FFFF}");
+        let upper = prefix_end(prefix);
         self.column_range(
             format!(
                 "{{c}}.{column} >= ? AND {{c}}.{column} < ? AND substr(files.{column}, 1, ?) = ?"
@@ -301,16 +302,8 @@ pub(super) fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilt
             );
         }
     }
-    for (column, range) in [
-        ("created_time", &filter.created_time),
-        ("last_updated_time", &filter.last_updated_time),
-        ("uploaded_time", &filter.uploaded_time),
-        ("source_created_time", &filter.source_created_time),
-        ("source_modified_time", &filter.source_modified_time),
-    ] {
-        if let Some(r) = range {
-            b.range(column, r);
-        }
+    for (column, range) in time_ranges(filter) {
+        b.range(column, range);
     }
     if let Some(p) = &filter.external_id_prefix {
         b.prefix("external_id", p);

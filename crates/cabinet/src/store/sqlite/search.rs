@@ -59,6 +59,7 @@ use super::filter_sql::{self, SqlFilter};
 use super::query;
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
 use crate::domain::{FileFilter, FileRecord};
+use crate::store::filter_sql::prefix_end;
 pub(super) use crate::store::name_search::MAX_TERM_CHARS;
 use crate::store::name_search::{distance_within, tier_of, Query, Tier, Word, TYPO_WORDS};
 use crate::store::{PageRequest, StoreError};
@@ -387,7 +388,7 @@ fn prefixes(conn: &Connection, project_id: i64, query: &Query) -> Result<Vec<Pre
                     rusqlite::params![
                         project_id,
                         w.text,
-                        format!("{}\u{10FFFF}", w.text),
+                        prefix_end(&w.text),
                         PREFIX_TERMS as i64 + 1
                     ],
                     |r| r.get::<_, String>(0),
