@@ -3,6 +3,9 @@
 //! Each store finds candidates through its own indexes and ranks them with these functions, so that both
 //! rank alike.
 
+use crate::domain::FileFilter;
+use crate::store::PageRequest;
+
 /// The most query words given typo alternatives (the rest still match as words or prefixes).
 pub const TYPO_WORDS: usize = 8;
 /// Vocabulary words are 2 to this many characters long: longer words are never typo-matched.
@@ -21,6 +24,31 @@ pub enum Tier {
     WordPrefixes,
     /// Every query word is the beginning of a word of the name or within its edit bound of one.
     Typos,
+}
+
+/// What a search asks for: files ranked by how well their name matches a query, or, without a name or with
+/// a blank one, the filter's first files in listing order, exactly as list gives them.
+#[derive(Debug)]
+pub enum SearchPlan {
+    /// Rank the filter's files by [`tier_of`] for this query.
+    Ranked(Query),
+    /// List this page instead.
+    List(Box<PageRequest>),
+}
+
+impl SearchPlan {
+    /// The plan of a search for at most `limit` files matching `filter`, ranked by `name`.
+    pub fn new(filter: &FileFilter, name: Option<&str>, limit: usize) -> SearchPlan {
+        match name.map(Query::parse) {
+            Some(q) if !q.trimmed.is_empty() => SearchPlan::Ranked(q),
+            _ => SearchPlan::List(Box::new(PageRequest {
+                filter: filter.clone(),
+                limit,
+                after: None,
+                partition: None,
+            })),
+        }
+    }
 }
 
 /// A parsed `search.name`.

@@ -61,8 +61,10 @@ use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
 use crate::domain::{FileFilter, FileRecord};
 use crate::store::filter_sql::prefix_end;
 pub(super) use crate::store::name_search::MAX_TERM_CHARS;
-use crate::store::name_search::{distance_within, tier_of, Query, Tier, Word, TYPO_WORDS};
-use crate::store::{PageRequest, StoreError};
+use crate::store::name_search::{
+    distance_within, tier_of, Query, SearchPlan, Tier, Word, TYPO_WORDS,
+};
+use crate::store::StoreError;
 
 /// A filter matching at most this many files is ranked in memory, when the indexes do not do better.
 const SMALL_FILTER: usize = 5000;
@@ -119,15 +121,9 @@ fn search_with(
     if limit == 0 {
         return Ok(vec![]);
     }
-    let query = match name.map(Query::parse) {
-        Some(q) if !q.trimmed.is_empty() => q,
-        _ => {
-            let page = PageRequest {
-                filter: filter.clone(),
-                limit,
-                after: None,
-                partition: None,
-            };
+    let query = match SearchPlan::new(filter, name, limit) {
+        SearchPlan::Ranked(q) => q,
+        SearchPlan::List(page) => {
             return Ok(
                 query::list_page(conn, project_id, &page, query::DEFAULT_PROBE_LIMIT)?.items,
             );
