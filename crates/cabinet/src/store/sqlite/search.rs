@@ -60,9 +60,8 @@ use super::query;
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
 use crate::domain::{FileFilter, FileRecord};
 use crate::store::filter_sql::prefix_end;
-pub(super) use crate::store::name_search::MAX_TERM_CHARS;
 use crate::store::name_search::{
-    distance_within, tier_of, Query, SearchPlan, Tier, Word, TYPO_WORDS,
+    distance_within, tier_of, Query, SearchPlan, Tier, Word, MAX_TERM_CHARS, TYPO_WORDS,
 };
 use crate::store::StoreError;
 
