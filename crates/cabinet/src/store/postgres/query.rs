@@ -1,4 +1,4 @@
-//! List and count on PostgreSQL, the twins of SQLite's `list_page` and `count` (store/sqlite/filter_sql.rs),
+//! List and count on PostgreSQL, the twins of SQLite's `list_page` and `count` (store/sqlite/query.rs),
 //! with the same semantics: listing order is `seq` order, a page's cursor is the last `seq` it holds, a
 //! partition is `seq % count = index` (disjoint, and together complete), and a spatial condition is
 //! checked in Rust within its time budget (a page that uses it up ends early, with a cursor; a count
