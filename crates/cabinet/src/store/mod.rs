@@ -5,10 +5,12 @@
 pub mod backend;
 mod batch;
 mod error;
+mod filter_sql;
 pub mod iam;
 pub mod ids;
 pub mod name_search;
 pub mod postgres;
+mod query;
 pub mod sqlite;
 
 use async_trait::async_trait;

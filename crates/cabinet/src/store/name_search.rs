@@ -3,6 +3,9 @@
 //! Each store finds candidates through its own indexes and ranks them with these functions, so that both
 //! rank alike.
 
+use crate::domain::FileFilter;
+use crate::store::PageRequest;
+
 /// The most query words given typo alternatives (the rest still match as words or prefixes).
 pub const TYPO_WORDS: usize = 8;
 /// Vocabulary words are 2 to this many characters long: longer words are never typo-matched.
@@ -21,6 +24,31 @@ pub enum Tier {
     WordPrefixes,
     /// Every query word is the beginning of a word of the name or within its edit bound of one.
     Typos,
+}
+
+/// What a search asks for: files ranked by how well their name matches a query, or, without a name or with
+/// a blank one, the filter's first files in listing order, exactly as list gives them.
+#[derive(Debug)]
+pub enum SearchPlan {
+    /// Rank the filter's files by [`tier_of`] for this query.
+    Ranked(Query),
+    /// List this page instead.
+    List(Box<PageRequest>),
+}
+
+impl SearchPlan {
+    /// The plan of a search for at most `limit` files matching `filter`, ranked by `name`.
+    pub fn new(filter: &FileFilter, name: Option<&str>, limit: usize) -> SearchPlan {
+        match name.map(Query::parse) {
+            Some(q) if !q.trimmed.is_empty() => SearchPlan::Ranked(q),
+            _ => SearchPlan::List(Box::new(PageRequest {
+                filter: filter.clone(),
+                limit,
+                after: None,
+                partition: None,
+            })),
+        }
+    }
 }
 
 /// A parsed `search.name`.
@@ -190,4 +218,59 @@ pub fn tier_of(query: &Query, name: &str) -> Option<Tier> {
             .any(|(t, tc)| t.starts_with(&w.text) || (i < TYPO_WORDS && typo(w, tc)))
     });
     all.then_some(Tier::Typos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_is_bounded_and_counts_swaps_as_one_edit() {
+        let d = |a: &str, b: &str, k| {
+            distance_within(
+                &a.chars().collect::<Vec<_>>(),
+                &b.chars().collect::<Vec<_>>(),
+                k,
+            )
+        };
+        assert_eq!(d("pump", "pump", 1), Some(0));
+        assert_eq!(d("pump", "pumo", 1), Some(1));
+        assert_eq!(d("pump", "pmup", 1), Some(1), "a swap is one edit");
+        assert_eq!(d("pump", "pum", 1), Some(1));
+        assert_eq!(d("pump", "pumps", 1), Some(1));
+        assert_eq!(d("pump", "bumps", 1), None);
+        assert_eq!(d("pump", "bumps", 2), Some(2));
+        assert_eq!(d("compressor", "kompresor", 2), Some(2));
+        assert_eq!(d("compressor", "kompresr", 2), None);
+        assert_eq!(
+            d("abc", "abcdef", 2),
+            None,
+            "length difference alone exceeds the bound"
+        );
+        assert_eq!(d("", "ab", 2), Some(2));
+        assert_eq!(d("exchanger", "exchnager", 2), Some(1));
+        assert_eq!(d("straße", "strasse", 2), Some(2));
+    }
+
+    #[test]
+    fn tiers_in_memory() {
+        let q = Query::parse("pump sta");
+        assert_eq!(tier_of(&q, "Pump Sta"), Some(Tier::Exact));
+        assert_eq!(tier_of(&q, "pump_station.pdf"), Some(Tier::Prefix));
+        assert_eq!(tier_of(&q, "big pump sta"), Some(Tier::Words));
+        assert_eq!(tier_of(&q, "station of the pump"), Some(Tier::WordPrefixes));
+        assert_eq!(tier_of(&q, "pmup station"), Some(Tier::Typos));
+        assert_eq!(tier_of(&q, "valve station"), None);
+        let q = Query::parse("compressr");
+        assert_eq!(
+            tier_of(&q, "old kompressor"),
+            Some(Tier::Typos),
+            "two edits for 8+ characters"
+        );
+        let q = Query::parse("pmp");
+        assert_eq!(tier_of(&q, "pump"), Some(Tier::Typos));
+        assert_eq!(tier_of(&q, "pumps"), None, "one edit for 3-7 characters");
+        let q = Query::parse("2023");
+        assert_eq!(tier_of(&q, "report 2024"), None, "no typos in numbers");
+    }
 }

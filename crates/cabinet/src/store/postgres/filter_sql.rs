@@ -18,6 +18,7 @@
 use tokio_postgres::types::{Json, ToSql};
 
 use crate::domain::{FileFilter, GeoFilter, GeoLocation, GeoMatcher, GeoRelation, TimeRange};
+use crate::store::filter_sql::{prefix_end, time_ranges};
 
 /// A query parameter; `Send` so that queries can be awaited inside `async_trait` methods.
 pub(super) type Param = Box<dyn ToSql + Sync + Send>;
@@ -63,13 +64,6 @@ fn reads_late(f: &FileFilter) -> bool {
     .filter(|r| *r)
     .count();
     ranges == 1 && !ordered && !needs_row
-}
-
-/// The upper end of a prefix range: every string starting with `prefix` sorts below it in byte order
-/// (except ones continuing with U+10FFFF itself, which no name or directory holds in practice; the exact
-/// `starts_with` keeps the answer right either way, for those inside the range).
-fn prefix_end(prefix: &str) -> String {
-    format!("{prefix}\u{10FFFF}")
 }
 
 impl PgFilter {
@@ -125,16 +119,8 @@ impl PgFilter {
                 _ => format!("files.data_set_id = ANY({}::bigint[])", f.bind(ids.clone())),
             });
         }
-        for (column, range) in [
-            ("created_time", &filter.created_time),
-            ("last_updated_time", &filter.last_updated_time),
-            ("uploaded_time", &filter.uploaded_time),
-            ("source_created_time", &filter.source_created_time),
-            ("source_modified_time", &filter.source_modified_time),
-        ] {
-            if let Some(r) = range {
-                parts.push(f.range(column, r));
-            }
+        for (column, range) in time_ranges(filter) {
+            parts.push(f.range(column, range));
         }
         if let Some(p) = &filter.external_id_prefix {
             parts.push(f.prefix("external_id", p));

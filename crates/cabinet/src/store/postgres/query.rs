@@ -1,4 +1,4 @@
-//! List and count on PostgreSQL, the twins of SQLite's `list_page` and `count` (store/sqlite/filter_sql.rs),
+//! List and count on PostgreSQL, the twins of SQLite's `list_page` and `count` (store/sqlite/query.rs),
 //! with the same semantics: listing order is `seq` order, a page's cursor is the last `seq` it holds, a
 //! partition is `seq % count = index` (disjoint, and together complete), and a spatial condition is
 //! checked in Rust within its time budget (a page that uses it up ends early, with a cursor; a count
@@ -20,7 +20,8 @@ use tokio_postgres::types::ToSql;
 use super::files::{file_from_row, FILE_COLUMNS};
 use super::filter_sql::PgFilter;
 use super::{pg_err, PgStore};
-use crate::domain::{FileFilter, FileRecord, GeoLocation, Invalid, ProjectName};
+use crate::domain::{FileFilter, FileRecord, GeoLocation, ProjectName};
+use crate::store::query::geo_count_refused;
 use crate::store::{Page, PageRequest, StoreError};
 
 /// How many rows a count with a spatial condition reads at once.
@@ -211,13 +212,7 @@ impl PgStore {
             let (verdicts, exhausted) = filter.post_check(locations.iter().map(Option::as_ref));
             count += verdicts.iter().filter(|v| **v).count() as u64;
             if exhausted {
-                return Err(StoreError::Invalid(Invalid::new(
-                    "filter.geoLocation",
-                    format!(
-                        "counting needs more than {} s of geometry tests; use a smaller shape or more conditions",
-                        crate::domain::GEO_TEST_BUDGET.as_secs()
-                    ),
-                )));
+                return Err(geo_count_refused());
             }
             if (rows.len() as i64) < COUNT_BATCH {
                 return Ok(count);

@@ -29,9 +29,9 @@ use super::query::project_of;
 use super::{pg_err, PgStore};
 use crate::domain::{FileFilter, FileRecord, ProjectName};
 use crate::store::name_search::{
-    distance_within, tier_of, Query, Tier, Word, MAX_TERM_CHARS, TYPO_WORDS,
+    distance_within, tier_of, Query, SearchPlan, Tier, Word, MAX_TERM_CHARS, TYPO_WORDS,
 };
-use crate::store::{PageRequest, StoreError};
+use crate::store::StoreError;
 
 /// When the broadest tier has at most this many matches, they are read at once and ranked in memory.
 const BROAD_SET: usize = 1000;
@@ -82,17 +82,9 @@ impl PgStore {
         if limit == 0 {
             return Ok(vec![]);
         }
-        let query = match name.map(Query::parse) {
-            Some(q) if !q.trimmed.is_empty() => q,
-            _ => {
-                let page = PageRequest {
-                    filter: filter.clone(),
-                    limit,
-                    after: None,
-                    partition: None,
-                };
-                return Ok(self.list_files(project, page).await?.items);
-            }
+        let query = match SearchPlan::new(filter, name, limit) {
+            SearchPlan::Ranked(q) => q,
+            SearchPlan::List(page) => return Ok(self.list_files(project, *page).await?.items),
         };
         let client = self.client().await?;
         let Some(pid) = project_of(&client, project).await? else {

@@ -6,6 +6,7 @@ pub mod export;
 pub mod filter_sql;
 mod iam;
 mod name_index;
+pub mod query;
 mod readers;
 mod rows;
 mod search;
@@ -58,7 +59,7 @@ pub struct SqliteStore {
 /// Knobs of the query planning, for tests and benchmarks; the defaults are what `cabinet serve` uses.
 #[derive(Debug, Clone, Copy)]
 pub struct SqliteTuning {
-    /// See [`filter_sql::DEFAULT_PROBE_LIMIT`]: with 1, every filtered list page walks files in id order;
+    /// See [`query::DEFAULT_PROBE_LIMIT`]: with 1, every filtered list page walks files in id order;
     /// with `i64::MAX`, every one drives from the filter's index.
     pub list_probe_limit: i64,
 }
@@ -66,7 +67,7 @@ pub struct SqliteTuning {
 impl Default for SqliteTuning {
     fn default() -> Self {
         Self {
-            list_probe_limit: filter_sql::DEFAULT_PROBE_LIMIT,
+            list_probe_limit: query::DEFAULT_PROBE_LIMIT,
         }
     }
 }
@@ -336,7 +337,7 @@ impl MetadataStore for SqliteStore {
         let probe_limit = self.tuning.list_probe_limit;
         self.readers
             .read(move |conn| match project_id(conn, &project)? {
-                Some(pid) => filter_sql::list_page(conn, pid, &page, probe_limit),
+                Some(pid) => query::list_page(conn, pid, &page, probe_limit),
                 None => Ok(Page {
                     items: vec![],
                     next: None,
@@ -399,7 +400,7 @@ impl MetadataStore for SqliteStore {
         let filter = filter.clone();
         self.readers
             .read(move |conn| match project_id(conn, &project)? {
-                Some(pid) => filter_sql::count(conn, pid, &filter),
+                Some(pid) => query::count(conn, pid, &filter),
                 None => Ok(0),
             })
             .await

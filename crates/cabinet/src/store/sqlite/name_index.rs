@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 
-use super::search::MAX_TERM_CHARS;
+use crate::store::name_search::MAX_TERM_CHARS;
 
 /// The queue's net effect per (file, project, name): 1 to index the name, -1 to take it out. Renames
 /// back and forth within a batch cancel out. Deletions come first for each file, as FTS5 wants them.

@@ -56,11 +56,14 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 
 use super::filter_sql::{self, SqlFilter};
+use super::query;
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
 use crate::domain::{FileFilter, FileRecord};
-pub(super) use crate::store::name_search::MAX_TERM_CHARS;
-use crate::store::name_search::{distance_within, tier_of, Query, Tier, Word, TYPO_WORDS};
-use crate::store::{PageRequest, StoreError};
+use crate::store::filter_sql::prefix_end;
+use crate::store::name_search::{
+    distance_within, tier_of, Query, SearchPlan, Tier, Word, MAX_TERM_CHARS, TYPO_WORDS,
+};
+use crate::store::StoreError;
 
 /// A filter matching at most this many files is ranked in memory, when the indexes do not do better.
 const SMALL_FILTER: usize = 5000;
@@ -117,22 +120,12 @@ fn search_with(
     if limit == 0 {
         return Ok(vec![]);
     }
-    let query = match name.map(Query::parse) {
-        Some(q) if !q.trimmed.is_empty() => q,
-        _ => {
-            let page = PageRequest {
-                filter: filter.clone(),
-                limit,
-                after: None,
-                partition: None,
-            };
-            return Ok(filter_sql::list_page(
-                conn,
-                project_id,
-                &page,
-                filter_sql::DEFAULT_PROBE_LIMIT,
-            )?
-            .items);
+    let query = match SearchPlan::new(filter, name, limit) {
+        SearchPlan::Ranked(q) => q,
+        SearchPlan::List(page) => {
+            return Ok(
+                query::list_page(conn, project_id, &page, query::DEFAULT_PROBE_LIMIT)?.items,
+            );
         }
     };
     let sql = filter_sql::translate(filter, project_id);
@@ -390,7 +383,7 @@ fn prefixes(conn: &Connection, project_id: i64, query: &Query) -> Result<Vec<Pre
                     rusqlite::params![
                         project_id,
                         w.text,
-                        format!("{}\u{10FFFF}", w.text),
+                        prefix_end(&w.text),
                         PREFIX_TERMS as i64 + 1
                     ],
                     |r| r.get::<_, String>(0),
@@ -834,34 +827,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn distance_is_bounded_and_counts_swaps_as_one_edit() {
-        let d = |a: &str, b: &str, k| {
-            distance_within(
-                &a.chars().collect::<Vec<_>>(),
-                &b.chars().collect::<Vec<_>>(),
-                k,
-            )
-        };
-        assert_eq!(d("pump", "pump", 1), Some(0));
-        assert_eq!(d("pump", "pumo", 1), Some(1));
-        assert_eq!(d("pump", "pmup", 1), Some(1), "a swap is one edit");
-        assert_eq!(d("pump", "pum", 1), Some(1));
-        assert_eq!(d("pump", "pumps", 1), Some(1));
-        assert_eq!(d("pump", "bumps", 1), None);
-        assert_eq!(d("pump", "bumps", 2), Some(2));
-        assert_eq!(d("compressor", "kompresor", 2), Some(2));
-        assert_eq!(d("compressor", "kompresr", 2), None);
-        assert_eq!(
-            d("abc", "abcdef", 2),
-            None,
-            "length difference alone exceeds the bound"
-        );
-        assert_eq!(d("", "ab", 2), Some(2));
-        assert_eq!(d("exchanger", "exchnager", 2), Some(1));
-        assert_eq!(d("straße", "strasse", 2), Some(2));
-    }
-
     /// Every word within k edits shares at least the required number of trigrams (the filter never loses
     /// a match): all single edits of some words, and all pairs of edits of a long one.
     #[test]
@@ -979,28 +944,6 @@ mod tests {
                 .unwrap();
             assert_eq!(words(name), fts, "{name}");
         }
-    }
-
-    #[test]
-    fn tiers_in_memory() {
-        let q = Query::parse("pump sta");
-        assert_eq!(tier_of(&q, "Pump Sta"), Some(Tier::Exact));
-        assert_eq!(tier_of(&q, "pump_station.pdf"), Some(Tier::Prefix));
-        assert_eq!(tier_of(&q, "big pump sta"), Some(Tier::Words));
-        assert_eq!(tier_of(&q, "station of the pump"), Some(Tier::WordPrefixes));
-        assert_eq!(tier_of(&q, "pmup station"), Some(Tier::Typos));
-        assert_eq!(tier_of(&q, "valve station"), None);
-        let q = Query::parse("compressr");
-        assert_eq!(
-            tier_of(&q, "old kompressor"),
-            Some(Tier::Typos),
-            "two edits for 8+ characters"
-        );
-        let q = Query::parse("pmp");
-        assert_eq!(tier_of(&q, "pump"), Some(Tier::Typos));
-        assert_eq!(tier_of(&q, "pumps"), None, "one edit for 3-7 characters");
-        let q = Query::parse("2023");
-        assert_eq!(tier_of(&q, "report 2024"), None, "no typos in numbers");
     }
 
     fn fill(db: &mut Db) -> BTreeSet<i64> {
