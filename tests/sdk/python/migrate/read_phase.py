@@ -4,7 +4,8 @@ each finds everything the manifest of write_phase.py recorded.
 
 Usage: python read_phase.py MANIFEST.json WORK_DIR
 
-CABINET_SERVE_ARGS must name the database and the bucket (scripts/with-seaweedfs scripts/with-postgres);
+CABINET_SERVE_ARGS must name the database and the bucket, CABINET_TEST_S3_ENDPOINT the S3 server
+(scripts/with-seaweedfs scripts/with-postgres);
 the nodes run with the configuration the write phase wrote to WORK_DIR/cabinet.toml and without a secret of
 their own, so they use the one `cabinet migrate` carried into the database (cursors of the embedded server
 stay good).
@@ -63,7 +64,9 @@ def _short(value) -> str:
     return text if len(text) <= 600 else text[:600] + "…"
 
 
-def check_project(checks: Checks, node: str, client, project: str, want: dict) -> None:
+def check_project(checks: Checks, node: str, client, project: str, want: dict, link_base: str) -> None:
+    """`link_base`: where this node's download links must point (the node itself with proxy transfer, the
+    S3 server with direct transfer)."""
     where = f"[{node}] {project}"
     files = want["files"]
     ids = [int(i) for i in files]
@@ -99,10 +102,12 @@ def check_project(checks: Checks, node: str, client, project: str, want: dict) -
     linked = [int(fid) for fid in list(want["contents"])[:LINKS_PER_PROJECT]]
     links = client.files.retrieve_download_urls(id=linked)
     for fid in linked:
+        checks.true(f"{where}: download link {links[fid]} is not under {link_base}", links[fid].startswith(link_base))
         status, body = http_get(links[fid])
         checks.equal(f"{where}: download link of file {fid}", (status, sha256(body)), (200, want["contents"][str(fid)]))
 
-    checks.equal(f"{where}: groups", [g.dump(camel_case=True) for g in client.iam.groups.list(all=True)], want["groups"])
+    groups = client.iam.groups.list(all=True)
+    checks.equal(f"{where}: groups", [g.dump(camel_case=True) for g in groups], want["groups"])
     checks.equal(
         f"{where}: security categories",
         [c.dump(camel_case=True) for c in client.iam.security_categories.list(limit=None)],
@@ -138,9 +143,10 @@ def main() -> None:
         args = ("--config", str(config), "--content-transfer", node)
         srv = start_server(work / f"node-{node}", work, name=f"node-{node}", args=args)
         try:
+            link_base = srv.base_url + "/" if node == "proxy" else os.environ["CABINET_TEST_S3_ENDPOINT"] + "/"
             for project, want in manifest["projects"].items():
                 client = make_client(srv.base_url, project, ADMIN_TOKEN)
-                check_project(checks, node, client, project, want)
+                check_project(checks, node, client, project, want, link_base)
             for project in manifest["projects"]:
                 check_new_files(checks, node, make_client(srv.base_url, project, ADMIN_TOKEN), project, migrated)
         finally:

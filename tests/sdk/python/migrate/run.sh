@@ -48,6 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 data="$work/data"
+# The migration's S3 spool goes under the temporary directory; a killed run cannot remove its own.
+mkdir "$work/tmp"
 manifest="$work/manifest.json"
 fail() {
     echo "FAIL: $*" >&2
@@ -59,13 +61,13 @@ echo "== migrate test: write phase (embedded server, sqlite+local)"
 files="$("$py" -c 'import json,sys; m=json.load(open(sys.argv[1])); print(m["total_files"])' "$manifest")"
 
 # shellcheck disable=SC2086 # CABINET_SERVE_ARGS holds shell words (--metadata URL --content s3://… …)
-migrate() { "$CABINET_BIN" migrate --from "$data" $cluster_args "$@"; }
+migrate() { TMPDIR="$work/tmp" "$CABINET_BIN" migrate --from "$data" $cluster_args "$@"; }
 
 echo "== migrate test: cabinet migrate, killed mid-way"
 pause_after=$((files / 3))
 # The binary itself in the background (not the shell function), so that $! is its pid and SIGKILL hits it.
 # shellcheck disable=SC2086
-CABINET_MIGRATE_TEST_PAUSE_AFTER=$pause_after "$CABINET_BIN" migrate --from "$data" $cluster_args \
+TMPDIR="$work/tmp" CABINET_MIGRATE_TEST_PAUSE_AFTER=$pause_after "$CABINET_BIN" migrate --from "$data" $cluster_args \
     >"$work/run1.out" 2>"$work/run1.err" &
 migrate_pid=$!
 paused=
@@ -82,6 +84,7 @@ wait "$migrate_pid" || status=$?
 migrate_pid=
 [[ "$status" == 137 ]] || fail "the first run was not killed (exit $status)"
 grep -q "^migrated" "$work/run1.out" && fail "the first run finished although it was killed"
+echo "the first run paused after $pause_after of $files files and was killed (SIGKILL)"
 
 summary_number() { # FILE REGEX: the number the summary's regex group 1 captures
     sed -nE "s/$2/\\1/p" "$1" | head -n 1
