@@ -106,6 +106,13 @@ def check_project(checks: Checks, node: str, client, project: str, want: dict, l
         status, body = http_get(links[fid])
         checks.equal(f"{where}: download link of file {fid}", (status, sha256(body)), (200, want["contents"][str(fid)]))
 
+    if node == "proxy":
+        for fid, path in want["embedded_links"].items():
+            status, body = http_get(client.config.base_url + path)
+            got = (status, sha256(body))
+            what = f"{where}: the embedded server's download link of file {fid}"
+            checks.equal(what, got, (200, want["contents"][fid]))
+
     groups = client.iam.groups.list(all=True)
     checks.equal(f"{where}: groups", [g.dump(camel_case=True) for g in groups], want["groups"])
     checks.equal(

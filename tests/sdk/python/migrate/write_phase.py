@@ -174,6 +174,13 @@ def record(client, made: dict) -> dict:
             "first": [f["id"] for f in first["items"]],
             "rest": follow(client, flt, cursor, CURSOR_PAGE),
         }
+    # Download links the embedded server signed (extended expiration: an hour), without its address: the
+    # migrated secret and key ring must make them good on a proxy node.
+    base = client.config.base_url
+    signed = [int(k) for k in list(made["contents"])[:5]]
+    links = client.files.retrieve_download_urls(id=signed, extended_expiration=True)
+    assert all(links[k].startswith(base + "/") for k in signed), links
+    entry["embedded_links"] = {str(k): links[k][len(base) :] for k in signed}
     entry["groups"] = [g.dump(camel_case=True) for g in client.iam.groups.list(all=True)]
     entry["categories"] = [c.dump(camel_case=True) for c in client.iam.security_categories.list(limit=None)]
     return entry
