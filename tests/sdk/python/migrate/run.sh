@@ -22,6 +22,9 @@ if [[ "${CABINET_SERVE_ARGS:-}" != *--metadata* || "${CABINET_SERVE_ARGS:-}" != 
     exit 2
 fi
 cluster_args="$CABINET_SERVE_ARGS"
+# Each phase says where its servers keep things (the write phase: the embedded default; the read phase:
+# CABINET_SERVE_ARGS, and the transfer mode per node), and authenticates with its own service token.
+unset CABINET_METADATA CABINET_CONTENT CABINET_CONTENT_TRANSFER CABINET_SDK_ACCESS CABINET_CONFIG
 
 # The SDK suite's virtualenv, made as tests/sdk/python/run.sh makes it.
 venv="$suite/.venv"
