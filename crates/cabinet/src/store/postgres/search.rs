@@ -28,6 +28,7 @@ use super::filter_sql::PgFilter;
 use super::query::project_of;
 use super::{pg_err, PgStore};
 use crate::domain::{FileFilter, FileRecord, ProjectName};
+use crate::store::filter_sql::prefix_end;
 use crate::store::name_search::{
     distance_within, tier_of, Query, SearchPlan, Tier, Word, MAX_TERM_CHARS, TYPO_WORDS,
 };
@@ -269,7 +270,7 @@ impl Search<'_> {
             typos: vec![],
         };
         for (i, w) in self.query.words.iter().enumerate() {
-            let end = format!("{}\u{10FFFF}", w.text);
+            let end = prefix_end(&w.text);
             let bound = (MAX_ALTERNATIVES + 1) as i64;
             let mut prefixed: Vec<String> = self
                 .client
