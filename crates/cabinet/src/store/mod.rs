@@ -4,9 +4,11 @@
 
 pub mod backend;
 mod batch;
+pub mod datasets;
 mod error;
 pub mod iam;
 pub mod ids;
+pub mod labels;
 pub mod name_search;
 pub mod postgres;
 pub mod sqlite;
