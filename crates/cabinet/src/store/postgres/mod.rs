@@ -15,6 +15,7 @@ mod files;
 mod filter_sql;
 mod iam;
 pub mod import;
+mod import_datasets;
 mod labels;
 mod metadata;
 pub mod migrate;

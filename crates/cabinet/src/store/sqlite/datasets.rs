@@ -15,14 +15,14 @@ use crate::store::datasets::{
 };
 use crate::store::StoreError;
 
-const COLUMNS: &str =
+pub(super) const COLUMNS: &str =
     "id, external_id, name, description, metadata, write_protected, created_time, last_updated_time";
 
 fn metadata_json(m: &BTreeMap<String, String>) -> Result<String, StoreError> {
     serde_json::to_string(m).map_err(|e| StoreError::internal("data_sets.metadata", e))
 }
 
-type RawRow = (
+pub(super) type RawRow = (
     i64,
     Option<String>,
     Option<String>,
@@ -33,7 +33,7 @@ type RawRow = (
     i64,
 );
 
-fn raw_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
+pub(super) fn raw_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -46,7 +46,7 @@ fn raw_row(r: &Row<'_>) -> rusqlite::Result<RawRow> {
     ))
 }
 
-fn decode(
+pub(super) fn decode(
     (
         id,
         external_id,

@@ -11,9 +11,9 @@ use crate::domain::Identifier;
 use crate::store::labels::{Label, LabelStore, NewLabel};
 use crate::store::StoreError;
 
-const COLUMNS: &str = "seq, external_id, name, description, data_set_id, created_time";
+pub(super) const COLUMNS: &str = "seq, external_id, name, description, data_set_id, created_time";
 
-fn label(r: &Row<'_>) -> rusqlite::Result<Label> {
+pub(super) fn label(r: &Row<'_>) -> rusqlite::Result<Label> {
     Ok(Label {
         seq: r.get(0)?,
         label: NewLabel {
