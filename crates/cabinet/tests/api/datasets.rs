@@ -622,6 +622,36 @@ async fn datasets_acl_and_write_protection() {
         post("owner-token", "/files/update", move_in).await.status,
         StatusCode::OK
     );
+    // Upload calls on files in a write-protected data set need OWNER too.
+    let link = json!({"items": [{"externalId": "o1"}]});
+    let r = post("writer-token", "/files/uploadlink", link.clone()).await;
+    assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
+    let r = post(
+        "writer-token",
+        "/files/multiuploadlink?parts=2",
+        link.clone(),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
+    let r = post("owner-token", "/files/uploadlink", link).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let r = post(
+        "writer-token",
+        "/files/initmultipartupload?parts=2",
+        file("m0", locked),
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
+    let r = post(
+        "owner-token",
+        "/files/initmultipartupload?parts=2",
+        file("m1", locked),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let complete = json!({"externalId": "m1", "uploadId": r.body["uploadId"]});
+    let r = post("writer-token", "/files/completemultipartupload", complete).await;
+    assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
     let del = json!({"items": [{"externalId": "o1"}]});
     assert_eq!(
         post("writer-token", "/files/delete", del.clone())
