@@ -1,9 +1,11 @@
 """``datasetsAcl`` and ``labelsAcl`` through the SDK: an owner (datasetsAcl READ/WRITE/OWNER on ``all``), a
-writer (READ/WRITE, no OWNER) and a reader scoped by ``idScope`` to data set 1, all with ``filesAcl`` on
+writer (READ/WRITE, no OWNER) and a reader scoped by ``idScope`` to one data set, all with ``filesAcl`` on
 ``all``. Only the owner writes files into a write-protected data set or updates it; the scoped reader sees
-only data set 1; ``verify_capabilities`` finds the data set capabilities as the SDK spells them.
+only that one; ``verify_capabilities`` finds the data set capabilities as the SDK spells them.
 
-The server is this module's own, started with a configuration file.
+The server is this module's own, started with a configuration file; it is started twice, because the
+reader's scope names the id the first run gave the data set (ids come from a shared sequence when the
+suite runs on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ capabilities = [{{ datasetsAcl = {{ actions = ["READ", "WRITE"], scope = {{ all 
 [[project.group]]
 name = "readers"
 capabilities = [
-  {{ datasetsAcl = {{ actions = ["READ"], scope = {{ idScope = {{ ids = [1] }} }} }} }},
-  {{ labelsAcl = {{ actions = ["READ"], scope = {{ datasetScope = {{ ids = [1] }} }} }} }},
+  {{ datasetsAcl = {{ actions = ["READ"], scope = {{ idScope = {{ ids = [{scoped}] }} }} }} }},
+  {{ labelsAcl = {{ actions = ["READ"], scope = {{ datasetScope = {{ ids = [{scoped}] }} }} }} }},
 ]
 
 [[project.service_token]]
@@ -75,23 +77,31 @@ def sha256_hex(token: str) -> str:
 def clients(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("cabinet-datasets-access")
     config = tmp / "cabinet.toml"
-    config.write_text(
-        CONFIG.format(
-            project=PROJECT,
-            owner=sha256_hex(OWNER_TOKEN),
-            writer=sha256_hex(WRITER_TOKEN),
-            reader=sha256_hex(READER_TOKEN),
+
+    def start(scoped: int):
+        config.write_text(
+            CONFIG.format(
+                project=PROJECT,
+                owner=sha256_hex(OWNER_TOKEN),
+                writer=sha256_hex(WRITER_TOKEN),
+                reader=sha256_hex(READER_TOKEN),
+                scoped=scoped,
+            )
         )
-    )
-    srv = start_server(tmp / "data", tmp, name="datasets-access", args=("--config", str(config)))
+        return start_server(tmp / "data", tmp, name="datasets-access", args=("--config", str(config)))
+
+    srv = start(scoped=1)
+    try:
+        sets = make_client(srv.base_url, PROJECT, OWNER_TOKEN).data_sets.create(
+            [DataSetWrite(external_id="open"), DataSetWrite(external_id="locked", write_protected=True)]
+        )
+    finally:
+        stop_server(srv)
+    srv = start(scoped=sets[0].id)
     try:
         owner = make_client(srv.base_url, PROJECT, OWNER_TOKEN)
         writer = make_client(srv.base_url, PROJECT, WRITER_TOKEN)
         reader = make_client(srv.base_url, PROJECT, READER_TOKEN)
-        sets = owner.data_sets.create(
-            [DataSetWrite(external_id="open"), DataSetWrite(external_id="locked", write_protected=True)]
-        )
-        assert sets[0].id == 1, "the readers' idScope names data set 1"
         yield owner, writer, reader, sets
     finally:
         stop_server(srv)
@@ -152,6 +162,7 @@ def test_verify_capabilities_finds_the_data_set_capabilities(clients) -> None:
     assert owner.iam.verify_capabilities(
         [DataSetsAcl([DataSetsAcl.Action.Owner], DataSetsAcl.Scope.All()), LabelsAcl([LabelsAcl.Action.Write], LabelsAcl.Scope.All())]
     ) == []
-    assert reader.iam.verify_capabilities([DataSetsAcl([DataSetsAcl.Action.Read], DataSetsAcl.Scope.ID([1]))]) == []
-    missing = reader.iam.verify_capabilities([DataSetsAcl([DataSetsAcl.Action.Read], DataSetsAcl.Scope.ID([2]))])
+    scoped, other = clients[3][0].id, clients[3][1].id
+    assert reader.iam.verify_capabilities([DataSetsAcl([DataSetsAcl.Action.Read], DataSetsAcl.Scope.ID([scoped]))]) == []
+    missing = reader.iam.verify_capabilities([DataSetsAcl([DataSetsAcl.Action.Read], DataSetsAcl.Scope.ID([other]))])
     assert missing != []
