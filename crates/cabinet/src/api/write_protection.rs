@@ -65,7 +65,11 @@ pub async fn require_owner_of_files(
     if matches!(principal, Principal::Open) {
         return Ok(());
     }
-    let files = app.meta.retrieve(project, targets, true).await?;
+    let files = if targets.is_empty() {
+        Vec::new()
+    } else {
+        app.meta.retrieve(project, targets, true).await?
+    };
     let current = files.iter().filter_map(|f| f.data_set_id);
     require_owner(app, principal, project, current.chain(more)).await
 }
