@@ -24,6 +24,8 @@ use crate::signing::live::{LiveKeys, CHECK_INTERVAL};
 use crate::signing::store::{FileKeyRingStore, KeyRingStore};
 use crate::signing::{legacy_key, UrlSigner};
 use crate::store::backend::MetadataBackend;
+use crate::store::datasets::DataSetStore;
+use crate::store::labels::LabelStore;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::SqliteStore;
 use crate::store::MetadataStore;
@@ -152,14 +154,18 @@ impl Application {
         );
         // One store serves files, projects and IAM objects: on PostgreSQL every node of a deployment
         // shares it (its migrations ran when it was opened, under the database's advisory lock).
-        let (meta, iam): (Arc<dyn MetadataStore>, Arc<dyn crate::store::iam::IamStore>) = match pg {
+        let (meta, iam): (Arc<dyn MetadataStore>, Arc<dyn crate::store::iam::IamStore>);
+        let (data_sets, labels): (Arc<dyn DataSetStore>, Arc<dyn LabelStore>);
+        match pg {
             None => {
                 let store = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
-                (Arc::new(store.clone()), Arc::new(store))
+                (meta, iam) = (Arc::new(store.clone()), Arc::new(store.clone()));
+                (data_sets, labels) = (Arc::new(store.clone()), Arc::new(store));
             }
             Some(store) => {
                 tracing::info!(metadata = %config.metadata, "metadata in PostgreSQL");
-                (Arc::new(store.clone()), Arc::new(store))
+                (meta, iam) = (Arc::new(store.clone()), Arc::new(store.clone()));
+                (data_sets, labels) = (Arc::new(store.clone()), Arc::new(store));
             }
         };
         let mut direct = None;
@@ -216,6 +222,8 @@ impl Application {
             transfers: TransferSlots::new(config.guards.max_uploads, config.guards.max_downloads),
             access,
             iam,
+            data_sets,
+            labels,
             groups,
             direct,
         };

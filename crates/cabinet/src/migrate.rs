@@ -3,7 +3,8 @@
 //!
 //! What is copied: every project, every file row with its id, externalId, every field, its times and its
 //! seq (listing order, and what cursors hold), the content of every uploaded file, and the stored groups
-//! and security categories with their ids (files refer to category ids). Upload sessions are not: a file
+//! and security categories with their ids (files refer to category ids), data sets with their ids and label
+//! definitions with their positions. Upload sessions are not: a file
 //! whose upload never completed arrives without content, as it was.
 //!
 //! How it stays correct when interrupted (a SIGKILL at any moment) and run again:
@@ -12,7 +13,7 @@
 //!   one transaction with its record in `migration_progress`;
 //! - a file whose record matches the source (same content key, same lastUpdatedTime) is skipped; any
 //!   other is copied again, its row replaced where an earlier run left one;
-//! - groups and categories are inserted by id, leaving ids already there.
+//! - groups, categories, data sets and labels are inserted by id, leaving ids already there.
 //!
 //! Shared state: the data directory's root secret and URL key ring move into the database (unless it has
 //! its own already), so URLs signed and cursors written by the embedded server stay good on every node
@@ -193,6 +194,12 @@ pub async fn run(options: &MigrateOptions) -> anyhow::Result<Summary> {
     let groups = export.groups()?;
     target
         .import_groups(&groups, export.last_handed_out("iam_groups")?)
+        .await?;
+    target
+        .import_data_sets(&export.data_sets()?, export.last_handed_out("data_sets")?)
+        .await?;
+    target
+        .import_labels(&export.labels()?, export.last_handed_out("labels")?)
         .await?;
 
     let spool = std::env::temp_dir().join(format!("cabinet-migrate-{}", std::process::id()));

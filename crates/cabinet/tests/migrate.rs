@@ -24,7 +24,9 @@ use cabinet::blob::local::LocalBlobs;
 use cabinet::blob::s3::S3Blobs;
 use cabinet::blob::BlobStore;
 use cabinet::domain::{FileSpec, Identifier, ProjectName};
+use cabinet::store::datasets::DataSetStore;
 use cabinet::store::iam::{CategoryPage, IamStore};
+use cabinet::store::labels::LabelStore;
 use cabinet::store::postgres::{PgOptions, PgStore};
 use cabinet::store::sqlite::export::SqliteExport;
 use cabinet::store::NewSession;
@@ -113,6 +115,36 @@ async fn fill(server: &Server) {
         json!({"items": [{"name": "secret"}]}),
     )
     .await;
+    for project in [MAIN, SECOND] {
+        post(
+            server,
+            project,
+            "/datasets",
+            json!({"items": [
+                {"externalId": "plant", "name": "Plant", "metadata": {"k": "v"}, "writeProtected": true},
+                {"description": "no externalId"}
+            ]}),
+        )
+        .await;
+        post(
+            server,
+            project,
+            "/labels",
+            json!({"items": [
+                {"externalId": "label-a", "name": "A", "dataSetId": 1},
+                {"externalId": "gone", "name": "G"},
+                {"externalId": "label-b", "name": "B", "description": "b"}
+            ]}),
+        )
+        .await;
+        post(
+            server,
+            project,
+            "/labels/delete",
+            json!({"items": [{"externalId": "gone"}]}),
+        )
+        .await;
+    }
 
     for i in 0..SMALL_FILES {
         let mut spec = json!({
@@ -457,6 +489,35 @@ async fn a_data_directory_moves_whole_through_an_interruption() {
         .await
         .unwrap();
     assert!(new_category[0].id > last_category, "{new_category:?}");
+
+    // Data sets and labels, with their ids and positions; neither is handed out again.
+    for project in [MAIN, SECOND] {
+        let want = sqlite.scan_data_sets(project, 0, 1000).await.unwrap();
+        assert_eq!(want.len(), 2);
+        assert_eq!(target.scan_data_sets(project, 0, 1000).await.unwrap(), want);
+        let want = sqlite.scan_labels(project, 0, 1000).await.unwrap();
+        assert_eq!(want.len(), 2);
+        assert_eq!(target.scan_labels(project, 0, 1000).await.unwrap(), want);
+    }
+    let made = target
+        .create_data_sets(MAIN, vec![Default::default()], 1)
+        .await
+        .unwrap();
+    assert!(made[0].id > export.last_handed_out("data_sets").unwrap());
+    let made = target
+        .create_labels(
+            MAIN,
+            vec![cabinet::store::labels::NewLabel {
+                external_id: "new".into(),
+                name: "n".into(),
+                description: None,
+                data_set_id: None,
+            }],
+            1,
+        )
+        .await
+        .unwrap();
+    assert!(made[0].seq > export.last_handed_out("labels").unwrap());
 
     // A file created on the cluster gets an id (and seq) no migrated file has or ever had.
     let counter = export.id_counter().unwrap();

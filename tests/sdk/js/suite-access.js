@@ -60,6 +60,8 @@ function configText({ idp, projects }) {
     'capabilities = [',
     '  { filesAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },',
     '  { securityCategoriesAcl = { actions = ["MEMBEROF"], scope = { all = {} } } },',
+    '  { datasetsAcl = { actions = ["READ", "WRITE", "OWNER"], scope = { all = {} } } },',
+    '  { labelsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },',
     ']',
   ].join('\n');
   return projects

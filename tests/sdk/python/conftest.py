@@ -177,7 +177,14 @@ def project() -> str:
 
 # Modules that start servers with their own access configuration: they test access control itself, the
 # same way whatever the suite's mode, so they run in the open-mode pass only.
-OWN_ACCESS_MODULES = {"test_access", "test_oidc", "test_dataset_scope", "test_iam", "test_security_categories"}
+OWN_ACCESS_MODULES = {
+    "test_access",
+    "test_oidc",
+    "test_dataset_scope",
+    "test_iam",
+    "test_security_categories",
+    "test_datasets_access",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

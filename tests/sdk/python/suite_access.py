@@ -48,7 +48,7 @@ class SuiteAccess:
         self.config_path: Path | None = None
 
     def write_config(self, path: Path) -> Path:
-        """The server's configuration: every pool project trusts the IdP; its group grants the files ACLs."""
+        """The server's configuration: every pool project trusts the IdP; its group grants the files, data sets and labels ACLs."""
         oidc = (
             f'oidc = {{ jwks_url = "{self.idp.jwks_url}", issuer = "{self.idp.issuer}", '
             f'audience = "{AUDIENCE}", access_claims = ["groups"] }}'
@@ -57,6 +57,8 @@ class SuiteAccess:
             'capabilities = [\n'
             '  { filesAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },\n'
             '  { securityCategoriesAcl = { actions = ["MEMBEROF"], scope = { all = {} } } },\n'
+            '  { datasetsAcl = { actions = ["READ", "WRITE", "OWNER"], scope = { all = {} } } },\n'
+            '  { labelsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },\n'
             ']'
         )
         blocks = [

@@ -508,7 +508,6 @@ def test_get_files_unsupported_parameters(corpus):
         {"rootAssetIds": "[1]"},
         {"assetSubtreeIds": "[1]"},
         {"assetSubtreeExternalIds": '["root"]'},
-        {"dataSetIds": '[{"externalId":"ds"}]'},
     ):
         with pytest.raises(CogniteAPIError) as excinfo:
             api_get(corpus.client, "/files", params)
@@ -547,8 +546,6 @@ def test_get_files_malformed_parameters(client, params, field):
         ({"asset_subtree_ids": [1]}, "assetSubtreeIds"),
         ({"asset_subtree_external_ids": ["root"]}, "assetSubtreeIds"),
         ({"asset_external_ids": ["pump-1"]}, "assetExternalIds"),
-        ({"data_set_external_ids": ["ds"]}, "dataSetIds"),
-        ({"data_set_ids": [100], "data_set_external_ids": ["ds"]}, "dataSetIds"),
     ],
 )
 def test_filter_not_supported_yet(client, kwargs, field):
@@ -566,7 +563,6 @@ def test_filter_not_supported_yet_on_search_and_aggregate(client):
     for flt in (
         FileMetadataFilter(asset_subtree_ids=[{"id": 1}]),
         FileMetadataFilter(asset_external_ids=["pump-1"]),
-        FileMetadataFilter(data_set_ids=[{"externalId": "ds"}]),
         {"rootAssetIds": [{"id": 1}]},
     ):
         with pytest.raises(CogniteAPIError) as excinfo:

@@ -10,6 +10,7 @@ pub mod model;
 pub mod page;
 mod routes;
 pub mod transfers;
+mod write_protection;
 
 use std::sync::Arc;
 
@@ -60,6 +61,10 @@ pub struct AppState {
     pub access: Option<Arc<crate::auth::AccessConfig>>,
     /// Groups and security categories created through the API.
     pub iam: Arc<dyn crate::store::iam::IamStore>,
+    /// Data sets.
+    pub data_sets: Arc<dyn crate::store::datasets::DataSetStore>,
+    /// Label definitions.
+    pub labels: Arc<dyn crate::store::labels::LabelStore>,
     /// The configured access plus the stored groups, as authentication reads them; `None` in open mode.
     pub groups: Option<Arc<crate::auth::directory::GroupDirectory>>,
     /// Direct transfer (presigned S3 URLs); `None` when content passes through cabinet.
@@ -145,8 +150,28 @@ pub fn router(state: AppState) -> Router {
             post(routes::security_categories::delete_security_categories),
         );
 
+    let data_sets = Router::new()
+        .route("/datasets", post(routes::datasets::create_data_sets))
+        .route(
+            "/datasets/byids",
+            post(routes::datasets::retrieve_data_sets),
+        )
+        .route("/datasets/list", post(routes::datasets::list_data_sets))
+        .route(
+            "/datasets/aggregate",
+            post(routes::datasets::aggregate_data_sets),
+        )
+        .route("/datasets/update", post(routes::datasets::update_data_sets))
+        .route("/labels", post(routes::labels::create_labels))
+        .route("/labels/list", post(routes::labels::list_labels))
+        .route("/labels/byids", post(routes::labels::retrieve_labels))
+        .route("/labels/delete", post(routes::labels::delete_labels));
+
     let api = Router::new()
-        .nest("/api/v1/projects/{project}", files.merge(iam))
+        .nest(
+            "/api/v1/projects/{project}",
+            files.merge(iam).merge(data_sets),
+        )
         .route(
             "/api/v1/projects/{project}",
             get(routes::project::get_project),

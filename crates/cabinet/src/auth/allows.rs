@@ -15,6 +15,9 @@ pub enum ScopeNeed<'a> {
     All,
     /// `all`, or an `idscope` (any casing) listing every one of these ids.
     Ids(&'a [i64]),
+    /// `all`, or a `datasetScope` (any casing) listing this data set (`None`: a resource in no data
+    /// set, which only `all` covers), as `labelsAcl` scopes label definitions.
+    DataSet(Option<i64>),
 }
 
 impl Principal {
@@ -46,6 +49,10 @@ fn covers(capability: &Capability, need: ScopeNeed<'_>) -> bool {
             }
             let listed = scope_ids(capability);
             ids.iter().all(|id| listed.contains(id))
+        }
+        ScopeNeed::DataSet(data_set) => {
+            capability.scope.eq_ignore_ascii_case("datasetscope")
+                && data_set.is_some_and(|id| scope_ids(capability).contains(&id))
         }
     }
 }

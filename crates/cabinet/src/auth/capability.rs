@@ -169,7 +169,10 @@ impl Capability {
 
     /// Whether cabinet enforces this ACL (the others are kept and echoed, and grant nothing yet).
     pub fn is_enforced(&self) -> bool {
-        self.acl == "filesAcl" || self.acl == super::categories::ACL
+        self.acl == "filesAcl"
+            || self.acl == super::categories::ACL
+            || self.acl == "datasetsAcl"
+            || self.acl == "labelsAcl"
     }
 }
 

@@ -392,21 +392,26 @@ fn data_set_ids(v: &Value) -> Result<Vec<i64>, Invalid> {
     let arr = v
         .as_array()
         .ok_or_else(|| Invalid::new("dataSetIds", "must be an array of {\"id\": n}"))?;
-    let plain: Vec<Value> =
-        arr.iter()
-            .enumerate()
-            .map(|(i, item)| {
-                match item {
-            Value::Object(o) if o.len() == 1 && o.contains_key("id") => Ok(o["id"].clone()),
-            Value::Object(o) if o.contains_key("externalId") => Err(unsupported(
-                &format!("dataSetIds[{i}].externalId"),
-                "cabinet has no data set registry to resolve data set externalIds; use {\"id\": n}",
-            )),
-            Value::Number(_) => Ok(item.clone()),
-            _ => Err(Invalid::new(format!("dataSetIds[{i}]"), "must be {\"id\": n}")),
-        }
-            })
-            .collect::<Result<_, _>>()?;
+    let plain: Vec<Value> = arr
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            match item {
+                Value::Object(o) if o.len() == 1 && o.contains_key("id") => Ok(o["id"].clone()),
+                // The API resolves `{"externalId"}` items into ids before parsing (api/routes/data_set_refs.rs);
+                // one left here had other keys beside it.
+                Value::Object(o) if o.contains_key("externalId") => Err(Invalid::new(
+                    format!("dataSetIds[{i}].externalId"),
+                    "must be {\"externalId\": \"…\"} alone",
+                )),
+                Value::Number(_) => Ok(item.clone()),
+                _ => Err(Invalid::new(
+                    format!("dataSetIds[{i}]"),
+                    "must be {\"id\": n}",
+                )),
+            }
+        })
+        .collect::<Result<_, _>>()?;
     ids("dataSetIds", &Value::Array(plain), 0)
 }
 

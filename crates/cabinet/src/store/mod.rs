@@ -4,10 +4,12 @@
 
 pub mod backend;
 mod batch;
+pub mod datasets;
 mod error;
 mod filter_sql;
 pub mod iam;
 pub mod ids;
+pub mod labels;
 pub mod name_search;
 pub mod postgres;
 mod query;

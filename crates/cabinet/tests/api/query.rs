@@ -128,10 +128,6 @@ async fn filters_that_need_other_resources_are_refused_with_a_reason() {
             json!({"assetSubtreeIds": [{"externalId": "a"}]}),
             "filter.assetSubtreeIds",
         ),
-        (
-            json!({"dataSetIds": [{"externalId": "ds"}]}),
-            "filter.dataSetIds[0].externalId",
-        ),
     ] {
         for path in ["/files/list", "/files/aggregate", "/files/search"] {
             let e = assert_error(&app.post(path, json!({"filter": filter})).await, 400);

@@ -27,7 +27,9 @@ pub async fn aggregate_files(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<AggregateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    let mut raw = body.filter.unwrap_or_default();
+    super::data_set_refs::resolve_in_filter(&app, &project, &mut raw).await?;
+    let mut filter = FileFilter::from_json(&raw)?;
     narrow_to_readable(&principal, &project, &mut filter);
     let count = app.meta.count(&project, &filter).await?;
     Ok(Json(json!({ "items": [{ "count": count }] })))

@@ -10,10 +10,11 @@ use crate::api::access::access_for;
 use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, CdfQuery, UrlBase};
 use crate::api::model::{FileView, FileWrite};
+use crate::api::write_protection::require_owner_of_files;
 use crate::api::AppState;
 use crate::auth::{FilesAction, Principal};
 use crate::clock::now_ms;
-use crate::domain::{FileSpec, ProjectName};
+use crate::domain::{FileSpec, Identifier, ProjectName};
 
 /// Creates the file (201) with `uploaded: false` and an `uploadUrl`. With `overwrite=true` and an
 /// existing externalId, that file's fields are replaced; its content stays until the new upload lands.
@@ -27,6 +28,11 @@ pub async fn create_file(
     CdfJson(body): CdfJson<FileWrite>,
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
     let spec = FileSpec::try_from(body)?;
+    let replaced: Vec<Identifier> = match (&spec.external_id, query.overwrite) {
+        (Some(x), true) => vec![Identifier::ExternalId(x.clone())],
+        _ => Vec::new(),
+    };
+    require_owner_of_files(&app, &principal, &project, &replaced, spec.data_set_id).await?;
     app.check_room(0)?;
     let session = new_session(None);
     let file = app

@@ -8,6 +8,7 @@ use crate::api::access::access_for;
 use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
 use crate::api::model::{check_identifiers, IdentifierItems};
+use crate::api::write_protection::require_owner_of_files;
 use crate::api::AppState;
 use crate::auth::{FilesAction, Principal};
 use crate::domain::{Identifier, ProjectName, MAX_ITEMS};
@@ -33,6 +34,7 @@ pub async fn delete_files(
         )));
     }
     let ignore_unknown = body.ignore_unknown_ids.unwrap_or(false);
+    require_owner_of_files(&app, &principal, &project, &body.items, None).await?;
     let scope = access_for(&principal, &project, FilesAction::Write);
     let deleted = match app
         .meta

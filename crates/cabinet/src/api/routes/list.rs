@@ -43,7 +43,8 @@ pub async fn list_files(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<ListBody>,
 ) -> Result<FilesJson, ApiError> {
-    let raw = body.filter.unwrap_or_default();
+    let mut raw = body.filter.unwrap_or_default();
+    super::data_set_refs::resolve_in_filter(&app, &project, &mut raw).await?;
     let mut filter = FileFilter::from_json(&raw)?;
     narrow_to_readable(&principal, &project, &mut filter);
     let fingerprint = Value::Object(raw).to_string();
@@ -64,8 +65,9 @@ pub async fn list_files_get(
     State(app): State<AppState>,
     project: ProjectName,
     Extension(principal): Extension<Principal>,
-    CdfQuery(query): CdfQuery<ListQuery>,
+    CdfQuery(mut query): CdfQuery<ListQuery>,
 ) -> Result<FilesJson, ApiError> {
+    super::data_set_refs::resolve_in_query(&app, &project, &mut query.filter).await?;
     let mut filter = FileFilter::from_query(&query.filter)?;
     narrow_to_readable(&principal, &project, &mut filter);
     let fingerprint = serde_json::to_string(&query.filter).unwrap_or_default();

@@ -13,6 +13,7 @@ use crate::api::access::{access_for, retrieve_covered};
 use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, CdfQuery, UrlBase};
 use crate::api::model::{check_identifiers, FileView, FileWrite, IdentifierList, Items};
+use crate::api::write_protection::{require_owner, require_owner_of_files};
 use crate::api::AppState;
 use crate::auth::{FilesAction, Principal};
 use crate::blob::BlobError;
@@ -42,6 +43,11 @@ pub async fn init_multipart_upload(
 ) -> Result<(StatusCode, Json<FileView>), ApiError> {
     let parts = check_parts(query.parts)?;
     let spec = FileSpec::try_from(body)?;
+    let replaced: Vec<Identifier> = match (&spec.external_id, query.overwrite) {
+        (Some(x), true) => vec![Identifier::ExternalId(x.clone())],
+        _ => Vec::new(),
+    };
+    require_owner_of_files(&app, &principal, &project, &replaced, spec.data_set_id).await?;
     app.check_room(0)?;
     let session = new_session(Some(parts));
     let file = app
@@ -74,6 +80,7 @@ pub async fn create_multipart_upload_link(
 ) -> Result<(StatusCode, Json<Items<FileView>>), ApiError> {
     let parts = check_parts(query.parts)?;
     check_identifiers(&body.items, 1, 1)?;
+    require_owner_of_files(&app, &principal, &project, &body.items, None).await?;
     app.check_room(0)?;
     let session = new_session(Some(parts));
     let file = app
@@ -133,6 +140,7 @@ pub async fn complete_multipart_upload(
     )
     .await?
     .remove(0);
+    require_owner(&app, &principal, &project, file.data_set_id).await?;
     let session = app
         .meta
         .session(&project, file.id, upload_id)

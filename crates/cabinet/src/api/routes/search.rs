@@ -38,7 +38,9 @@ pub async fn search_files(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<SearchBody>,
 ) -> Result<FilesJson, ApiError> {
-    let mut filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    let mut raw = body.filter.unwrap_or_default();
+    super::data_set_refs::resolve_in_filter(&app, &project, &mut raw).await?;
+    let mut filter = FileFilter::from_json(&raw)?;
     narrow_to_readable(&principal, &project, &mut filter);
     let limit = page_limit(body.limit)?;
     let name = body

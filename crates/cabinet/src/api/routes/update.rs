@@ -11,10 +11,11 @@ use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
 use crate::api::model::check_identifiers;
 use crate::api::page::FilesJson;
+use crate::api::write_protection::require_owner_of_files;
 use crate::api::AppState;
 use crate::auth::{FilesAction, Principal};
 use crate::clock::now_ms;
-use crate::domain::{FileUpdate, Identifier, Invalid, ProjectName, MAX_ITEMS};
+use crate::domain::{FileUpdate, Identifier, Invalid, ProjectName, SetOrNull, MAX_ITEMS};
 
 /// The body: `{"items": [{<identifier>, "update": {…}}, …]}`. Items stay JSON text here: each is parsed
 /// on its own (so that [`FileUpdate::parse`] can name the offending field of the offending item), and
@@ -73,6 +74,14 @@ pub async fn update_files(
     let updates = parse_items(&body.items)?;
     let targets: Vec<Identifier> = updates.iter().map(|u| u.target.clone()).collect();
     check_identifiers(&targets, 1, MAX_ITEMS)?;
+    let moved_into: Vec<i64> = updates
+        .iter()
+        .filter_map(|u| match u.patch.data_set_id {
+            Some(SetOrNull::Set(d)) => Some(d),
+            _ => None,
+        })
+        .collect();
+    require_owner_of_files(&app, &principal, &project, &targets, moved_into).await?;
     let scope = access_for(&principal, &project, FilesAction::Write);
     let files = app
         .meta

@@ -9,6 +9,7 @@ use crate::api::access::access_for;
 use crate::api::error::ApiError;
 use crate::api::extract::{CdfJson, UrlBase};
 use crate::api::model::{check_identifiers, FileView, IdentifierList, Items};
+use crate::api::write_protection::require_owner_of_files;
 use crate::api::AppState;
 use crate::auth::{FilesAction, Principal};
 use crate::domain::ProjectName;
@@ -23,6 +24,7 @@ pub async fn create_upload_link(
     CdfJson(body): CdfJson<IdentifierList>,
 ) -> Result<(StatusCode, Json<Items<FileView>>), ApiError> {
     check_identifiers(&body.items, 1, 1)?;
+    require_owner_of_files(&app, &principal, &project, &body.items, None).await?;
     app.check_room(0)?;
     let session = new_session(None);
     let file = app

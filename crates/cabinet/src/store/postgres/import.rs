@@ -24,7 +24,8 @@ use crate::store::StoreError;
 pub const PROGRESS_TABLE: &str = "migration_progress";
 
 /// Serializes migrations into one database (and their seed adoption).
-const IMPORT_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended('cabinet-migrate', 0))";
+pub(super) const IMPORT_LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended('cabinet-migrate', 0))";
 
 /// What [`PgStore::adopt_id_seed`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,7 +377,7 @@ impl PgStore {
 
 /// Makes the next value of the sequence `sequence` (an SQL expression naming it) at least `next`; never
 /// moves it back.
-async fn advance_sequence(
+pub(super) async fn advance_sequence(
     tx: &deadpool_postgres::Transaction<'_>,
     sequence: &str,
     next: i64,

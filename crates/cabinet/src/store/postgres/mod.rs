@@ -10,10 +10,13 @@
 //! count and search in `query.rs` and `search.rs` (filters translated in `filter_sql.rs`); and [`IamStore`](crate::store::iam::IamStore) in `iam.rs`.
 
 mod cluster;
+mod datasets;
 mod files;
 mod filter_sql;
 mod iam;
 pub mod import;
+mod import_datasets;
+mod labels;
 mod metadata;
 pub mod migrate;
 mod query;

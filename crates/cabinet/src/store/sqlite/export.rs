@@ -12,6 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
 use super::{open_connection, MIGRATIONS};
 use crate::domain::FileRecord;
+use crate::store::datasets::DataSet;
+use crate::store::labels::Label;
 use crate::store::StoreError;
 
 /// A file as the migration copies it: its place in listing order, its project, the record.
@@ -207,6 +209,46 @@ impl SqliteExport {
             .optional()
             .map_err(sql_err)?;
         Ok(value.unwrap_or(0))
+    }
+
+    /// Every data set, by id, with its project.
+    pub fn data_sets(&self) -> Result<Vec<(String, DataSet)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {}, project FROM data_sets ORDER BY id",
+                super::datasets::COLUMNS
+            ))
+            .map_err(sql_err)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((super::datasets::raw_row(r)?, r.get::<_, String>(8)?))
+            })
+            .map_err(sql_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err)?;
+        rows.into_iter()
+            .map(|(raw, project)| Ok((project, super::datasets::decode(raw)?)))
+            .collect()
+    }
+
+    /// Every label definition, in listing order, with its project.
+    pub fn labels(&self) -> Result<Vec<(String, Label)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare(&format!(
+                "SELECT {}, project FROM labels ORDER BY seq",
+                super::labels::COLUMNS
+            ))
+            .map_err(sql_err)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(6)?, super::labels::label(r)?))
+            })
+            .map_err(sql_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err)?;
+        Ok(rows)
     }
 }
 
