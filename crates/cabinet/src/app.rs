@@ -152,14 +152,18 @@ impl Application {
         );
         // One store serves files, projects and IAM objects: on PostgreSQL every node of a deployment
         // shares it (its migrations ran when it was opened, under the database's advisory lock).
-        let (meta, iam): (Arc<dyn MetadataStore>, Arc<dyn crate::store::iam::IamStore>) = match pg {
+        let (meta, iam, assets): (
+            Arc<dyn MetadataStore>,
+            Arc<dyn crate::store::iam::IamStore>,
+            Arc<dyn crate::store::assets::AssetStore>,
+        ) = match pg {
             None => {
                 let store = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
-                (Arc::new(store.clone()), Arc::new(store))
+                (Arc::new(store.clone()), Arc::new(store.clone()), Arc::new(store))
             }
             Some(store) => {
                 tracing::info!(metadata = %config.metadata, "metadata in PostgreSQL");
-                (Arc::new(store.clone()), Arc::new(store))
+                (Arc::new(store.clone()), Arc::new(store.clone()), Arc::new(store))
             }
         };
         let mut direct = None;
@@ -216,6 +220,7 @@ impl Application {
             transfers: TransferSlots::new(config.guards.max_uploads, config.guards.max_downloads),
             access,
             iam,
+            assets,
             groups,
             direct,
         };

@@ -60,6 +60,8 @@ pub struct AppState {
     pub access: Option<Arc<crate::auth::AccessConfig>>,
     /// Groups and security categories created through the API.
     pub iam: Arc<dyn crate::store::iam::IamStore>,
+    /// Assets.
+    pub assets: Arc<dyn crate::store::assets::AssetStore>,
     /// The configured access plus the stored groups, as authentication reads them; `None` in open mode.
     pub groups: Option<Arc<crate::auth::directory::GroupDirectory>>,
     /// Direct transfer (presigned S3 URLs); `None` when content passes through cabinet.
@@ -145,8 +147,23 @@ pub fn router(state: AppState) -> Router {
             post(routes::security_categories::delete_security_categories),
         );
 
+    let asset_list = || {
+        get(routes::assets::list_assets_get)
+            .post(routes::assets::create_assets)
+            .layer(limit(MAX_IDENTIFIERS_BODY))
+    };
+    let assets = Router::new()
+        .route("/assets", asset_list())
+        .route("/assets/", asset_list())
+        .route("/assets/byids", post(routes::assets::retrieve_assets))
+        .route("/assets/list", post(routes::assets::list_assets))
+        .route("/assets/search", post(routes::assets::search_assets))
+        .route("/assets/aggregate", post(routes::assets::aggregate_assets))
+        .route("/assets/update", post(routes::assets::update_assets))
+        .route("/assets/delete", post(routes::assets::delete_assets));
+
     let api = Router::new()
-        .nest("/api/v1/projects/{project}", files.merge(iam))
+        .nest("/api/v1/projects/{project}", files.merge(iam).merge(assets))
         .route(
             "/api/v1/projects/{project}",
             get(routes::project::get_project),

@@ -8,6 +8,7 @@ mod postgres_server;
 mod s3_server;
 
 mod access;
+mod assets;
 mod bounds;
 mod collector;
 mod conditional;

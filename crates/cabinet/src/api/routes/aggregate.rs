@@ -28,6 +28,7 @@ pub async fn aggregate_files(
     CdfJson(body): CdfJson<AggregateBody>,
 ) -> Result<Json<Value>, ApiError> {
     let mut filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    super::assets::resolve_file_asset_refs(&app, &project, &mut filter).await?;
     narrow_to_readable(&principal, &project, &mut filter);
     let count = app.meta.count(&project, &filter).await?;
     Ok(Json(json!({ "items": [{ "count": count }] })))

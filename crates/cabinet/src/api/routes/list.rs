@@ -45,6 +45,7 @@ pub async fn list_files(
 ) -> Result<FilesJson, ApiError> {
     let raw = body.filter.unwrap_or_default();
     let mut filter = FileFilter::from_json(&raw)?;
+    super::assets::resolve_file_asset_refs(&app, &project, &mut filter).await?;
     narrow_to_readable(&principal, &project, &mut filter);
     let fingerprint = Value::Object(raw).to_string();
     list(
@@ -67,6 +68,7 @@ pub async fn list_files_get(
     CdfQuery(query): CdfQuery<ListQuery>,
 ) -> Result<FilesJson, ApiError> {
     let mut filter = FileFilter::from_query(&query.filter)?;
+    super::assets::resolve_file_asset_refs(&app, &project, &mut filter).await?;
     narrow_to_readable(&principal, &project, &mut filter);
     let fingerprint = serde_json::to_string(&query.filter).unwrap_or_default();
     let limit = match query.limit {

@@ -39,6 +39,7 @@ pub async fn search_files(
     CdfJson(body): CdfJson<SearchBody>,
 ) -> Result<FilesJson, ApiError> {
     let mut filter = FileFilter::from_json(&body.filter.unwrap_or_default())?;
+    super::assets::resolve_file_asset_refs(&app, &project, &mut filter).await?;
     narrow_to_readable(&principal, &project, &mut filter);
     let limit = page_limit(body.limit)?;
     let name = body

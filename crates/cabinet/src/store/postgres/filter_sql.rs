@@ -84,6 +84,12 @@ impl PgFilter {
                 f.bind(ids.clone())
             ));
         }
+        for ids in &filter.asset_sets {
+            parts.push(format!(
+                "files.asset_ids && {}::bigint[]",
+                f.bind(ids.clone())
+            ));
+        }
         if let Some(ids) = &filter.data_set_ids {
             parts.push(match ids.is_empty() {
                 true => "false".into(),

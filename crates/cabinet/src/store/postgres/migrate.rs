@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "iam", include_str!("migrations/0002_iam.sql")),
     (3, "cluster", include_str!("migrations/0003_cluster.sql")),
     (4, "queries", include_str!("migrations/0004_queries.sql")),
+    (6, "assets", include_str!("migrations/0006_assets.sql")),
 ];
 
 /// The advisory lock key of the migrations ("cabinet" and 1); locks are per database.
