@@ -809,7 +809,7 @@ impl Where {
         if let Some(prefix) = &f.external_id_prefix {
             let n = self.bind(Arg::Int(prefix.chars().count() as i64));
             let p = self.bind(Arg::Text(prefix.clone()));
-            self.parts.push(format!("substr(external_id, 1, {n}) = {p}"));
+            self.parts.push(format!("substr(external_id, 1, CAST({n} AS INTEGER)) = {p}"));
         }
         for (k, v) in &f.metadata {
             match d {
