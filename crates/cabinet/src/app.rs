@@ -159,11 +159,19 @@ impl Application {
         ) = match pg {
             None => {
                 let store = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
-                (Arc::new(store.clone()), Arc::new(store.clone()), Arc::new(store))
+                (
+                    Arc::new(store.clone()),
+                    Arc::new(store.clone()),
+                    Arc::new(store),
+                )
             }
             Some(store) => {
                 tracing::info!(metadata = %config.metadata, "metadata in PostgreSQL");
-                (Arc::new(store.clone()), Arc::new(store.clone()), Arc::new(store))
+                (
+                    Arc::new(store.clone()),
+                    Arc::new(store.clone()),
+                    Arc::new(store),
+                )
             }
         };
         let mut direct = None;

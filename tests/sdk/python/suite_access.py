@@ -56,6 +56,7 @@ class SuiteAccess:
         capabilities = (
             'capabilities = [\n'
             '  { filesAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },\n'
+            '  { assetsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },\n'
             '  { securityCategoriesAcl = { actions = ["MEMBEROF"], scope = { all = {} } } },\n'
             ']'
         )

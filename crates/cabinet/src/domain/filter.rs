@@ -348,11 +348,15 @@ fn parse(filter: &Map<String, Value>) -> Result<FileFilter, Invalid> {
             "sourceModifiedTime" => f.source_modified_time = Some(time_range(field, value)?),
             "labels" => (f.labels_any, f.labels_all) = labels(value)?,
             "geoLocation" => f.geo_location = Some(geo_filter(value)?),
-            "assetExternalIds" => f.asset_refs.push(AssetRefs::ExternalIds(asset_external_ids(value)?)),
-            "rootAssetIds" => f.asset_refs.push(AssetRefs::Roots(asset_identifiers(field, value)?)),
-            "assetSubtreeIds" => {
-                f.asset_refs.push(AssetRefs::Subtrees(asset_identifiers(field, value)?))
-            }
+            "assetExternalIds" => f
+                .asset_refs
+                .push(AssetRefs::ExternalIds(asset_external_ids(value)?)),
+            "rootAssetIds" => f
+                .asset_refs
+                .push(AssetRefs::Roots(asset_identifiers(field, value)?)),
+            "assetSubtreeIds" => f
+                .asset_refs
+                .push(AssetRefs::Subtrees(asset_identifiers(field, value)?)),
             _ => return Err(Invalid::new(field, "is not a field of the files filter")),
         }
     }
@@ -411,7 +415,12 @@ fn asset_external_ids(v: &Value) -> Result<Vec<String>, Invalid> {
     let arr = v
         .as_array()
         .filter(|a| (1..=MAX_FILTER_IDS).contains(&a.len()))
-        .ok_or_else(|| Invalid::new(field, format!("must be an array of 1 to {MAX_FILTER_IDS} externalIds")))?;
+        .ok_or_else(|| {
+            Invalid::new(
+                field,
+                format!("must be an array of 1 to {MAX_FILTER_IDS} externalIds"),
+            )
+        })?;
     arr.iter()
         .enumerate()
         .map(|(i, x)| {
@@ -731,13 +740,13 @@ mod tests {
     fn unsupported_and_malformed_filters_name_the_field() {
         let cases = [
             (
-                json!({"assetExternalIds": ["a"]}),
-                "filter.assetExternalIds",
+                json!({"assetExternalIds": [""]}),
+                "filter.assetExternalIds[0]",
             ),
-            (json!({"rootAssetIds": [{"id": 1}]}), "filter.rootAssetIds"),
+            (json!({"rootAssetIds": []}), "filter.rootAssetIds"),
             (
-                json!({"assetSubtreeIds": [{"id": 1}]}),
-                "filter.assetSubtreeIds",
+                json!({"assetSubtreeIds": [{"id": 0}]}),
+                "filter.assetSubtreeIds[0].id",
             ),
             (
                 json!({"dataSetIds": [{"externalId": "ds"}]}),
@@ -768,10 +777,18 @@ mod tests {
             let e = parse_json(v.clone()).unwrap_err();
             assert_eq!(e.field, field, "{v}: {e}");
         }
-        assert!(parse_json(json!({"assetExternalIds": ["a"]}))
-            .unwrap_err()
-            .reason
-            .contains("not supported yet"));
+        let refs = parse_json(
+            json!({"assetExternalIds": ["a"], "assetSubtreeIds": [{"externalId": "b"}, 7]}),
+        )
+        .unwrap()
+        .asset_refs;
+        assert_eq!(
+            refs,
+            vec![
+                AssetRefs::ExternalIds(vec!["a".into()]),
+                AssetRefs::Subtrees(vec![Identifier::ExternalId("b".into()), Identifier::Id(7)])
+            ]
+        );
     }
 
     #[test]

@@ -306,7 +306,10 @@ impl AssetFilter {
                 .metadata
                 .iter()
                 .all(|(k, v)| f.metadata.get(k) == Some(v))
-            && self.source.as_ref().is_none_or(|s| f.source.as_ref() == Some(s))
+            && self
+                .source
+                .as_ref()
+                .is_none_or(|s| f.source.as_ref() == Some(s))
             && self
                 .data_set_ids
                 .as_ref()
@@ -371,8 +374,11 @@ pub trait AssetStore: Send + Sync + 'static {
     ) -> Result<Vec<Asset>, AssetError>;
 
     /// The assets named (ids and externalIds), in no particular order; unknown ones are left out.
-    async fn assets_by_refs(&self, project: &str, refs: &[ParentRef])
-        -> Result<Vec<Asset>, AssetError>;
+    async fn assets_by_refs(
+        &self,
+        project: &str,
+        refs: &[ParentRef],
+    ) -> Result<Vec<Asset>, AssetError>;
 
     /// One page of the assets matching `filter`, by id.
     async fn list_assets(
@@ -809,7 +815,9 @@ impl Where {
         if let Some(prefix) = &f.external_id_prefix {
             let n = self.bind(Arg::Int(prefix.chars().count() as i64));
             let p = self.bind(Arg::Text(prefix.clone()));
-            self.parts.push(format!("substr(external_id, 1, CAST({n} AS INTEGER)) = {p}"));
+            self.parts.push(format!(
+                "substr(external_id, 1, CAST({n} AS INTEGER)) = {p}"
+            ));
         }
         for (k, v) in &f.metadata {
             match d {
@@ -820,7 +828,8 @@ impl Where {
                     )));
                     let v = self.bind(Arg::Text(v.clone()));
                     // Values are always strings (the API layer checks), so json_extract compares text.
-                    self.parts.push(format!("json_extract(metadata, {k}) = {v}"));
+                    self.parts
+                        .push(format!("json_extract(metadata, {k}) = {v}"));
                 }
                 Dialect::Postgres => {
                     let k = self.bind(Arg::Text(k.clone()));
@@ -962,7 +971,12 @@ mod tests {
     #[test]
     fn cycles_unknown_parents_and_taken_external_ids_are_refused() {
         assert!(matches!(
-            plan_create(vec![new("a", Some("b")), new("b", Some("a"))], &[], &[1, 2], 0),
+            plan_create(
+                vec![new("a", Some("b")), new("b", Some("a"))],
+                &[],
+                &[1, 2],
+                0
+            ),
             Err(AssetError::Invalid(_))
         ));
         assert!(matches!(
@@ -979,7 +993,12 @@ mod tests {
     #[test]
     fn moves_stay_in_their_root_and_never_below_themselves() {
         let mut t = plan_create(
-            vec![new("a", None), new("b", Some("a")), new("c", Some("b")), new("d", Some("a"))],
+            vec![
+                new("a", None),
+                new("b", Some("a")),
+                new("c", Some("b")),
+                new("d", Some("a")),
+            ],
             &[],
             &[1, 2, 3, 4],
             0,

@@ -72,7 +72,10 @@ async fn list_all(app: &TestApp, path: &str, filter: Value) -> BTreeSet<String> 
     let mut cursor = Value::Null;
     loop {
         let r = app
-            .post(path, json!({"filter": filter, "limit": 37, "cursor": cursor}))
+            .post(
+                path,
+                json!({"filter": filter, "limit": 37, "cursor": cursor}),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
         for item in r.body["items"].as_array().unwrap() {
@@ -146,9 +149,15 @@ async fn a_hierarchy_lists_and_filters_as_brute_force_says() {
         json!({"metadata": {"parity": "1"}, "source": "sap"}),
     )
     .await;
-    assert_eq!(got, names((0..150).filter(|i| i % 2 == 1 && i % 3 == 0), "a"));
+    assert_eq!(
+        got,
+        names((0..150).filter(|i| i % 2 == 1 && i % 3 == 0), "a")
+    );
     let got = list_all(&app, "/assets/list", json!({"externalIdPrefix": "a14"})).await;
-    assert_eq!(got, names([14, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149], "a"));
+    assert_eq!(
+        got,
+        names([14, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149], "a")
+    );
     let got = list_all(&app, "/assets/list", json!({"name": "asset 7"})).await;
     assert_eq!(got, names([7], "a"));
 
@@ -156,7 +165,10 @@ async fn a_hierarchy_lists_and_filters_as_brute_force_says() {
     let mut union = BTreeSet::new();
     for k in 1..=3 {
         let r = app
-            .post("/assets/list", json!({"partition": format!("{k}/3"), "limit": 1000}))
+            .post(
+                "/assets/list",
+                json!({"partition": format!("{k}/3"), "limit": 1000}),
+            )
             .await;
         for item in r.body["items"].as_array().unwrap() {
             assert!(union.insert(item["externalId"].as_str().unwrap().to_string()));
@@ -166,7 +178,10 @@ async fn a_hierarchy_lists_and_filters_as_brute_force_says() {
 
     // Count, and GET with query parameters.
     let r = app
-        .post("/assets/aggregate", json!({"filter": {"assetSubtreeIds": [{"id": id(0)}]}}))
+        .post(
+            "/assets/aggregate",
+            json!({"filter": {"assetSubtreeIds": [{"id": id(0)}]}}),
+        )
         .await;
     assert_eq!(
         r.body["items"][0]["count"],
@@ -212,7 +227,10 @@ async fn a_hierarchy_lists_and_filters_as_brute_force_says() {
 
     // Search by words of the name or description.
     let r = app
-        .post("/assets/search", json!({"search": {"query": "asset 42"}, "limit": 5}))
+        .post(
+            "/assets/search",
+            json!({"search": {"query": "asset 42"}, "limit": 5}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(r.body["items"][0]["externalId"], json!("a42"), "{r:?}");
@@ -257,12 +275,19 @@ async fn files_filter_by_asset_subtree_root_and_external_ids() {
             .await;
         assert_eq!(r.body["items"][0]["count"], json!(want.len()), "{r:?}");
         let r = app
-            .get(&format!("/files?assetSubtreeExternalIds=[\"a{top}\"]&limit=1000"))
+            .get(&format!(
+                "/files?assetSubtreeExternalIds=[\"a{top}\"]&limit=1000"
+            ))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
         assert_eq!(r.body["items"].as_array().unwrap().len(), want.len());
     }
-    let got = list_all(&app, "/files/list", json!({"rootAssetIds": [{"id": id(1)}]})).await;
+    let got = list_all(
+        &app,
+        "/files/list",
+        json!({"rootAssetIds": [{"id": id(1)}]}),
+    )
+    .await;
     assert_eq!(got, files_linked_to(&subtree(&parents, 1)));
     let got = list_all(
         &app,
@@ -284,7 +309,10 @@ async fn files_filter_by_asset_subtree_root_and_external_ids() {
         .collect();
     assert_eq!(got, want);
     let r = app
-        .post("/files/search", json!({"filter": {"assetSubtreeIds": [{"id": id(0)}]}, "limit": 1000}))
+        .post(
+            "/files/search",
+            json!({"filter": {"assetSubtreeIds": [{"id": id(0)}]}, "limit": 1000}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(
@@ -293,7 +321,10 @@ async fn files_filter_by_asset_subtree_root_and_external_ids() {
     );
     // An unknown subtree is a 400 that names it.
     let r = app
-        .post("/files/list", json!({"filter": {"assetSubtreeIds": [{"externalId": "nobody"}]}}))
+        .post(
+            "/files/list",
+            json!({"filter": {"assetSubtreeIds": [{"externalId": "nobody"}]}}),
+        )
         .await;
     let e = assert_error(&r, 400);
     assert_eq!(e["missing"], json!([{"externalId": "nobody"}]));
@@ -307,13 +338,25 @@ async fn writes_check_parents_external_ids_moves_and_children() {
     let id = |i: usize| created[&format!("a{i}")]["id"].as_i64().unwrap();
 
     let r = app
-        .post("/assets", json!({"items": [{"name": "x", "parentExternalId": "nobody"}]}))
+        .post(
+            "/assets",
+            json!({"items": [{"name": "x", "parentExternalId": "nobody"}]}),
+        )
         .await;
-    assert_eq!(assert_error(&r, 400)["missing"], json!([{"externalId": "nobody"}]));
+    assert_eq!(
+        assert_error(&r, 400)["missing"],
+        json!([{"externalId": "nobody"}])
+    );
     let r = app
-        .post("/assets", json!({"items": [{"name": "x", "externalId": "a3"}]}))
+        .post(
+            "/assets",
+            json!({"items": [{"name": "x", "externalId": "a3"}]}),
+        )
         .await;
-    assert_eq!(assert_error(&r, 409)["duplicated"], json!([{"externalId": "a3"}]));
+    assert_eq!(
+        assert_error(&r, 409)["duplicated"],
+        json!([{"externalId": "a3"}])
+    );
     let r = app
         .post(
             "/assets",
@@ -323,7 +366,10 @@ async fn writes_check_parents_external_ids_moves_and_children() {
         .await;
     assert_error(&r, 400);
     let r = app
-        .post("/assets/byids", json!({"items": [{"id": 1_234_567_890_123i64}]}))
+        .post(
+            "/assets/byids",
+            json!({"items": [{"id": 1_234_567_890_123i64}]}),
+        )
         .await;
     assert_error(&r, 400);
     let r = app
@@ -351,7 +397,10 @@ async fn writes_check_parents_external_ids_moves_and_children() {
     assert_eq!(a["metadata"]["k"], json!("v"));
     assert_eq!(a["labels"], json!([{"externalId": "L"}]));
     let r = app
-        .post("/assets/list", json!({"filter": {"labels": {"containsAny": [{"externalId": "L"}]}}}))
+        .post(
+            "/assets/list",
+            json!({"filter": {"labels": {"containsAny": [{"externalId": "L"}]}}}),
+        )
         .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
 
@@ -361,7 +410,11 @@ async fn writes_check_parents_external_ids_moves_and_children() {
         .find(|i| in0.contains(i) && parents[*i].is_some() && subtree(&parents, *i).len() > 1)
         .unwrap_or_else(|| (2..20).find(|i| in0.contains(i)).unwrap());
     let moved = subtree(&parents, mover);
-    if let Some(target) = in0.iter().copied().find(|t| !moved.contains(t) && Some(*t) != parents[mover]) {
+    if let Some(target) = in0
+        .iter()
+        .copied()
+        .find(|t| !moved.contains(t) && Some(*t) != parents[mover])
+    {
         let r = app
             .post(
                 "/assets/update",
@@ -369,8 +422,12 @@ async fn writes_check_parents_external_ids_moves_and_children() {
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{r:?}");
-        let got = list_all(&app, "/assets/list", json!({"assetSubtreeIds": [{"id": id(target)}]}))
-            .await;
+        let got = list_all(
+            &app,
+            "/assets/list",
+            json!({"assetSubtreeIds": [{"id": id(target)}]}),
+        )
+        .await;
         let mut want = parents.to_vec();
         want[mover] = Some(target);
         assert_eq!(got, names(subtree(&want, target), "a"));
@@ -395,20 +452,32 @@ async fn writes_check_parents_external_ids_moves_and_children() {
     assert_error(&r, 400);
 
     // Delete: a parent without recursive is a 400; recursive removes the subtree.
-    let r = app.post("/assets/delete", json!({"items": [{"id": id(1)}]})).await;
+    let r = app
+        .post("/assets/delete", json!({"items": [{"id": id(1)}]}))
+        .await;
     assert_error(&r, 400);
     let r = app
-        .post("/assets/delete", json!({"items": [{"id": id(1)}], "recursive": true}))
+        .post(
+            "/assets/delete",
+            json!({"items": [{"id": id(1)}], "recursive": true}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let left = list_all(&app, "/assets/list", json!({})).await;
-    let r = app.post("/assets/list", json!({"filter": {"root": true}})).await;
+    let r = app
+        .post("/assets/list", json!({"filter": {"root": true}}))
+        .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{r:?}");
     assert!(!left.contains("a1"));
-    let r = app.post("/assets/delete", json!({"items": [{"id": id(1)}]})).await;
+    let r = app
+        .post("/assets/delete", json!({"items": [{"id": id(1)}]}))
+        .await;
     assert_eq!(assert_error(&r, 400)["missing"], json!([{"id": id(1)}]));
     let r = app
-        .post("/assets/delete", json!({"items": [{"id": id(1)}], "ignoreUnknownIds": true}))
+        .post(
+            "/assets/delete",
+            json!({"items": [{"id": id(1)}], "ignoreUnknownIds": true}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
 }

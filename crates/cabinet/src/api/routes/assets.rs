@@ -134,7 +134,10 @@ fn reference(field: &str, v: &Value) -> Result<ParentRef, ApiError> {
             &format!("{field}.externalId"),
             x,
         )?)),
-        _ => Err(bad(field, "must be {\"id\": n} or {\"externalId\": \"...\"}")),
+        _ => Err(bad(
+            field,
+            "must be {\"id\": n} or {\"externalId\": \"...\"}",
+        )),
     }
 }
 
@@ -149,7 +152,11 @@ fn references(field: &str, v: &Value, max: usize) -> Result<Vec<ParentRef>, ApiE
         .collect()
 }
 
-fn optional_text(o: &Map<String, Value>, key: &str, max: usize) -> Result<Option<String>, ApiError> {
+fn optional_text(
+    o: &Map<String, Value>,
+    key: &str,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => text(key, v, max).map(Some),
@@ -214,7 +221,8 @@ fn new_asset(i: usize, v: &Value) -> Result<NewAsset, ApiError> {
             None => None,
             Some(d) => Some(id(&at("dataSetId"), d)?),
         },
-        source: optional_text(o, "source", MAX_SOURCE).map_err(|e| bad(&at("source"), &e.message))?,
+        source: optional_text(o, "source", MAX_SOURCE)
+            .map_err(|e| bad(&at("source"), &e.message))?,
         metadata: match o.get("metadata").filter(|v| !v.is_null()) {
             None => BTreeMap::new(),
             Some(m) => metadata(&at("metadata"), m)?,
@@ -377,8 +385,13 @@ pub async fn retrieve_assets(
             }
         }
     }
-    let items =
-        with_aggregates(&app, &project, &ordered, body.aggregated_properties.as_deref()).await?;
+    let items = with_aggregates(
+        &app,
+        &project,
+        &ordered,
+        body.aggregated_properties.as_deref(),
+    )
+    .await?;
     Ok(Json(json!({ "items": items })))
 }
 
@@ -477,12 +490,7 @@ async fn parse_filter(
                 if !missing.is_empty() {
                     return Err(ApiError::missing(&missing));
                 }
-                f.subtrees = Some(
-                    found
-                        .iter()
-                        .map(|a| (a.id, a.subtree_prefix()))
-                        .collect(),
-                );
+                f.subtrees = Some(found.iter().map(|a| (a.id, a.subtree_prefix())).collect());
             }
             "externalIdPrefix" => f.external_id_prefix = Some(text(field, v, MAX_EXTERNAL_ID)?),
             "metadata" => f.metadata = metadata(field, v)?,
@@ -505,16 +513,21 @@ async fn parse_filter(
                 f.data_set_ids = Some(ids);
             }
             "labels" => {
-                let o = v
-                    .as_object()
-                    .filter(|o| o.len() == 1)
-                    .ok_or_else(|| bad(field, "must be {\"containsAny\": [...]} or {\"containsAll\": [...]}"))?;
+                let o = v.as_object().filter(|o| o.len() == 1).ok_or_else(|| {
+                    bad(
+                        field,
+                        "must be {\"containsAny\": [...]} or {\"containsAll\": [...]}",
+                    )
+                })?;
                 if let Some(l) = o.get("containsAny") {
                     f.labels_any = Some(labels(&format!("{field}.containsAny"), l)?);
                 } else if let Some(l) = o.get("containsAll") {
                     f.labels_all = Some(labels(&format!("{field}.containsAll"), l)?);
                 } else {
-                    return Err(bad(field, "must be {\"containsAny\": [...]} or {\"containsAll\": [...]}"));
+                    return Err(bad(
+                        field,
+                        "must be {\"containsAny\": [...]} or {\"containsAll\": [...]}",
+                    ));
                 }
             }
             "createdTime" => f.created_time = Some(time_range(field, v)?),
@@ -546,7 +559,10 @@ fn partition(raw: Option<&str>) -> Result<Option<(i64, i64)>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
     let parsed = raw.split_once('/').and_then(|(k, n)| {
         let (k, n) = (k.trim().parse::<i64>().ok()?, n.trim().parse::<i64>().ok()?);
-        (1..=10).contains(&n).then_some(()).filter(|_| (1..=n).contains(&k))?;
+        (1..=10)
+            .contains(&n)
+            .then_some(())
+            .filter(|_| (1..=n).contains(&k))?;
         Some((k, n))
     });
     parsed
@@ -648,8 +664,9 @@ pub async fn list_assets_get(
             "name" | "externalIdPrefix" | "source" => Value::String(v.clone()),
             "root" => Value::Bool(v == "true"),
             "parentIds" | "parentExternalIds" | "rootIds" | "assetSubtreeIds" | "metadata"
-            | "dataSetIds" | "labels" => serde_json::from_str(v)
-                .map_err(|_| bad(k, "must be JSON"))?,
+            | "dataSetIds" | "labels" => {
+                serde_json::from_str(v).map_err(|_| bad(k, "must be JSON"))?
+            }
             "assetSubtreeExternalIds" => {
                 let xs: Vec<String> =
                     serde_json::from_str(v).map_err(|_| bad(k, "must be a JSON array"))?;
@@ -667,9 +684,7 @@ pub async fn list_assets_get(
                     "minLastUpdatedTime" => ("lastUpdatedTime", "min"),
                     _ => ("lastUpdatedTime", "max"),
                 };
-                let e = raw
-                    .entry(field.to_string())
-                    .or_insert_with(|| json!({}));
+                let e = raw.entry(field.to_string()).or_insert_with(|| json!({}));
                 e[bound] = json!(n);
                 continue;
             }
@@ -680,7 +695,11 @@ pub async fn list_assets_get(
     }
     let limit = match q.limit.as_deref() {
         None => None,
-        Some(l) => Some(l.trim().parse::<i64>().map_err(|_| bad("limit", "must be an integer"))?),
+        Some(l) => Some(
+            l.trim()
+                .parse::<i64>()
+                .map_err(|_| bad("limit", "must be an integer"))?,
+        ),
     };
     list(&app, &project, raw, limit, q.cursor, q.partition, None).await
 }
@@ -750,13 +769,23 @@ pub async fn search_assets(
         let name = a.fields.name.to_lowercase();
         let text = format!(
             "{name} {}",
-            a.fields.description.as_deref().unwrap_or_default().to_lowercase()
+            a.fields
+                .description
+                .as_deref()
+                .unwrap_or_default()
+                .to_lowercase()
         );
         let whole: Vec<&str> = text.split_whitespace().collect();
         (
             name == phrase,
-            all_words.iter().filter(|w| whole.contains(&w.as_str())).count(),
-            all_words.iter().filter(|w| text.contains(w.as_str())).count(),
+            all_words
+                .iter()
+                .filter(|w| whole.contains(&w.as_str()))
+                .count(),
+            all_words
+                .iter()
+                .filter(|w| text.contains(w.as_str()))
+                .count(),
         )
     };
     found.sort_by_key(|a| (std::cmp::Reverse(score(a)), a.id));
@@ -792,12 +821,7 @@ pub async fn aggregate_assets(
     Ok(Json(json!({ "items": [{ "count": n }] })))
 }
 
-fn set_text(
-    field: &str,
-    op: &Value,
-    max: usize,
-    nullable: bool,
-) -> Result<Set<String>, ApiError> {
+fn set_text(field: &str, op: &Value, max: usize, nullable: bool) -> Result<Set<String>, ApiError> {
     let o = op
         .as_object()
         .ok_or_else(|| bad(field, "must be {\"set\": ...} or {\"setNull\": true}"))?;

@@ -34,7 +34,9 @@ fn pg_args(args: Vec<Arg>) -> Params {
 }
 
 fn refs_of(p: &Params) -> Vec<&(dyn ToSql + Sync)> {
-    p.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect()
+    p.iter()
+        .map(|b| b.as_ref() as &(dyn ToSql + Sync))
+        .collect()
 }
 
 fn decode(r: &Row) -> Result<Asset, StoreError> {
@@ -416,12 +418,7 @@ impl AssetStore for PgStore {
             w.parts.push(format!("(id = {p} OR {below})"));
             let sql = format!("DELETE FROM assets WHERE {}", w.clause());
             let p = pg_args(w.args);
-            tx.execute(
-                &sql,
-                &refs_of(&p),
-            )
-            .await
-            .map_err(pg_err)?;
+            tx.execute(&sql, &refs_of(&p)).await.map_err(pg_err)?;
         }
         tx.commit().await.map_err(pg_err)?;
         Ok(())

@@ -353,7 +353,9 @@ impl AssetStore for SqliteStore {
             .readers
             .read(move |conn| {
                 let mut st = conn
-                    .prepare_cached("SELECT COUNT(*) FROM assets WHERE project = ?1 AND parent_id = ?2")
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM assets WHERE project = ?1 AND parent_id = ?2",
+                    )
                     .map_err(sql_err)?;
                 let mut out = HashMap::new();
                 for id in ids {
@@ -490,4 +492,3 @@ impl AssetStore for SqliteStore {
             .await?
     }
 }
-
