@@ -190,7 +190,12 @@ async fn update_one(
         None => None,
         Some(r) => match by_refs(tx, project, std::slice::from_ref(r)).await?.pop() {
             Some(p) => Some(p),
-            None => return Err(AssetError::Missing(unknown_refs(&[r.clone()], &[]))),
+            None => {
+                return Err(AssetError::Missing(unknown_refs(
+                    std::slice::from_ref(r),
+                    &[],
+                )))
+            }
         },
     };
     if let Set::To(x) = &patch.external_id {

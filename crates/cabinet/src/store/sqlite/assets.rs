@@ -229,7 +229,12 @@ fn update_one(
         None => None,
         Some(r) => match by_refs(conn, project, std::slice::from_ref(r))?.pop() {
             Some(p) => Some(p),
-            None => return Ok(Err(AssetError::Missing(unknown_refs(&[r.clone()], &[])))),
+            None => {
+                return Ok(Err(AssetError::Missing(unknown_refs(
+                    std::slice::from_ref(r),
+                    &[],
+                ))))
+            }
         },
     };
     if let crate::store::assets::Set::To(x) = &patch.external_id {
