@@ -186,8 +186,15 @@ async fn check(store: &dyn AssetStore, project: &str, case: Case) {
             subtrees: Some(vec![(t.id, t.subtree_prefix())]),
             ..Default::default()
         };
-        assert_eq!(list_all(store, project, &f, case.page).await, want, "subtree of a{top}");
-        assert_eq!(store.count_assets(project, &f).await.unwrap(), want.len() as u64);
+        assert_eq!(
+            list_all(store, project, &f, case.page).await,
+            want,
+            "subtree of a{top}"
+        );
+        assert_eq!(
+            store.count_assets(project, &f).await.unwrap(),
+            want.len() as u64
+        );
         let mut got = store
             .subtree_ids(project, std::slice::from_ref(t), false, 100_000)
             .await
@@ -209,7 +216,8 @@ async fn check(store: &dyn AssetStore, project: &str, case: Case) {
         let want_children = ids((0..n).filter(|i| parents[*i] == Some(top)).collect());
         assert_eq!(list_all(store, project, &f, case.page).await, want_children);
         // The reference evaluator agrees too.
-        let xids: HashMap<String, i64> = id_of.iter().map(|(i, id)| (format!("x{i}"), *id)).collect();
+        let xids: HashMap<String, i64> =
+            id_of.iter().map(|(i, id)| (format!("x{i}"), *id)).collect();
         let by_ref: Vec<i64> = all
             .iter()
             .filter(|a| f.matches(a, &xids))

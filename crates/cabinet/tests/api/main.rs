@@ -9,6 +9,7 @@ mod s3_server;
 
 mod access;
 mod assets;
+mod assets_access;
 mod bounds;
 mod collector;
 mod conditional;

@@ -120,12 +120,10 @@ async fn get_files_takes_filters_as_query_parameters() {
 async fn filters_that_need_other_resources_are_refused_with_a_reason() {
     let app = TestApp::spawn().await;
     // The asset references are served now (tests/api/assets.rs).
-    for (filter, field) in [
-        (
-            json!({"dataSetIds": [{"externalId": "ds"}]}),
-            "filter.dataSetIds[0].externalId",
-        ),
-    ] {
+    for (filter, field) in [(
+        json!({"dataSetIds": [{"externalId": "ds"}]}),
+        "filter.dataSetIds[0].externalId",
+    )] {
         for path in ["/files/list", "/files/aggregate", "/files/search"] {
             let e = assert_error(&app.post(path, json!({"filter": filter})).await, 400);
             let message = e["message"].as_str().unwrap();
