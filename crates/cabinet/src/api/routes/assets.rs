@@ -185,6 +185,12 @@ fn new_asset(i: usize, v: &Value) -> Result<NewAsset, ApiError> {
             return Err(bad(&at(k), "is not a field of an asset"));
         }
     }
+    if o.get("geoLocation").is_some_and(|g| !g.is_null()) {
+        return Err(bad(
+            &at("geoLocation"),
+            "the geoLocation of assets is not supported yet",
+        ));
+    }
     let name = o
         .get("name")
         .ok_or_else(|| bad(&at("name"), "is required"))?;
