@@ -95,7 +95,7 @@ async fn by_refs<C: deadpool_postgres::GenericClient>(
         .collect()
 }
 
-async fn insert(
+pub(crate) async fn insert(
     tx: &deadpool_postgres::Transaction<'_>,
     project: &str,
     a: &Asset,

@@ -497,3 +497,29 @@ impl AssetStore for SqliteStore {
             .await?
     }
 }
+
+/// Every asset of every project, by id, and the last id handed out (for `cabinet migrate`).
+pub(crate) fn export_all(conn: &Connection) -> Result<(Vec<(String, Asset)>, i64), StoreError> {
+    let mut st = conn
+        .prepare(&format!(
+            "SELECT {COLUMNS}, project FROM assets ORDER BY id"
+        ))
+        .map_err(sql_err)?;
+    let rows = st
+        .query_map([], |r| Ok((raw(r)?, r.get::<_, String>(14)?)))
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql_err)?;
+    let assets = rows
+        .into_iter()
+        .map(|(row, project)| Ok((project, decode(row)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let last: i64 = conn
+        .query_row(
+            "SELECT coalesce((SELECT value FROM meta WHERE key = 'asset_id_counter'), 0)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql_err)?;
+    Ok((assets, last))
+}
