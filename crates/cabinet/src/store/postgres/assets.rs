@@ -13,7 +13,7 @@ use crate::domain::Identifier;
 use crate::store::assets::{
     apply_patch, create_lookups, json_columns, parse_json_columns, plan_create, split_refs,
     unknown_refs, Arg, Asset, AssetError, AssetFields, AssetFilter, AssetPage, AssetPatch,
-    AssetStore, Dialect, NewAsset, ParentRef, Set, Where, COLUMNS,
+    AssetStore, Dialect, NewAsset, ParentRef, Set, Where, COLUMNS, MAX_DEPTH,
 };
 use crate::store::StoreError;
 
@@ -209,6 +209,26 @@ async fn update_one(
     let old_prefix = asset.subtree_prefix();
     let old_depth = asset.depth;
     let moved = apply_patch(&mut asset, patch, parent.as_ref(), now)?;
+    if moved {
+        // The deepest asset of the moved subtree must stay within the depth limit.
+        let mut w = Where::new(Dialect::Postgres, project);
+        let below = w.below(&old_prefix);
+        w.parts.push(below);
+        let sql = format!("SELECT MAX(depth) FROM assets WHERE {}", w.clause());
+        let p = pg_args(w.args);
+        let deepest: Option<i32> = tx
+            .query_one(&sql, &refs_of(&p))
+            .await
+            .map_err(pg_err)?
+            .try_get(0)
+            .map_err(pg_err)?;
+        let deepest = deepest.map_or(old_depth, i64::from);
+        if deepest + asset.depth - old_depth > MAX_DEPTH {
+            return Err(AssetError::Invalid(format!(
+                "An asset hierarchy may be at most {MAX_DEPTH} levels deep"
+            )));
+        }
+    }
     rewrite(tx, project, &asset).await?;
     if moved {
         let mut w = Where::new(Dialect::Postgres, project);

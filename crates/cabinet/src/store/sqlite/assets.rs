@@ -14,7 +14,7 @@ use crate::domain::{Identifier, MAX_ID};
 use crate::store::assets::{
     apply_patch, create_lookups, json_columns, parse_json_columns, plan_create, split_refs,
     unknown_refs, Arg, Asset, AssetError, AssetFields, AssetFilter, AssetPage, AssetPatch,
-    AssetStore, Dialect, NewAsset, ParentRef, Where, COLUMNS,
+    AssetStore, Dialect, NewAsset, ParentRef, Where, COLUMNS, MAX_DEPTH,
 };
 use crate::store::StoreError;
 
@@ -251,6 +251,24 @@ fn update_one(
         Ok(m) => m,
         Err(e) => return Ok(Err(e)),
     };
+    if moved {
+        // The deepest asset of the moved subtree must stay within the depth limit.
+        let mut w = Where::new(Dialect::Sqlite, project);
+        let below = w.below(&old_prefix);
+        w.parts.push(below);
+        let deepest: Option<i64> = conn
+            .query_row(
+                &format!("SELECT MAX(depth) FROM assets WHERE {}", w.clause()),
+                params_from_iter(sql_args(w.args)),
+                |r| r.get(0),
+            )
+            .map_err(sql_err)?;
+        if deepest.unwrap_or(old_depth) + asset.depth - old_depth > MAX_DEPTH {
+            return Ok(Err(AssetError::Invalid(format!(
+                "An asset hierarchy may be at most {MAX_DEPTH} levels deep"
+            ))));
+        }
+    }
     rewrite(conn, project, &asset)?;
     if moved {
         let mut w = Where::new(Dialect::Sqlite, project);
