@@ -26,6 +26,15 @@ capabilities = [{{ assetsAcl = {{ actions = ["READ"], scope = {{ all = {{}} }} }
 name = "files-only"
 capabilities = [{{ filesAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
 
+[[project.group]]
+name = "assets-ds-7"
+capabilities = [{{ assetsAcl = {{ actions = ["READ", "WRITE"], scope = {{ datasetScope = {{ ids = [7] }} }} }} }}]
+
+[[project.service_token]]
+subject = "ds7"
+sha256 = "{}"
+groups = ["assets-ds-7"]
+
 [[project.service_token]]
 subject = "rw"
 sha256 = "{}"
@@ -41,6 +50,7 @@ subject = "files"
 sha256 = "{}"
 groups = ["files-only"]
 "#,
+        hash("ds7-token"),
         hash("rw-token"),
         hash("reader-token"),
         hash("files-token"),
@@ -100,4 +110,69 @@ async fn assets_acl_read_and_write_guard_the_assets_routes() {
         .call_as("files-token", Method::GET, "/assets", None)
         .await;
     assert_error(&r, 403);
+}
+
+#[tokio::test]
+async fn a_data_set_scope_reads_and_creates_only_its_data_sets() {
+    let app = configured().await;
+    let r = app
+        .call_as(
+            "rw-token",
+            Method::POST,
+            "/assets",
+            Some(json!({"items": [
+                {"externalId": "in7", "name": "in", "dataSetId": 7},
+                {"externalId": "in8", "name": "other", "dataSetId": 8},
+                {"externalId": "none", "name": "none"}
+            ]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let r = app
+        .call_as("ds7-token", Method::POST, "/assets/list", Some(json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let listed: Vec<&str> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["externalId"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec!["in7"]);
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets/aggregate",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.body["items"][0]["count"], json!(1), "{r:?}");
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets/byids",
+            Some(json!({"items": [{"externalId": "in8"}]})),
+        )
+        .await;
+    assert_error(&r, 403);
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets",
+            Some(json!({"items": [{"name": "x", "dataSetId": 8}]})),
+        )
+        .await;
+    assert_error(&r, 403);
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets",
+            Some(json!({"items": [{"name": "x", "dataSetId": 7}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
 }

@@ -1,7 +1,8 @@
 //! The assets endpoints (`/assets`, `/assets/byids`, `/assets/list`, `/assets/search`,
 //! `/assets/aggregate`, `/assets/update`, `/assets/delete`) in CDF's shapes. Reading needs `assetsAcl`
-//! READ, writing `assetsAcl` WRITE, both with scope `all` (data-set scopes of assetsAcl are not honoured
-//! yet: a caller holding only those is refused).
+//! READ, writing `assetsAcl` WRITE. A READ `datasetScope` narrows list, search and aggregate to its data
+//! sets, and byids naming an asset outside them is a 403; a WRITE `datasetScope` may create assets in
+//! its data sets; update and delete need WRITE with scope `all`.
 //!
 //! Also the resolution of the files filter's asset references (`assetExternalIds`, `rootAssetIds`,
 //! `assetSubtreeIds`) into id sets, [`resolve_file_asset_refs`].
@@ -42,8 +43,61 @@ const MAX_LIMIT: i64 = 1000;
 /// Most ids in one list filter condition (CDF: 100).
 const MAX_FILTER_REFS: usize = 100;
 
-fn read(principal: &Principal, project: &ProjectName) -> Result<(), ApiError> {
-    require(principal, project, ACL, "READ", ScopeNeed::All)
+/// The data sets `action` of assetsAcl covers for the caller: `None` with scope `all` (every asset),
+/// else the union of its `datasetScope` ids; a 403 when it holds neither.
+fn scope_of(
+    principal: &Principal,
+    project: &ProjectName,
+    action: &str,
+) -> Result<Option<std::collections::BTreeSet<i64>>, ApiError> {
+    if principal.allows(project.as_str(), ACL, action, ScopeNeed::All) {
+        return Ok(None);
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    let mut scoped = false;
+    if let Principal::Known { grants, .. } = principal {
+        for c in grants
+            .iter()
+            .filter(|g| g.project == project.as_str())
+            .flat_map(|g| &g.capabilities)
+            .filter(|c| c.acl == ACL && c.actions.iter().any(|a| a == action))
+            .filter(|c| c.scope == "datasetScope")
+        {
+            scoped = true;
+            let listed = c.raw[ACL]["scope"]["datasetScope"]["ids"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            ids.extend(listed.iter().filter_map(|v| match v {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            }));
+        }
+    }
+    if !scoped {
+        // The 403 with CDF's text.
+        require(principal, project, ACL, action, ScopeNeed::All)?;
+    }
+    Ok(Some(ids))
+}
+
+/// Reading: assetsAcl READ; a `datasetScope` narrows what is read to its data sets.
+fn read(
+    principal: &Principal,
+    project: &ProjectName,
+) -> Result<Option<std::collections::BTreeSet<i64>>, ApiError> {
+    scope_of(principal, project, "READ")
+}
+
+/// Narrows a filter to the data sets a scoped reader may read.
+fn restrict(filter: &mut AssetFilter, scope: &Option<std::collections::BTreeSet<i64>>) {
+    if let Some(allowed) = scope {
+        filter.data_set_ids = Some(match filter.data_set_ids.take() {
+            Some(wanted) => wanted.into_iter().filter(|d| allowed.contains(d)).collect(),
+            None => allowed.iter().copied().collect(),
+        });
+    }
 }
 
 fn write(principal: &Principal, project: &ProjectName) -> Result<(), ApiError> {
@@ -273,7 +327,7 @@ pub async fn create_assets(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<ItemsBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    write(&principal, &project)?;
+    let scope = scope_of(&principal, &project, "WRITE")?;
     check_count(&body.items)?;
     let assets = body
         .items
@@ -290,6 +344,17 @@ pub async fn create_assets(
         .collect();
     if !repeated.is_empty() {
         return Err(ApiError::duplicated_in_request(&repeated));
+    }
+    if let Some(allowed) = &scope {
+        if assets
+            .iter()
+            .any(|a| a.fields.data_set_id.is_none_or(|d| !allowed.contains(&d)))
+        {
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                crate::api::access::FORBIDDEN_MESSAGE,
+            ));
+        }
     }
     let created = app
         .assets
@@ -363,7 +428,7 @@ pub async fn retrieve_assets(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<ItemsBody>,
 ) -> Result<Json<Value>, ApiError> {
-    read(&principal, &project)?;
+    let scope = read(&principal, &project)?;
     check_count(&body.items)?;
     let refs = body
         .items
@@ -376,6 +441,17 @@ pub async fn retrieve_assets(
         .assets_by_refs(project.as_str(), &refs)
         .await
         .map_err(asset_error)?;
+    if let Some(allowed) = &scope {
+        if found
+            .iter()
+            .any(|a| a.fields.data_set_id.is_none_or(|d| !allowed.contains(&d)))
+        {
+            return Err(ApiError::new(
+                ErrorKind::Forbidden,
+                crate::api::access::FORBIDDEN_MESSAGE,
+            ));
+        }
+    }
     let missing = crate::store::assets::unknown_refs(&refs, &found);
     if !missing.is_empty() && !body.ignore_unknown_ids.unwrap_or(false) {
         return Err(ApiError::missing(&missing));
@@ -576,16 +652,19 @@ fn partition(raw: Option<&str>) -> Result<Option<(i64, i64)>, ApiError> {
         .ok_or_else(|| bad("partition", "must be k/n with 1 <= k <= n <= 10"))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn list(
     app: &AppState,
     project: &ProjectName,
+    scope: &Option<std::collections::BTreeSet<i64>>,
     raw: Map<String, Value>,
     limit: Option<i64>,
     cursor: Option<String>,
     part: Option<String>,
     aggregated: Option<&[String]>,
 ) -> Result<Json<Value>, ApiError> {
-    let filter = parse_filter(app, project, &raw).await?;
+    let mut filter = parse_filter(app, project, &raw).await?;
+    restrict(&mut filter, scope);
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(bad("limit", &format!("must be 1 to {MAX_LIMIT}")));
@@ -633,10 +712,11 @@ pub async fn list_assets(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<ListBody>,
 ) -> Result<Json<Value>, ApiError> {
-    read(&principal, &project)?;
+    let scope = read(&principal, &project)?;
     list(
         &app,
         &project,
+        &scope,
         body.filter.unwrap_or_default(),
         body.limit,
         body.cursor,
@@ -663,7 +743,7 @@ pub async fn list_assets_get(
     Extension(principal): Extension<Principal>,
     CdfQuery(q): CdfQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    read(&principal, &project)?;
+    let scope = read(&principal, &project)?;
     let mut raw = Map::new();
     for (k, v) in &q.filter {
         let value = match k.as_str() {
@@ -707,7 +787,17 @@ pub async fn list_assets_get(
                 .map_err(|_| bad("limit", "must be an integer"))?,
         ),
     };
-    list(&app, &project, raw, limit, q.cursor, q.partition, None).await
+    list(
+        &app,
+        &project,
+        &scope,
+        raw,
+        limit,
+        q.cursor,
+        q.partition,
+        None,
+    )
+    .await
 }
 
 /// The body of `POST /assets/search`.
@@ -727,8 +817,9 @@ pub async fn search_assets(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<SearchBody>,
 ) -> Result<Json<Value>, ApiError> {
-    read(&principal, &project)?;
+    let scope = read(&principal, &project)?;
     let mut filter = parse_filter(&app, &project, &body.filter.unwrap_or_default()).await?;
+    restrict(&mut filter, &scope);
     for (k, v) in body.search.unwrap_or_default() {
         if v.is_null() {
             continue;
@@ -814,11 +905,12 @@ pub async fn aggregate_assets(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<AggregateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    read(&principal, &project)?;
+    let scope = read(&principal, &project)?;
     if body.aggregate.as_deref().is_some_and(|a| a != "count") {
         return Err(bad("aggregate", "only count is supported"));
     }
-    let filter = parse_filter(&app, &project, &body.filter.unwrap_or_default()).await?;
+    let mut filter = parse_filter(&app, &project, &body.filter.unwrap_or_default()).await?;
+    restrict(&mut filter, &scope);
     let n = app
         .assets
         .count_assets(project.as_str(), &filter)
