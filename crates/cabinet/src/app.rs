@@ -156,15 +156,18 @@ impl Application {
         // shares it (its migrations ran when it was opened, under the database's advisory lock).
         let (meta, iam): (Arc<dyn MetadataStore>, Arc<dyn crate::store::iam::IamStore>);
         let (data_sets, labels): (Arc<dyn DataSetStore>, Arc<dyn LabelStore>);
+        let assets: Arc<dyn crate::store::assets::AssetStore>;
         match pg {
             None => {
                 let store = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
                 (meta, iam) = (Arc::new(store.clone()), Arc::new(store.clone()));
+                assets = Arc::new(store.clone());
                 (data_sets, labels) = (Arc::new(store.clone()), Arc::new(store));
             }
             Some(store) => {
                 tracing::info!(metadata = %config.metadata, "metadata in PostgreSQL");
                 (meta, iam) = (Arc::new(store.clone()), Arc::new(store.clone()));
+                assets = Arc::new(store.clone());
                 (data_sets, labels) = (Arc::new(store.clone()), Arc::new(store));
             }
         };
@@ -224,6 +227,7 @@ impl Application {
             iam,
             data_sets,
             labels,
+            assets,
             groups,
             direct,
         };

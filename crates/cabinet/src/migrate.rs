@@ -85,6 +85,8 @@ pub struct Summary {
     pub groups: usize,
     /// Security categories in the source.
     pub categories: usize,
+    /// Assets in the source.
+    pub assets: usize,
     /// Whether the target took over the source's id seed now, or had it from an earlier run.
     pub seed_adopted_now: bool,
     /// What became of the data directory's root secret (URL signatures, cursors).
@@ -112,6 +114,7 @@ impl std::fmt::Display for Summary {
             self.categories,
             if self.categories == 1 { "y" } else { "ies" }
         )?;
+        writeln!(f, "assets: {}", self.assets)?;
         writeln!(
             f,
             "file ids: the database {} the data directory's id seed",
@@ -201,6 +204,8 @@ pub async fn run(options: &MigrateOptions) -> anyhow::Result<Summary> {
     target
         .import_labels(&export.labels()?, export.last_handed_out("labels")?)
         .await?;
+    let (assets, last_asset) = export.assets()?;
+    target.import_assets(&assets, last_asset).await?;
 
     let spool = std::env::temp_dir().join(format!("cabinet-migrate-{}", std::process::id()));
     let _spool_cleanup = RemoveOnDrop(spool.clone());
@@ -221,6 +226,7 @@ pub async fn run(options: &MigrateOptions) -> anyhow::Result<Summary> {
         files,
         groups: groups.len(),
         categories: categories.len(),
+        assets: assets.len(),
         seed_adopted_now,
         secret: Some(carried_secret),
         key_ring,

@@ -145,6 +145,25 @@ async fn fill(server: &Server) {
         )
         .await;
     }
+    let assets = post(
+        server,
+        MAIN,
+        "/assets",
+        json!({"items": [
+            {"externalId": "leaf", "name": "leaf", "parentExternalId": "mid", "metadata": {"k": "v"}},
+            {"externalId": "mid", "name": "mid", "parentExternalId": "root", "labels": [{"externalId": "L"}]},
+            {"externalId": "root", "name": "root", "description": "the plant", "dataSetId": 77},
+            {"externalId": "gone", "name": "gone"}
+        ]}),
+    )
+    .await;
+    post(
+        server,
+        MAIN,
+        "/assets/delete",
+        json!({"items": [{"id": assets["items"][3]["id"]}]}),
+    )
+    .await;
 
     for i in 0..SMALL_FILES {
         let mut spec = json!({
@@ -304,6 +323,13 @@ async fn a_data_directory_moves_whole_through_an_interruption() {
     let listed =
         |project: &'static str| post(&server, project, "/files/list", json!({"limit": 1000}));
     let (before_main, before_second) = (listed(MAIN).await, listed(SECOND).await);
+    let assets_before = post(
+        &server,
+        MAIN,
+        "/assets/list",
+        json!({"limit": 1000, "aggregatedProperties": ["path"]}),
+    )
+    .await;
     let first_page = post(&server, MAIN, "/files/list", json!({"limit": 5})).await;
     let cursor = first_page["nextCursor"].as_str().unwrap().to_string();
     server.stop().await;
@@ -389,6 +415,25 @@ async fn a_data_directory_moves_whole_through_an_interruption() {
         |project: &'static str| post(&node, project, "/files/list", json!({"limit": 1000}));
     assert_eq!(node_listed(MAIN).await["items"], before_main["items"]);
     assert_eq!(node_listed(SECOND).await["items"], before_second["items"]);
+    // Assets keep their ids, fields and places; a new one gets an id above every migrated one.
+    let assets_after = post(
+        &node,
+        MAIN,
+        "/assets/list",
+        json!({"limit": 1000, "aggregatedProperties": ["path"]}),
+    )
+    .await;
+    assert_eq!(assets_after["items"], assets_before["items"]);
+    assert_eq!(assets_after["items"].as_array().unwrap().len(), 3);
+    let new_asset = post(&node, MAIN, "/assets", json!({"items": [{"name": "new"}]})).await;
+    let highest = assets_before["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert!(new_asset["items"][0]["id"].as_i64().unwrap() > highest + 1);
     let rest = post(
         &node,
         MAIN,

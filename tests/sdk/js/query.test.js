@@ -130,14 +130,6 @@ describe('query surface', { timeout: 90_000 }, () => {
     assert.ok(a.uploadedTime instanceof Date);
   });
 
-  test('list with an unsupported filter rejects with 400 "not supported"', async () => {
-    for (const filter of [{ assetSubtreeIds: [{ id: 1 }] }, { rootAssetIds: [{ id: 1 }] }]) {
-      const err = await rejection(client.files.list({ filter }));
-      assert.equal(err.status, 400, `${JSON.stringify(filter)}: ${err.message}`);
-      assert.match(err.errorMessage ?? err.message, /not supported/i);
-    }
-  });
-
   test('search by name ranks exact > prefix > whole word > typo', async () => {
     // pump-report.pdf / pump-spec.txt are prefix matches, "main pump" a whole-word match
     const res = await client.files.search({ search: { name: 'pump' } });

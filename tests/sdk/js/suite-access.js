@@ -59,6 +59,7 @@ function configText({ idp, projects }) {
   const capabilities = [
     'capabilities = [',
     '  { filesAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },',
+    '  { assetsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },',
     '  { securityCategoriesAcl = { actions = ["MEMBEROF"], scope = { all = {} } } },',
     '  { datasetsAcl = { actions = ["READ", "WRITE", "OWNER"], scope = { all = {} } } },',
     '  { labelsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },',

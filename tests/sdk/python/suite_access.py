@@ -56,6 +56,7 @@ class SuiteAccess:
         capabilities = (
             'capabilities = [\n'
             '  { filesAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },\n'
+            '  { assetsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },\n'
             '  { securityCategoriesAcl = { actions = ["MEMBEROF"], scope = { all = {} } } },\n'
             '  { datasetsAcl = { actions = ["READ", "WRITE", "OWNER"], scope = { all = {} } } },\n'
             '  { labelsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },\n'

@@ -502,20 +502,6 @@ def test_get_files_paging(corpus):
     assert corpus.keys_of_items(seen) == {"A", "B", "C", "F"}
 
 
-def test_get_files_unsupported_parameters(corpus):
-    for params in (
-        {"assetExternalIds": '["pump-1"]'},
-        {"rootAssetIds": "[1]"},
-        {"assetSubtreeIds": "[1]"},
-        {"assetSubtreeExternalIds": '["root"]'},
-    ):
-        with pytest.raises(CogniteAPIError) as excinfo:
-            api_get(corpus.client, "/files", params)
-        err = _api_error(excinfo)
-        assert err.code == 400, (params, err)
-        assert "not supported" in err.message.lower(), (params, err.message)
-
-
 @pytest.mark.parametrize(
     "params, field",
     [
@@ -540,43 +526,12 @@ def test_get_files_malformed_parameters(client, params, field):
 # Filters that need other resources, malformed filters
 
 
-@pytest.mark.parametrize(
-    "kwargs, field",
-    [
-        ({"asset_subtree_ids": [1]}, "assetSubtreeIds"),
-        ({"asset_subtree_external_ids": ["root"]}, "assetSubtreeIds"),
-        ({"asset_external_ids": ["pump-1"]}, "assetExternalIds"),
-    ],
-)
-def test_filter_not_supported_yet(client, kwargs, field):
-    client.files.create(FileMetadataWrite(name="x.txt", data_set_id=100, asset_ids=[1]))
-    with pytest.raises(CogniteAPIError) as excinfo:
-        client.files.list(**kwargs)
-    err = _api_error(excinfo)
-    assert err.code == 400, err
-    assert "not supported" in err.message.lower(), err.message
-    assert field in err.message, f"the message should name {field}: {err.message}"
-
-
-def test_filter_not_supported_yet_on_search_and_aggregate(client):
-    client.files.create(FileMetadataWrite(name="x.txt", asset_ids=[1]))
-    for flt in (
-        FileMetadataFilter(asset_subtree_ids=[{"id": 1}]),
-        FileMetadataFilter(asset_external_ids=["pump-1"]),
-        {"rootAssetIds": [{"id": 1}]},
-    ):
-        with pytest.raises(CogniteAPIError) as excinfo:
-            client.files.search(name="x", filter=flt)
-        err = _api_error(excinfo)
-        assert err.code == 400 and "not supported" in err.message.lower(), (flt, err)
-        with pytest.raises(CogniteAPIError) as excinfo:
-            client.files.aggregate_count(filter=flt)
-        err = _api_error(excinfo)
-        assert err.code == 400 and "not supported" in err.message.lower(), (flt, err)
+def test_an_asset_reference_to_no_asset_is_a_400_naming_it(client):
+    # An asset reference to no asset is a 400 that names it (test_assets.py covers the served filters).
     with pytest.raises(CogniteAPIError) as excinfo:
         api_post(client, "/files/list", {"filter": {"rootAssetIds": [{"id": 1}]}})
     err = _api_error(excinfo)
-    assert err.code == 400 and "not supported" in err.message.lower() and "rootAssetIds" in err.message, err
+    assert err.code == 400 and err.missing == [{"id": 1}], err
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,8 @@ pub struct AppState {
     pub data_sets: Arc<dyn crate::store::datasets::DataSetStore>,
     /// Label definitions.
     pub labels: Arc<dyn crate::store::labels::LabelStore>,
+    /// Assets.
+    pub assets: Arc<dyn crate::store::assets::AssetStore>,
     /// The configured access plus the stored groups, as authentication reads them; `None` in open mode.
     pub groups: Option<Arc<crate::auth::directory::GroupDirectory>>,
     /// Direct transfer (presigned S3 URLs); `None` when content passes through cabinet.
@@ -167,10 +169,25 @@ pub fn router(state: AppState) -> Router {
         .route("/labels/byids", post(routes::labels::retrieve_labels))
         .route("/labels/delete", post(routes::labels::delete_labels));
 
+    let asset_list = || {
+        get(routes::assets::list_assets_get)
+            .post(routes::assets::create_assets)
+            .layer(limit(MAX_IDENTIFIERS_BODY))
+    };
+    let assets = Router::new()
+        .route("/assets", asset_list())
+        .route("/assets/", asset_list())
+        .route("/assets/byids", post(routes::assets::retrieve_assets))
+        .route("/assets/list", post(routes::assets::list_assets))
+        .route("/assets/search", post(routes::assets::search_assets))
+        .route("/assets/aggregate", post(routes::assets::aggregate_assets))
+        .route("/assets/update", post(routes::assets::update_assets))
+        .route("/assets/delete", post(routes::assets::delete_assets));
+
     let api = Router::new()
         .nest(
             "/api/v1/projects/{project}",
-            files.merge(iam).merge(data_sets),
+            files.merge(iam).merge(data_sets).merge(assets),
         )
         .route(
             "/api/v1/projects/{project}",

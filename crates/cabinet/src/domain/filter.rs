@@ -89,6 +89,12 @@ pub struct FileFilter {
     pub metadata: BTreeMap<String, String>,
     /// Linked to at least one of these assets.
     pub asset_ids: Option<Vec<i64>>,
+    /// The asset references of the wire (`assetExternalIds`, `rootAssetIds`, `assetSubtreeIds`), which
+    /// the API layer resolves into [`FileFilter::asset_sets`] before the filter reaches a store; the
+    /// stores and [`FileFilter::matches`] ignore them.
+    pub asset_refs: Vec<AssetRefs>,
+    /// Each set: linked to at least one of its assets (up to 100,000 ids each).
+    pub asset_sets: Vec<Vec<i64>>,
     /// In one of these data sets.
     pub data_set_ids: Option<Vec<i64>>,
     /// Exact source.
@@ -117,6 +123,17 @@ pub struct FileFilter {
     /// Not a condition of the wire: the caller's `MEMBEROF` membership, set by
     /// [`FileFilter::restrict_categories`].
     pub within_categories: Option<BTreeSet<i64>>,
+}
+
+/// An asset condition of the files filter that names assets the API layer must look up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssetRefs {
+    /// `assetExternalIds`: linked to one of these.
+    ExternalIds(Vec<String>),
+    /// `rootAssetIds`: linked to an asset whose root is one of these.
+    Roots(Vec<Identifier>),
+    /// `assetSubtreeIds`: linked to one of these or to one of their descendants.
+    Subtrees(Vec<Identifier>),
 }
 
 /// Most ids in an assetIds or dataSetIds condition.
@@ -171,6 +188,10 @@ impl FileFilter {
                 .asset_ids
                 .as_ref()
                 .is_none_or(|ids| ids.iter().any(|a| f.asset_ids.contains(a)))
+            && self
+                .asset_sets
+                .iter()
+                .all(|ids| ids.iter().any(|a| f.asset_ids.contains(a)))
             && self
                 .data_set_ids
                 .as_ref()
@@ -291,10 +312,6 @@ fn query_array(key: &str, raw: &str) -> Result<Value, Invalid> {
     ))
 }
 
-fn unsupported(field: &str, why: &str) -> Invalid {
-    Invalid::new(field, format!("this filter is not supported yet: {why}"))
-}
-
 fn parse(filter: &Map<String, Value>) -> Result<FileFilter, Invalid> {
     let mut f = FileFilter::default();
     for (key, value) in filter {
@@ -327,14 +344,15 @@ fn parse(filter: &Map<String, Value>) -> Result<FileFilter, Invalid> {
             "sourceModifiedTime" => f.source_modified_time = Some(time_range(field, value)?),
             "labels" => (f.labels_any, f.labels_all) = labels(value)?,
             "geoLocation" => f.geo_location = Some(geo_filter(value)?),
-            "assetExternalIds" => return Err(unsupported(
-                field,
-                "cabinet has no asset registry to resolve asset externalIds; filter by assetIds",
-            )),
-            "rootAssetIds" | "assetSubtreeIds" => return Err(unsupported(
-                field,
-                "cabinet has no asset hierarchy to find the assets of a tree; filter by assetIds",
-            )),
+            "assetExternalIds" => f
+                .asset_refs
+                .push(AssetRefs::ExternalIds(asset_external_ids(value)?)),
+            "rootAssetIds" => f
+                .asset_refs
+                .push(AssetRefs::Roots(asset_identifiers(field, value)?)),
+            "assetSubtreeIds" => f
+                .asset_refs
+                .push(AssetRefs::Subtrees(asset_identifiers(field, value)?)),
             _ => return Err(Invalid::new(field, "is not a field of the files filter")),
         }
     }
@@ -386,6 +404,71 @@ fn ids(field: &str, v: &Value, min: usize) -> Result<Vec<i64>, Invalid> {
         out.push(id);
     }
     Ok(out)
+}
+
+fn asset_external_ids(v: &Value) -> Result<Vec<String>, Invalid> {
+    let field = "assetExternalIds";
+    let arr = v
+        .as_array()
+        .filter(|a| (1..=MAX_FILTER_IDS).contains(&a.len()))
+        .ok_or_else(|| {
+            Invalid::new(
+                field,
+                format!("must be an array of 1 to {MAX_FILTER_IDS} externalIds"),
+            )
+        })?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let x = string(&format!("{field}[{i}]"), x, MAX_EXTERNAL_ID)?;
+            if x.is_empty() {
+                return Err(Invalid::new(format!("{field}[{i}]"), "must not be empty"));
+            }
+            Ok(x)
+        })
+        .collect()
+}
+
+/// `[{"id": n} | {"externalId": "..."}]` (GET's plain ids and externalIds too).
+fn asset_identifiers(field: &str, v: &Value) -> Result<Vec<Identifier>, Invalid> {
+    let arr = v
+        .as_array()
+        .filter(|a| (1..=MAX_FILTER_IDS).contains(&a.len()))
+        .ok_or_else(|| {
+            Invalid::new(
+                field,
+                format!("must be an array of 1 to {MAX_FILTER_IDS} {{\"id\": n}} or {{\"externalId\": ...}}"),
+            )
+        })?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let at = format!("{field}[{i}]");
+            let ident = match item {
+                Value::Number(n) => Identifier::Id(
+                    n.as_i64()
+                        .ok_or_else(|| Invalid::new(at.clone(), "must be an integer id"))?,
+                ),
+                Value::String(x) => Identifier::ExternalId(x.clone()),
+                Value::Object(o) if o.len() == 1 && o.contains_key("id") => Identifier::Id(
+                    o["id"]
+                        .as_i64()
+                        .ok_or_else(|| Invalid::new(at.clone(), "must be an integer id"))?,
+                ),
+                Value::Object(o) if o.len() == 1 && o.contains_key("externalId") => {
+                    Identifier::ExternalId(string(&at, &o["externalId"], MAX_EXTERNAL_ID)?)
+                }
+                _ => {
+                    return Err(Invalid::new(
+                        at,
+                        "must be {\"id\": n} or {\"externalId\": \"...\"}",
+                    ))
+                }
+            };
+            ident.check().map_err(|e| e.within(&at))?;
+            Ok(ident)
+        })
+        .collect()
 }
 
 fn data_set_ids(v: &Value) -> Result<Vec<i64>, Invalid> {
@@ -658,13 +741,13 @@ mod tests {
     fn unsupported_and_malformed_filters_name_the_field() {
         let cases = [
             (
-                json!({"assetExternalIds": ["a"]}),
-                "filter.assetExternalIds",
+                json!({"assetExternalIds": [""]}),
+                "filter.assetExternalIds[0]",
             ),
-            (json!({"rootAssetIds": [{"id": 1}]}), "filter.rootAssetIds"),
+            (json!({"rootAssetIds": []}), "filter.rootAssetIds"),
             (
-                json!({"assetSubtreeIds": [{"id": 1}]}),
-                "filter.assetSubtreeIds",
+                json!({"assetSubtreeIds": [{"id": 0}]}),
+                "filter.assetSubtreeIds[0].id",
             ),
             (
                 json!({"dataSetIds": [{"externalId": "ds"}]}),
@@ -695,10 +778,18 @@ mod tests {
             let e = parse_json(v.clone()).unwrap_err();
             assert_eq!(e.field, field, "{v}: {e}");
         }
-        assert!(parse_json(json!({"assetExternalIds": ["a"]}))
-            .unwrap_err()
-            .reason
-            .contains("not supported yet"));
+        let refs = parse_json(
+            json!({"assetExternalIds": ["a"], "assetSubtreeIds": [{"externalId": "b"}, 7]}),
+        )
+        .unwrap()
+        .asset_refs;
+        assert_eq!(
+            refs,
+            vec![
+                AssetRefs::ExternalIds(vec!["a".into()]),
+                AssetRefs::Subtrees(vec![Identifier::ExternalId("b".into()), Identifier::Id(7)])
+            ]
+        );
     }
 
     #[test]

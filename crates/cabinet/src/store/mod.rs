@@ -2,6 +2,7 @@
 //! [`MetadataStore`] trait, so a backend (SQLite now, PostgreSQL later) plugs in without touching a handler.
 #![warn(missing_docs)]
 
+pub mod assets;
 pub mod backend;
 mod batch;
 pub mod datasets;

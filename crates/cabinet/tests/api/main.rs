@@ -8,6 +8,8 @@ mod postgres_server;
 mod s3_server;
 
 mod access;
+mod assets;
+mod assets_access;
 mod bounds;
 mod collector;
 mod conditional;

@@ -111,33 +111,9 @@ async fn get_files_takes_filters_as_query_parameters() {
     let r = app.get("/files?externalIdPrefix=other").await;
     assert_eq!(ids(&r), vec![files[2]["id"].as_i64().unwrap()]);
     assert_error(&app.get("/files?directoryPrefix=/docs").await, 400);
+    // An asset that does not exist is a 400 naming it.
     let e = assert_error(&app.get("/files?rootAssetIds=%5B1%5D").await, 400);
-    assert!(e["message"].as_str().unwrap().contains("not supported yet"));
-}
-
-#[tokio::test]
-async fn filters_that_need_other_resources_are_refused_with_a_reason() {
-    let app = TestApp::spawn().await;
-    for (filter, field) in [
-        (
-            json!({"assetExternalIds": ["pump"]}),
-            "filter.assetExternalIds",
-        ),
-        (json!({"rootAssetIds": [{"id": 1}]}), "filter.rootAssetIds"),
-        (
-            json!({"assetSubtreeIds": [{"externalId": "a"}]}),
-            "filter.assetSubtreeIds",
-        ),
-    ] {
-        for path in ["/files/list", "/files/aggregate", "/files/search"] {
-            let e = assert_error(&app.post(path, json!({"filter": filter})).await, 400);
-            let message = e["message"].as_str().unwrap();
-            assert!(
-                message.contains(field) && message.contains("not supported yet"),
-                "{path} {message}"
-            );
-        }
-    }
+    assert_eq!(e["missing"], json!([{"id": 1}]));
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ pub async fn aggregate_files(
     let mut raw = body.filter.unwrap_or_default();
     super::data_set_refs::resolve_in_filter(&app, &project, &mut raw).await?;
     let mut filter = FileFilter::from_json(&raw)?;
+    super::assets::resolve_file_asset_refs(&app, &project, &mut filter).await?;
     narrow_to_readable(&principal, &project, &mut filter);
     let count = app.meta.count(&project, &filter).await?;
     Ok(Json(json!({ "items": [{ "count": count }] })))

@@ -46,6 +46,7 @@ pub async fn list_files(
     let mut raw = body.filter.unwrap_or_default();
     super::data_set_refs::resolve_in_filter(&app, &project, &mut raw).await?;
     let mut filter = FileFilter::from_json(&raw)?;
+    super::assets::resolve_file_asset_refs(&app, &project, &mut filter).await?;
     narrow_to_readable(&principal, &project, &mut filter);
     let fingerprint = Value::Object(raw).to_string();
     list(
@@ -69,6 +70,7 @@ pub async fn list_files_get(
 ) -> Result<FilesJson, ApiError> {
     super::data_set_refs::resolve_in_query(&app, &project, &mut query.filter).await?;
     let mut filter = FileFilter::from_query(&query.filter)?;
+    super::assets::resolve_file_asset_refs(&app, &project, &mut filter).await?;
     narrow_to_readable(&principal, &project, &mut filter);
     let fingerprint = serde_json::to_string(&query.filter).unwrap_or_default();
     let limit = match query.limit {

@@ -1,6 +1,7 @@
 //! One module per endpoint (or per closely related group of endpoints), and the helpers they share.
 
 pub mod aggregate;
+pub mod assets;
 mod conditional;
 pub mod content;
 pub mod create;

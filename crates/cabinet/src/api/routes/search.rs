@@ -41,6 +41,7 @@ pub async fn search_files(
     let mut raw = body.filter.unwrap_or_default();
     super::data_set_refs::resolve_in_filter(&app, &project, &mut raw).await?;
     let mut filter = FileFilter::from_json(&raw)?;
+    super::assets::resolve_file_asset_refs(&app, &project, &mut filter).await?;
     narrow_to_readable(&principal, &project, &mut filter);
     let limit = page_limit(body.limit)?;
     let name = body

@@ -110,6 +110,12 @@ impl PgFilter {
                 f.bind(ids.clone())
             ));
         }
+        for ids in &filter.asset_sets {
+            parts.push(format!(
+                "files.asset_ids && {}::bigint[]",
+                f.bind(ids.clone())
+            ));
+        }
         if let Some(ids) = &filter.data_set_ids {
             // One data set is an equality, which the planner walks in listing order on
             // `(project_id, data_set_id, seq)`; `= ANY` of one element it does not.

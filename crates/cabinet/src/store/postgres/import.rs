@@ -375,6 +375,38 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Writes the assets with their ids and projects (existing ids are left as they are) and moves the
+    /// asset id sequence past `last_handed_out`.
+    pub async fn import_assets(
+        &self,
+        assets: &[(String, crate::store::assets::Asset)],
+        last_handed_out: i64,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        tx.execute(IMPORT_LOCK, &[]).await.map_err(pg_err)?;
+        for (project, a) in assets {
+            let exists = tx
+                .query_opt("SELECT 1 FROM assets WHERE id = $1", &[&a.id])
+                .await
+                .map_err(pg_err)?;
+            if exists.is_none() {
+                super::assets::insert(&tx, project, a).await?;
+            }
+        }
+        let last = assets
+            .iter()
+            .map(|(_, a)| a.id)
+            .fold(last_handed_out, i64::max);
+        if last > 0 {
+            advance_sequence(&tx, "'assets_id_seq'", last.saturating_add(1)).await?;
+        }
+        tx.commit().await.map_err(pg_err)?;
+        Ok(())
+    }
+}
+
 /// Makes the next value of the sequence `sequence` (an SQL expression naming it) at least `next`; never
 /// moves it back.
 pub(super) async fn advance_sequence(

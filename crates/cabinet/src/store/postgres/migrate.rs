@@ -21,6 +21,7 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "datasets_labels",
         include_str!("migrations/0005_datasets_labels.sql"),
     ),
+    (6, "assets", include_str!("migrations/0006_assets.sql")),
 ];
 
 /// The advisory lock key of the migrations ("cabinet" and 1); locks are per database.

@@ -9,6 +9,7 @@
 //! `files.rs`, the other writes in `writes.rs` (with how concurrent nodes are kept consistent), list,
 //! count and search in `query.rs` and `search.rs` (filters translated in `filter_sql.rs`); and [`IamStore`](crate::store::iam::IamStore) in `iam.rs`.
 
+mod assets;
 mod cluster;
 mod datasets;
 mod files;

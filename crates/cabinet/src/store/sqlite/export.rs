@@ -179,6 +179,11 @@ impl SqliteExport {
         rows.collect::<rusqlite::Result<_>>().map_err(sql_err)
     }
 
+    /// Every asset with its project, by id, and the last asset id handed out.
+    pub fn assets(&self) -> Result<(Vec<(String, crate::store::assets::Asset)>, i64), StoreError> {
+        super::assets::export_all(&self.conn)
+    }
+
     /// Every security category, by id.
     pub fn categories(&self) -> Result<Vec<CategoryRow>, StoreError> {
         let mut st = self

@@ -289,6 +289,23 @@ pub(super) fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilt
             ids.len() == 1,
         );
     }
+    // A resolved asset reference (a subtree, a root, externalIds): up to 100,000 ids, bound as one JSON
+    // array, since SQLite caps the number of parameters.
+    for ids in &filter.asset_sets {
+        b.unordered = true;
+        if ids.is_empty() {
+            b.push("0", []);
+            continue;
+        }
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        b.side(
+            "file_assets",
+            "file_seq",
+            "{t}.project_id = ? AND {t}.asset_id IN (SELECT value FROM json_each(?))",
+            [pid.clone(), text(&list)],
+            false,
+        );
+    }
     if let Some(ids) = &filter.data_set_ids {
         if ids.is_empty() {
             b.push("0", []);

@@ -1,6 +1,7 @@
 //! The embedded metadata store: SQLite in WAL mode with durable commits (`synchronous = FULL`), one writer
 //! thread that group-commits (see `writer.rs`) and a pool of readers.
 
+mod assets;
 mod datasets;
 mod expiry;
 pub mod export;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0011_project_walk_with_directory.sql"),
     include_str!("migrations/0012_iam.sql"),
     include_str!("migrations/0013_datasets_labels.sql"),
+    include_str!("migrations/0014_assets.sql"),
 ];
 
 /// Retrievals of at most this many ids run as point reads, on the request's own thread
