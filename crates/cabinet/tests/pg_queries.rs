@@ -692,6 +692,45 @@ fn every_filter_is_served_by_an_index() {
     });
 }
 
+/// The unfiltered count reads the project's counters (migration 0007): they follow statements that
+/// insert or delete many rows at once as well as single creates and deletes.
+#[test]
+fn unfiltered_counts_follow_bulk_inserts_and_deletes() {
+    runtime().block_on(async {
+        tokio::time::timeout(LIMIT, async {
+            let url = plan_database().await;
+            let store = PgStore::connect(&url, PgOptions::default()).await.unwrap();
+            let project = ProjectName::parse("plans").unwrap();
+            let all = FileFilter::default();
+            let rows = PLAN_ROWS as u64 + 1;
+            assert_eq!(store.count_files(&project, &all).await.unwrap(), rows);
+            let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+            let driver = tokio::spawn(connection);
+            let gone = client
+                .execute("DELETE FROM files WHERE seq % 3 = 0", &[])
+                .await
+                .unwrap();
+            assert!(gone > 1000);
+            let exact: i64 = client
+                .query_one("SELECT count(*) FROM files", &[])
+                .await
+                .unwrap()
+                .get(0);
+            drop(client);
+            let _ = driver.await;
+            assert_eq!(rows - gone, exact as u64);
+            assert_eq!(
+                store.count_files(&project, &all).await.unwrap(),
+                rows - gone
+            );
+            let other = ProjectName::parse("empty-project").unwrap();
+            assert_eq!(store.count_files(&other, &all).await.unwrap(), 0);
+        })
+        .await
+        .expect("the test took too long")
+    });
+}
+
 /// A page whose whole condition is one range reads the page's `seq`s from that range's index alone and
 /// only then the page's rows; one data set walks its index in listing order (no sort of every match).
 #[test]

@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0005_datasets_labels.sql"),
     ),
     (6, "assets", include_str!("migrations/0006_assets.sql")),
+    (
+        7,
+        "file_counts",
+        include_str!("migrations/0007_file_counts.sql"),
+    ),
 ];
 
 /// The advisory lock key of the migrations ("cabinet" and 1); locks are per database.
