@@ -177,6 +177,8 @@ struct Series {
     up: Vec<f64>,
     down: Vec<f64>,
     rss: Vec<f64>,
+    /// Direct transfer only: milliseconds from the PUT's answer to the file counting as uploaded.
+    settle: Vec<f64>,
     error: Option<String>,
 }
 
@@ -236,7 +238,7 @@ async fn transfers(ctx: &mut Ctx, servers: &Servers, versions: &str) {
                 continue;
             }
             match node_run(ctx, servers, metadata.as_deref(), *mode, run, len).await {
-                Ok((up, down, rss)) => {
+                Ok((up, down, rss, settle)) => {
                     crate::log(&format!(
                         "  {}: up {up:.0} MB/s, down {down:.0} MB/s ({rss:.1} MiB)",
                         mode.name()
@@ -244,6 +246,7 @@ async fn transfers(ctx: &mut Ctx, servers: &Servers, versions: &str) {
                     s.up.push(up);
                     s.down.push(down);
                     s.rss.push(rss);
+                    s.settle.extend(settle);
                 }
                 Err(e) => {
                     crate::log(&format!("  {} failed: {e:#}", mode.name()));
@@ -310,6 +313,27 @@ async fn transfers(ctx: &mut Ctx, servers: &Servers, versions: &str) {
             .with_target(Target::Below(64.0)),
         );
     }
+    if let Some((_, s)) = modes
+        .iter()
+        .zip(&nodes)
+        .find(|(m, _)| **m == Transfer::Direct)
+    {
+        ctx.push(
+            Figure::from_result(
+                SECTION,
+                "PUT answer to uploaded (reconciler)",
+                Transfer::Direct.name(),
+                Unit::Ms,
+                &s.result(&s.settle),
+            )
+            .with_note(
+                "polled by aggregate count (which, unlike reads, does not publish the object itself) \
+                 every 5 ms"
+                    .to_string(),
+            )
+            .with_target(Target::Below(1000.0)),
+        );
+    }
 }
 
 /// One PUT and one GET straight to the bucket: (upload MB/s, download MB/s).
@@ -339,7 +363,8 @@ async fn alone_run(
     Ok((mbps(len, took.as_secs_f64()), mbps(len, down.as_secs_f64())))
 }
 
-/// One upload and one download through a fresh cabinet node: (upload MB/s, download MB/s, its peak RSS).
+/// One upload and one download through a fresh cabinet node: (upload MB/s, download MB/s, its peak RSS,
+/// and in direct transfer the milliseconds from the PUT's answer to the file counting as uploaded).
 async fn node_run(
     ctx: &Ctx,
     servers: &Servers,
@@ -347,7 +372,7 @@ async fn node_run(
     mode: Transfer,
     run: usize,
     len: u64,
-) -> anyhow::Result<(f64, f64, f64)> {
+) -> anyhow::Result<(f64, f64, f64, Option<f64>)> {
     let s3 = servers.s3()?;
     let dir = ctx.work.join(format!("cluster-node-{run}"));
     let prefix = if mode == Transfer::Proxy {
@@ -361,10 +386,15 @@ async fn node_run(
             .api
             .create(&serde_json::json!({
                 "name": format!("large-{run}.bin"),
+                "externalId": format!("large-{run}"),
                 "mimeType": "application/octet-stream"
             }))
             .await?;
         let took = client::put_generated(&ctx.client, &url, len).await?;
+        let settle = match mode {
+            Transfer::Direct => Some(uploaded_after(&node.api, &format!("large-{run}")).await?),
+            Transfer::Proxy => None,
+        };
         super::sync_disks().await;
         let url = node.api.download_url(id).await?;
         let (n, down) = client::get_discard(&ctx.client, &url).await?;
@@ -377,6 +407,7 @@ async fn node_run(
             mbps(len, took.as_secs_f64()),
             mbps(len, down.as_secs_f64()),
             rss,
+            settle,
         ))
     }
     .await;
@@ -384,6 +415,24 @@ async fn node_run(
     let _ = std::fs::remove_dir_all(&dir);
     super::sync_disks().await;
     r
+}
+
+/// Milliseconds until the file `external_id` counts as uploaded, from now (the PUT's answer). Asked by
+/// aggregate count, because reads (byids, list, downloadlink) publish a direct upload themselves, and the
+/// figure is the reconciler's.
+async fn uploaded_after(api: &client::CabinetApi, external_id: &str) -> anyhow::Result<f64> {
+    let started = std::time::Instant::now();
+    let filter = serde_json::json!({"filter": {"uploaded": true, "externalIdPrefix": external_id}});
+    loop {
+        let v = api.post("/aggregate", &filter).await?;
+        if v["items"][0]["count"].as_i64() == Some(1) {
+            return Ok(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            bail!("the direct upload was not marked uploaded within 60 s of its PUT");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 /// Step 2: workload 5's creates and byids on a PostgreSQL node and on a SQLite node, runs interleaved.
