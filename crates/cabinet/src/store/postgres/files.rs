@@ -194,6 +194,15 @@ pub(super) async fn resolve_all(
     match_identifiers(&rows, idents, ignore_unknown)
 }
 
+/// The statement of [`read_identified`], written once.
+static READ_IDENTIFIED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {FILE_COLUMNS} FROM files \
+         WHERE project_id = (SELECT id FROM projects WHERE name = $1) \
+         AND (id = ANY($2) OR external_id = ANY($3))"
+    )
+});
+
 /// The files `idents` name in `project`, in their order, read by one prepared statement outside any
 /// transaction (one round trip, where [`resolve_all`] in a transaction takes six): what a read needs,
 /// since one statement sees one snapshot.
@@ -205,11 +214,7 @@ pub(super) async fn read_identified(
 ) -> Result<Vec<FileRecord>, StoreError> {
     let (ids, xids) = split_identifiers(idents);
     let st = client
-        .prepare_cached(&format!(
-            "SELECT {FILE_COLUMNS} FROM files \
-             WHERE project_id = (SELECT id FROM projects WHERE name = $1) \
-             AND (id = ANY($2) OR external_id = ANY($3))"
-        ))
+        .prepare_cached(&READ_IDENTIFIED)
         .await
         .map_err(pg_err)?;
     let rows = client
