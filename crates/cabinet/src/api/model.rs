@@ -182,6 +182,21 @@ pub struct IdentifierList {
     pub items: Vec<Identifier>,
 }
 
+/// Checks that a request's `items` hold 1 to `max` entries, `noun` naming them in the 400's message
+/// ("items: must have 1 to 10 data sets, got 11").
+pub fn check_item_count(
+    count: usize,
+    max: usize,
+    noun: &str,
+) -> Result<(), crate::api::error::ApiError> {
+    if (1..=max).contains(&count) {
+        return Ok(());
+    }
+    Err(crate::api::error::ApiError::bad_request(format!(
+        "items: must have 1 to {max} {noun}, got {count}"
+    )))
+}
+
 /// Checks an identifier list: `min..=max` items, each within limits, none twice.
 pub fn check_identifiers(
     items: &[Identifier],

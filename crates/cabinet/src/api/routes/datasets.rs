@@ -6,6 +6,7 @@
 //! READ, and a caller whose READ is an `idScope` sees only the data sets it lists (byids of another is a
 //! 403). Open mode allows everything.
 
+use crate::api::model::check_item_count;
 use std::collections::BTreeMap;
 
 use axum::extract::State;
@@ -144,12 +145,7 @@ pub async fn create_data_sets(
     CdfJson(body): CdfJson<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require(&principal, &project, ACL, "WRITE", ScopeNeed::All)?;
-    if body.items.is_empty() || body.items.len() > MAX_CREATE {
-        return Err(ApiError::bad_request(format!(
-            "items: must have 1 to {MAX_CREATE} data sets, got {}",
-            body.items.len()
-        )));
-    }
+    check_item_count(body.items.len(), MAX_CREATE, "data sets")?;
     let items = body
         .items
         .iter()
@@ -482,12 +478,7 @@ pub async fn update_data_sets(
     CdfJson(body): CdfJson<UpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
     require(&principal, &project, ACL, "WRITE", ScopeNeed::Any)?;
-    if body.items.is_empty() || body.items.len() > MAX_ITEMS {
-        return Err(ApiError::bad_request(format!(
-            "items: must have 1 to {MAX_ITEMS} items, got {}",
-            body.items.len()
-        )));
-    }
+    check_item_count(body.items.len(), MAX_ITEMS, "items")?;
     let mut items = Vec::with_capacity(body.items.len());
     for (i, item) in body.items.iter().enumerate() {
         let at = format!("items[{i}]");

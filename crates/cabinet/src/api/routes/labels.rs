@@ -5,6 +5,7 @@
 //! that must list the label's data set (a label in no data set needs `all`). A scoped reader sees only
 //! the labels it covers; byids or delete of another is a 403. Open mode allows everything.
 
+use crate::api::model::check_item_count;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -142,12 +143,7 @@ pub async fn create_labels(
     CdfJson(body): CdfJson<ItemsBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require(&principal, &project, ACL, "WRITE", ScopeNeed::Any)?;
-    if body.items.is_empty() || body.items.len() > MAX_ITEMS {
-        return Err(ApiError::bad_request(format!(
-            "items: must have 1 to {MAX_ITEMS} label definitions, got {}",
-            body.items.len()
-        )));
-    }
+    check_item_count(body.items.len(), MAX_ITEMS, "label definitions")?;
     let items = body
         .items
         .iter()
@@ -167,12 +163,7 @@ pub async fn create_labels(
 
 /// The externalIds of `[{"externalId": …}]` items: 1 to 1000, none twice (a 400 with `duplicated`).
 fn external_ids(items: &[Value]) -> Result<Vec<String>, ApiError> {
-    if items.is_empty() || items.len() > MAX_ITEMS {
-        return Err(ApiError::bad_request(format!(
-            "items: must have 1 to {MAX_ITEMS} items, got {}",
-            items.len()
-        )));
-    }
+    check_item_count(items.len(), MAX_ITEMS, "items")?;
     let mut out: Vec<String> = Vec::with_capacity(items.len());
     let mut repeated = Vec::new();
     for (i, item) in items.iter().enumerate() {

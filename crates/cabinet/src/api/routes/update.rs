@@ -65,12 +65,7 @@ pub async fn update_files(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<UpdateBody>,
 ) -> Result<FilesJson, ApiError> {
-    let count = body.items.len();
-    if !(1..=MAX_ITEMS).contains(&count) {
-        return Err(ApiError::bad_request(format!(
-            "items: must have 1 to {MAX_ITEMS} items, got {count}"
-        )));
-    }
+    crate::api::model::check_item_count(body.items.len(), MAX_ITEMS, "items")?;
     let updates = parse_items(&body.items)?;
     let targets: Vec<Identifier> = updates.iter().map(|u| u.target.clone()).collect();
     check_identifiers(&targets, 1, MAX_ITEMS)?;
