@@ -500,6 +500,19 @@ fn words(field: &str, v: &Value) -> Result<Vec<String>, ApiError> {
         .collect())
 }
 
+/// The filter `raw` as parsed, narrowed to the data sets the caller may read: what every read of a list
+/// of assets (list, search, aggregate) starts from.
+async fn readable_filter(
+    app: &AppState,
+    project: &ProjectName,
+    raw: &Map<String, Value>,
+    scope: &Option<std::collections::BTreeSet<i64>>,
+) -> Result<AssetFilter, ApiError> {
+    let mut filter = parse_filter(app, project, raw).await?;
+    restrict(&mut filter, scope);
+    Ok(filter)
+}
+
 /// Parses an assets filter; `assetSubtreeIds` are resolved against the store (unknown ones: 400 with
 /// `missing`).
 async fn parse_filter(
@@ -666,8 +679,7 @@ async fn list(
     part: Option<String>,
     aggregated: Option<&[String]>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut filter = parse_filter(app, project, &raw).await?;
-    restrict(&mut filter, scope);
+    let filter = readable_filter(app, project, &raw, scope).await?;
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(bad("limit", &format!("must be 1 to {MAX_LIMIT}")));
@@ -821,8 +833,8 @@ pub async fn search_assets(
     CdfJson(body): CdfJson<SearchBody>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = read(&principal, &project)?;
-    let mut filter = parse_filter(&app, &project, &body.filter.unwrap_or_default()).await?;
-    restrict(&mut filter, &scope);
+    let mut filter =
+        readable_filter(&app, &project, &body.filter.unwrap_or_default(), &scope).await?;
     for (k, v) in body.search.unwrap_or_default() {
         if v.is_null() {
             continue;
@@ -912,8 +924,7 @@ pub async fn aggregate_assets(
     if body.aggregate.as_deref().is_some_and(|a| a != "count") {
         return Err(bad("aggregate", "only count is supported"));
     }
-    let mut filter = parse_filter(&app, &project, &body.filter.unwrap_or_default()).await?;
-    restrict(&mut filter, &scope);
+    let filter = readable_filter(&app, &project, &body.filter.unwrap_or_default(), &scope).await?;
     let n = app
         .assets
         .count_assets(project.as_str(), &filter)
