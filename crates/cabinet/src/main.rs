@@ -10,6 +10,8 @@ use tracing_subscriber::EnvFilter;
 use cabinet::app::{shutdown_signal, Application, Guards, ServeConfig};
 use cabinet::config::{ConfigFile, Overrides};
 
+mod cli;
+
 #[derive(Parser)]
 #[command(
     name = "cabinet",
@@ -36,6 +38,8 @@ enum Command {
     Keys(KeysCommand),
     /// Copy an embedded data directory (SQLite and local content) into PostgreSQL and an S3 bucket.
     Migrate(Box<MigrateArgs>),
+    /// A client for any CDF Files API: upload, download, ls, stat, rm, search, sync.
+    Files(Box<cli::files::FilesArgs>),
 }
 
 /// `cabinet migrate`: resumable; run it again after an interruption.
@@ -456,6 +460,7 @@ async fn main() -> std::process::ExitCode {
         Command::Token(TokenCommand::Hash) => return hash_token(),
         Command::Keys(command) => return keys(&command).await,
         Command::Migrate(args) => return migrate(&args).await,
+        Command::Files(args) => return cli::files::run(*args).await,
     };
     let config = match args.serve_config() {
         Ok(config) => config,
