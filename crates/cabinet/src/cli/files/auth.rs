@@ -39,11 +39,17 @@ pub async fn token(http: &reqwest::Client, c: &Connection) -> anyhow::Result<Str
         .await
         .with_context(|| format!("token request to {url}"))?;
     let status = response.status();
-    let body = response.bytes().await.context("reading the token response")?;
+    let body = response
+        .bytes()
+        .await
+        .context("reading the token response")?;
     if !status.is_success() {
         bail!(
             "token endpoint {url} answered {status}: {}",
-            String::from_utf8_lossy(&body).chars().take(300).collect::<String>()
+            String::from_utf8_lossy(&body)
+                .chars()
+                .take(300)
+                .collect::<String>()
         );
     }
     let value: serde_json::Value =

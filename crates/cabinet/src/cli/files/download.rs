@@ -24,16 +24,16 @@ use super::progress::Bars;
 use super::recorded_size;
 
 #[derive(Args)]
-#[group(id = "which", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["id", "external_id", "directory_prefix"])))]
 pub struct DownloadArgs {
     /// The file's id.
-    #[arg(long, group = "which")]
+    #[arg(long)]
     id: Option<i64>,
     /// The file's externalId.
-    #[arg(long, group = "which")]
+    #[arg(long)]
     external_id: Option<String>,
     /// Every uploaded file whose directory starts with this.
-    #[arg(long, group = "which", value_name = "P")]
+    #[arg(long, value_name = "P")]
     directory_prefix: Option<String>,
     /// Where to write: a single file goes to DIR/NAME, files found by prefix to
     /// DIR/<directory without its leading "/">/NAME (as the Python SDK's download does).
@@ -51,7 +51,10 @@ pub async fn run(client: &Client, args: &DownloadArgs) -> anyhow::Result<()> {
             .await?
             .into_iter()
             .map(|f| {
-                let dir = f["directory"].as_str().unwrap_or("").trim_start_matches('/');
+                let dir = f["directory"]
+                    .as_str()
+                    .unwrap_or("")
+                    .trim_start_matches('/');
                 let path = args.to.join(dir).join(file_name(&f));
                 (f, path)
             })

@@ -30,11 +30,11 @@ pub struct LsArgs {
 }
 
 #[derive(Args)]
-#[group(id = "which", required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["id", "external_id"])))]
 pub struct StatArgs {
-    #[arg(long, group = "which")]
+    #[arg(long)]
     id: Option<i64>,
-    #[arg(long, group = "which")]
+    #[arg(long)]
     external_id: Option<String>,
 }
 
@@ -133,7 +133,12 @@ fn print_files(files: &[Value], as_json: bool) -> anyhow::Result<()> {
             };
             [
                 f["id"].to_string(),
-                if f["uploaded"].as_bool() == Some(true) { "yes" } else { "no" }.to_string(),
+                if f["uploaded"].as_bool() == Some(true) {
+                    "yes"
+                } else {
+                    "no"
+                }
+                .to_string(),
                 recorded_size(f).map_or("-".to_string(), |s| s.to_string()),
                 path,
                 f["externalId"].as_str().unwrap_or("-").to_string(),

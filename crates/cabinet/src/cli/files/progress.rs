@@ -21,7 +21,9 @@ impl Bars {
         };
         let multi = MultiProgress::with_draw_target(target);
         let total = multi.add(ProgressBar::new(total_bytes));
-        total.set_style(style("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"));
+        total.set_style(style(
+            "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ));
         total.set_prefix(label.to_string());
         Bars { multi, total }
     }
@@ -30,7 +32,14 @@ impl Bars {
     pub fn transfer(&self, name: &str, len: u64) -> ProgressBar {
         let bar = self.multi.insert_before(&self.total, ProgressBar::new(len));
         bar.set_style(style("{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}"));
-        let short: String = name.chars().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+        let short: String = name
+            .chars()
+            .rev()
+            .take(12)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         bar.set_prefix(short);
         bar
     }

@@ -73,7 +73,11 @@ fn rel_below(file: &Value, dir: &str) -> Option<String> {
     })
 }
 
-async fn remote_below(client: &Client, dir: &str, uploaded_only: bool) -> anyhow::Result<BTreeMap<String, Value>> {
+async fn remote_below(
+    client: &Client,
+    dir: &str,
+    uploaded_only: bool,
+) -> anyhow::Result<BTreeMap<String, Value>> {
     let mut filter = json!({ "directoryPrefix": dir });
     if uploaded_only {
         filter["uploaded"] = json!(true);
@@ -90,7 +94,11 @@ async fn up(client: &Client, local: &Path, dir: &str, args: &SyncArgs) -> anyhow
     if !local.is_dir() {
         bail!("{}: not a directory", local.display());
     }
-    let prefix = if dir == "/" { "/".to_string() } else { format!("{dir}/") };
+    let prefix = if dir == "/" {
+        "/".to_string()
+    } else {
+        format!("{dir}/")
+    };
     let jobs = jobs_for(local, Some(dir), &prefix)?;
     let mut remote = remote_below(client, dir, false).await?;
     let (mut send, mut unchanged, mut replace) = (Vec::new(), 0usize, Vec::new());

@@ -374,7 +374,10 @@ async fn upload_one(
         done: vec![false; parts as usize],
     };
     if entry.urls.len() != parts as usize {
-        bail!("initmultipartupload: {} URLs for {parts} parts", entry.urls.len());
+        bail!(
+            "initmultipartupload: {} URLs for {parts} parts",
+            entry.urls.len()
+        );
     }
     state.put(&key, entry.clone())?;
     run_session(client, job, &key, entry, options, state, bars).await?;
