@@ -2,10 +2,11 @@
 //! `NAME.part` first.
 //!
 //! Resuming: next to `NAME.part` a `NAME.part.json` keeps the file id and the `ETag` of the first response.
-//! A rerun asks for `Range: bytes=<length of .part>-` with `If-Range: <ETag>`: a 206 continues the part, a
-//! 200 (the content changed, or the server ignores ranges) starts it again. The result's size is checked
-//! against `Content-Length`/`Content-Range` and, when the uploader recorded it, metadata `cabinet:size`,
-//! before the part is renamed into place.
+//! A rerun asks for `Range: bytes=<length of .part>-` with `If-Range: <ETag>`: a 206 with that `ETag`
+//! continues the part; a 200 (the content changed, or the server ignores ranges), or a 206 with another
+//! `ETag` (a server that ignores `If-Range`, as the SeaweedFS S3 server of the tests does), starts it
+//! again. The result's size is checked against `Content-Length`/`Content-Range` and, when the uploader
+//! recorded it, metadata `cabinet:size`, before the part is renamed into place.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -157,53 +158,66 @@ async fn download_one(
     }
     let part = with_suffix(path, ".part");
     let info_path = with_suffix(path, ".part.json");
-    let recorded: Option<PartInfo> = tokio::fs::read(&info_path)
+    // Without a validator a part cannot be trusted to continue the same content: such parts start over.
+    let mut recorded: Option<PartInfo> = tokio::fs::read(&info_path)
         .await
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(|i: &PartInfo| i.id == id);
-    let have = match (&recorded, tokio::fs::metadata(&part).await) {
-        (Some(_), Ok(m)) => m.len(),
-        _ => 0,
-    };
-    let url = client.download_url(id).await?;
-    let mut request = client.http.get(&url).timeout(Duration::from_secs(600));
-    if let (Some(info), true) = (&recorded, have > 0) {
-        request = request
-            .header(RANGE, format!("bytes={have}-"))
-            .header(IF_RANGE, &info.etag);
-    }
-    let response = request.send().await.context("GET the download URL")?;
-    let status = response.status();
-    let (offset, total) = match status {
-        StatusCode::PARTIAL_CONTENT => {
-            let range = response
-                .headers()
-                .get(CONTENT_RANGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_content_range)
-                .ok_or_else(|| anyhow!("206 without a usable Content-Range"))?;
-            if range.0 != have {
-                bail!("asked for bytes from {have}, got them from {}", range.0);
+        .filter(|i: &PartInfo| i.id == id && !i.etag.is_empty());
+    let mut attempts = 0;
+    let (response, offset, total) = loop {
+        attempts += 1;
+        if attempts > 2 {
+            bail!("the server keeps answering ranges that do not fit; run the command again");
+        }
+        let have = match (&recorded, tokio::fs::metadata(&part).await) {
+            (Some(_), Ok(m)) => m.len(),
+            _ => 0,
+        };
+        let url = client.download_url(id).await?;
+        let mut request = client.http.get(&url).timeout(Duration::from_secs(600));
+        if let (Some(info), true) = (&recorded, have > 0) {
+            request = request
+                .header(RANGE, format!("bytes={have}-"))
+                .header(IF_RANGE, &info.etag);
+        }
+        let response = request.send().await.context("GET the download URL")?;
+        match response.status() {
+            StatusCode::PARTIAL_CONTENT => {
+                let (first, total) = response
+                    .headers()
+                    .get(CONTENT_RANGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(parse_content_range)
+                    .ok_or_else(|| anyhow!("206 without a usable Content-Range"))?;
+                // Some servers (SeaweedFS's S3) ignore If-Range: a 206 whose ETag is not the recorded
+                // one is the rest of other content, so the part starts over.
+                let tag = response.headers().get(ETAG).and_then(|v| v.to_str().ok());
+                let same = recorded
+                    .as_ref()
+                    .is_some_and(|i| tag == Some(i.etag.as_str()));
+                if first != have || !same {
+                    recorded = None;
+                    continue;
+                }
+                break (response, first, total);
             }
-            range
-        }
-        StatusCode::OK => {
-            let len = response
-                .headers()
-                .get(CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse().ok());
-            (0, len.unwrap_or(u64::MAX))
-        }
-        StatusCode::RANGE_NOT_SATISFIABLE => {
-            // The part is as long as (or longer than) the content: start again.
-            let _ = tokio::fs::remove_file(&part).await;
-            let _ = tokio::fs::remove_file(&info_path).await;
-            bail!("the partial download no longer fits the file; run the command again");
-        }
-        other => {
-            let body = response.bytes().await.unwrap_or_default();
-            bail!("GET: {}", error_message(other, &body));
+            StatusCode::OK => {
+                let len = response
+                    .headers()
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse().ok());
+                break (response, 0, len.unwrap_or(u64::MAX));
+            }
+            StatusCode::RANGE_NOT_SATISFIABLE if recorded.is_some() => {
+                // The part is as long as (or longer than) the content: start over.
+                recorded = None;
+                continue;
+            }
+            other => {
+                let body = response.bytes().await.unwrap_or_default();
+                bail!("GET: {}", error_message(other, &body));
+            }
         }
     };
     if offset == 0 {
