@@ -121,11 +121,16 @@ async fn ok(server: &Server, root: &Path, args: &[&str]) -> String {
     command.env("CDF_TOKEN", "cli-token");
     let out = output(command).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "cabinet files {args:?} failed ({}):\nstdout: {stdout}\nstderr: {}",
+        "cabinet files {args:?} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
         out.status,
-        String::from_utf8_lossy(&out.stderr)
+    );
+    // stderr is no terminal here: no progress bars, and a success says nothing there.
+    assert!(
+        stderr.is_empty(),
+        "cabinet files {args:?} wrote on stderr: {stderr:?}"
     );
     stdout
 }

@@ -241,6 +241,10 @@ async fn download_one(
         .with_context(|| format!("{}", part.display()))?;
     let expected = if total == u64::MAX { None } else { Some(total) };
     let bar = bars.transfer(&file_name(file), expected.unwrap_or(0));
+    if let (None, Some(t)) = (recorded_size(file), expected) {
+        // The total counted only recorded sizes; this file's is known now.
+        bars.total.inc_length(t);
+    }
     bar.inc(offset);
     bars.total.inc(offset);
     let pause_after = super::pause_hook("CABINET_FILES_PAUSE_AFTER_BYTES");
