@@ -493,6 +493,21 @@ async fn a_killed_multipart_upload_resumes() {
             "the finished session is forgotten"
         );
         assert_eq!(s.download("big.bin").await, data);
+
+        // A file created but never given content (an interrupted single PUT) is filled without
+        // --overwrite.
+        let (status, _) = s
+            .post(
+                "/files",
+                serde_json::json!({ "name": "small.txt", "externalId": "small.txt" }),
+            )
+            .await;
+        assert_eq!(status.as_u16(), 201);
+        let small = root.join("small.txt");
+        write(&small, b"small\n");
+        let out = ok(&s, root, &["upload", small.to_str().unwrap()]).await;
+        assert!(out.contains("uploaded 1, resumed 0, skipped 0"), "{out}");
+        assert_eq!(s.download("small.txt").await, b"small\n");
     })
     .await
     .expect("the test finishes in time");

@@ -306,3 +306,22 @@ pub fn set_mtime(path: &Path, ms: i64) -> anyhow::Result<()> {
         .with_context(|| format!("setting the time of {}", path.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_gives_the_first_byte_and_the_total() {
+        assert_eq!(parse_content_range("bytes 100-199/200"), Some((100, 200)));
+        assert_eq!(parse_content_range("bytes */200"), None);
+        assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[test]
+    fn names_stay_one_path_component() {
+        assert_eq!(file_name(&json!({ "name": "a/b\\c" })), "a_b_c");
+        assert_eq!(file_name(&json!({ "id": 7, "name": ".." })), "file-7");
+        assert_eq!(file_name(&json!({ "id": 7 })), "unnamed");
+    }
+}

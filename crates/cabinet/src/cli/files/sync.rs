@@ -228,3 +228,23 @@ pub fn remote_time(file: &Value) -> Option<i64> {
         .as_i64()
         .or_else(|| file["uploadedTime"].as_i64())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_below_a_directory() {
+        let f = |d: &str, n: &str| json!({ "directory": d, "name": n });
+        assert_eq!(normal("a/b/"), "/a/b");
+        assert_eq!(normal(""), "/");
+        assert_eq!(rel_below(&f("/s", "x"), "/s"), Some("x".to_string()));
+        assert_eq!(
+            rel_below(&f("/s/d/e", "x"), "/s"),
+            Some("d/e/x".to_string())
+        );
+        assert_eq!(rel_below(&f("/sx", "x"), "/s"), None);
+        assert_eq!(rel_below(&f("/s/d", "x"), "/"), Some("s/d/x".to_string()));
+        assert_eq!(rel_below(&json!({ "name": "x" }), "/s"), None);
+    }
+}

@@ -568,3 +568,42 @@ impl State {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_join_the_base_and_the_parent() {
+        assert_eq!(join_directory(None, ""), None);
+        assert_eq!(join_directory(None, "a/b"), Some("/a/b".to_string()));
+        assert_eq!(join_directory(Some("up/"), ""), Some("/up".to_string()));
+        assert_eq!(join_directory(Some("/up"), "a"), Some("/up/a".to_string()));
+        assert_eq!(join_directory(Some("/"), "a"), Some("/a".to_string()));
+        assert_eq!(join_directory(Some("/"), ""), Some("/".to_string()));
+    }
+
+    #[test]
+    fn content_is_the_same_only_with_size_time_and_hash() {
+        let job = Job {
+            local: PathBuf::from("x"),
+            size: 5,
+            mtime_ms: 1000,
+            name: "x".into(),
+            directory: None,
+            external_id: "x".into(),
+        };
+        let file = json!({ "uploaded": true, "sourceModifiedTime": 1000,
+            "metadata": { SIZE_KEY: "5", SHA256_KEY: "ab" } });
+        assert!(same_content(&file, &job, None));
+        assert!(same_content(&file, &job, Some("ab")));
+        assert!(!same_content(&file, &job, Some("cd")));
+        assert!(!same_content(&json!({ "uploaded": false }), &job, None));
+        let mut other = file.clone();
+        other["sourceModifiedTime"] = json!(999);
+        assert!(!same_content(&other, &job, None));
+        let mut other = file;
+        other["metadata"][SIZE_KEY] = json!("6");
+        assert!(!same_content(&other, &job, None));
+    }
+}
