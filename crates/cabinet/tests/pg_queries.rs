@@ -996,3 +996,58 @@ fn search_finds_renamed_files() {
         .expect("the test took too long")
     });
 }
+
+/// cabinet's sessions never compile plans with LLVM: with `jit_above_cost = 0` on the database every
+/// statement would be JIT-compiled, yet the plans cabinet's pool gets carry no JIT section, while a
+/// session whose URL asks for JIT (`options=-c jit=on`) does get one where the server can JIT at all.
+#[test]
+fn sessions_do_not_compile_plans_with_jit() {
+    runtime().block_on(async {
+        tokio::time::timeout(LIMIT, async {
+            let url = plan_database().await;
+            let (client, connection) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+            let driver = tokio::spawn(connection);
+            let db: String = client
+                .query_one("SELECT current_database()", &[])
+                .await
+                .unwrap()
+                .get(0);
+            client
+                .batch_execute(&format!(
+                    "ALTER DATABASE \"{db}\" SET jit_above_cost = 0; \
+                     ALTER DATABASE \"{db}\" SET jit_inline_above_cost = 0"
+                ))
+                .await
+                .unwrap();
+            let available: bool = client
+                .query_one("SELECT pg_jit_available()", &[])
+                .await
+                .unwrap()
+                .get(0);
+            drop(client);
+            let _ = driver.await;
+            let project = ProjectName::parse("plans").unwrap();
+            let page = PageRequest {
+                filter: filter_for(&json!({"mimeType": "m7"}), &None),
+                limit: 100,
+                after: None,
+                partition: None,
+            };
+            let store = PgStore::connect(&url, PgOptions::default()).await.unwrap();
+            for plan in store.explain_list_and_count(&project, &page).await.unwrap() {
+                assert!(!plan.contains("JIT"), "{plan}");
+            }
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let with_jit = format!("{url}{sep}options=-c%20jit%3Don");
+            let store = PgStore::connect(&with_jit, PgOptions::default())
+                .await
+                .unwrap();
+            let plans = store.explain_list_and_count(&project, &page).await.unwrap();
+            if available {
+                assert!(plans.iter().any(|p| p.contains("JIT")), "{plans:?}");
+            }
+        })
+        .await
+        .expect("timed out")
+    })
+}
