@@ -176,3 +176,200 @@ async fn a_data_set_scope_reads_and_creates_only_its_data_sets() {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
 }
+
+/// The externalIds of a list reply, in order.
+fn external_ids(r: &crate::helpers::Reply) -> Vec<String> {
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["externalId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Every asset of the project, as the unscoped writer lists them.
+async fn all_assets(app: &TestApp) -> Vec<String> {
+    let r = app
+        .call_as("rw-token", Method::POST, "/assets/list", Some(json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let mut ids = external_ids(&r);
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn a_data_set_scope_updates_only_its_data_sets_and_keeps_them_there() {
+    let app = configured().await;
+    let r = app
+        .call_as(
+            "rw-token",
+            Method::POST,
+            "/assets",
+            Some(json!({"items": [
+                {"externalId": "root", "name": "root", "dataSetId": 7},
+                {"externalId": "in7", "name": "in", "dataSetId": 7, "parentExternalId": "root"},
+                {"externalId": "in8", "name": "other", "dataSetId": 8, "parentExternalId": "root"},
+                {"externalId": "none", "name": "none", "parentExternalId": "root"}
+            ]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let update = |items: serde_json::Value| json!({ "items": items });
+    // Outside the scope: another data set, no data set, or one of several targets outside it.
+    for items in [
+        json!([{"externalId": "in8", "update": {"name": {"set": "x"}}}]),
+        json!([{"externalId": "none", "update": {"name": {"set": "x"}}}]),
+        json!([
+            {"externalId": "in7", "update": {"name": {"set": "x"}}},
+            {"externalId": "in8", "update": {"name": {"set": "x"}}}
+        ]),
+        // Moving an asset of the scope out of it, or out of every data set.
+        json!([{"externalId": "in7", "update": {"dataSetId": {"set": 8}}}]),
+        json!([{"externalId": "in7", "update": {"dataSetId": {"setNull": true}}}]),
+        // Moving one in from outside.
+        json!([{"externalId": "in8", "update": {"dataSetId": {"set": 7}}}]),
+    ] {
+        let r = app
+            .call_as(
+                "ds7-token",
+                Method::POST,
+                "/assets/update",
+                Some(update(items.clone())),
+            )
+            .await;
+        assert_error(&r, 403);
+    }
+    // Nothing of the refused requests was written.
+    let r = app
+        .call_as(
+            "rw-token",
+            Method::POST,
+            "/assets/byids",
+            Some(json!({"items": [{"externalId": "in7"}, {"externalId": "in8"}]})),
+        )
+        .await;
+    assert_eq!(r.body["items"][0]["name"], json!("in"), "{r:?}");
+    assert_eq!(r.body["items"][0]["dataSetId"], json!(7), "{r:?}");
+    assert_eq!(r.body["items"][1]["name"], json!("other"), "{r:?}");
+    // Inside the scope: a rename, and a move under another parent of the same root.
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets/update",
+            Some(update(json!([
+                {"externalId": "in7", "update": {"name": {"set": "renamed"}, "dataSetId": {"set": 7}}}
+            ]))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(r.body["items"][0]["name"], json!("renamed"), "{r:?}");
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets/update",
+            Some(update(json!([
+                {"externalId": "in7", "update": {"parentExternalId": {"set": "in8"}}}
+            ]))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    // An unknown target is still CDF's 400 with `missing`, not a 403.
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets/update",
+            Some(update(json!([
+                {"externalId": "nope", "update": {"name": {"set": "x"}}}
+            ]))),
+        )
+        .await;
+    let e = assert_error(&r, 400);
+    assert_eq!(e["missing"], json!([{"externalId": "nope"}]), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_data_set_scope_deletes_only_subtrees_wholly_in_its_data_sets() {
+    let app = configured().await;
+    let r = app
+        .call_as(
+            "rw-token",
+            Method::POST,
+            "/assets",
+            Some(json!({"items": [
+                {"externalId": "a", "name": "a", "dataSetId": 7},
+                {"externalId": "a1", "name": "a1", "dataSetId": 7, "parentExternalId": "a"},
+                {"externalId": "a2", "name": "a2", "dataSetId": 8, "parentExternalId": "a1"},
+                {"externalId": "b", "name": "b", "dataSetId": 7},
+                {"externalId": "b1", "name": "b1", "dataSetId": 7, "parentExternalId": "b"},
+                {"externalId": "c", "name": "c", "dataSetId": 8},
+                {"externalId": "d", "name": "d"}
+            ]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+    let before = all_assets(&app).await;
+    for body in [
+        // Assets outside the scope, alone or next to one inside it.
+        json!({"items": [{"externalId": "c"}]}),
+        json!({"items": [{"externalId": "d"}]}),
+        json!({"items": [{"externalId": "b1"}, {"externalId": "c"}], "ignoreUnknownIds": true}),
+        // A recursive delete whose subtree reaches into another data set: all of it is refused.
+        json!({"items": [{"externalId": "a"}], "recursive": true}),
+        json!({"items": [{"externalId": "b"}, {"externalId": "a1"}], "recursive": true}),
+    ] {
+        let r = app
+            .call_as("ds7-token", Method::POST, "/assets/delete", Some(body))
+            .await;
+        assert_error(&r, 403);
+    }
+    assert_eq!(all_assets(&app).await, before);
+    // Without `recursive`, an asset with children is CDF's 400 before anything else.
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets/delete",
+            Some(json!({"items": [{"externalId": "b"}]})),
+        )
+        .await;
+    assert_error(&r, 400);
+    // A subtree wholly in the scope goes, with unknown ones ignored when asked.
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets/delete",
+            Some(json!({
+                "items": [{"externalId": "b"}, {"externalId": "gone"}],
+                "recursive": true,
+                "ignoreUnknownIds": true
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(all_assets(&app).await, vec!["a", "a1", "a2", "c", "d"]);
+    // A leaf of the scope below an asset of the scope goes on its own.
+    let r = app
+        .call_as(
+            "rw-token",
+            Method::POST,
+            "/assets/delete",
+            Some(json!({"items": [{"externalId": "a2"}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    let r = app
+        .call_as(
+            "ds7-token",
+            Method::POST,
+            "/assets/delete",
+            Some(json!({"items": [{"externalId": "a"}], "recursive": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{r:?}");
+    assert_eq!(all_assets(&app).await, vec!["c", "d"]);
+}
