@@ -4,58 +4,34 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_error, TestApp};
+use crate::helpers::{assert_error, capability, AccessConfig, TestApp};
 
 async fn configured() -> TestApp {
-    let project = crate::helpers::unique_project();
-    let hash = |t: &str| cabinet::auth::token_sha256_hex(t);
-    let toml = format!(
-        r#"
-[[project]]
-name = "{project}"
-
-[[project.group]]
-name = "assets-rw"
-capabilities = [{{ assetsAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
-
-[[project.group]]
-name = "assets-read"
-capabilities = [{{ assetsAcl = {{ actions = ["READ"], scope = {{ all = {{}} }} }} }}]
-
-[[project.group]]
-name = "files-only"
-capabilities = [{{ filesAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
-
-[[project.group]]
-name = "assets-ds-7"
-capabilities = [{{ assetsAcl = {{ actions = ["READ", "WRITE"], scope = {{ datasetScope = {{ ids = [7] }} }} }} }}]
-
-[[project.service_token]]
-subject = "ds7"
-sha256 = "{}"
-groups = ["assets-ds-7"]
-
-[[project.service_token]]
-subject = "rw"
-sha256 = "{}"
-groups = ["assets-rw"]
-
-[[project.service_token]]
-subject = "reader"
-sha256 = "{}"
-groups = ["assets-read"]
-
-[[project.service_token]]
-subject = "files"
-sha256 = "{}"
-groups = ["files-only"]
-"#,
-        hash("ds7-token"),
-        hash("rw-token"),
-        hash("reader-token"),
-        hash("files-token"),
-    );
-    TestApp::spawn_with_access(project, &toml).await
+    let all = "all = {}";
+    AccessConfig::new()
+        .group(
+            "assets-rw",
+            &[capability("assetsAcl", &["READ", "WRITE"], all)],
+        )
+        .group("assets-read", &[capability("assetsAcl", &["READ"], all)])
+        .group(
+            "files-only",
+            &[capability("filesAcl", &["READ", "WRITE"], all)],
+        )
+        .group(
+            "assets-ds-7",
+            &[capability(
+                "assetsAcl",
+                &["READ", "WRITE"],
+                "datasetScope = { ids = [7] }",
+            )],
+        )
+        .token("ds7", &["assets-ds-7"])
+        .token("rw", &["assets-rw"])
+        .token("reader", &["assets-read"])
+        .token("files", &["files-only"])
+        .spawn()
+        .await
 }
 
 #[tokio::test]
@@ -132,13 +108,7 @@ async fn a_data_set_scope_reads_and_creates_only_its_data_sets() {
         .call_as("ds7-token", Method::POST, "/assets/list", Some(json!({})))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    let listed: Vec<&str> = r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["externalId"].as_str().unwrap())
-        .collect();
-    assert_eq!(listed, vec!["in7"]);
+    assert_eq!(r.external_ids(), vec!["in7"]);
     let r = app
         .call_as(
             "ds7-token",
@@ -177,23 +147,11 @@ async fn a_data_set_scope_reads_and_creates_only_its_data_sets() {
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
 }
 
-/// The externalIds of a list reply, in order.
-fn external_ids(r: &crate::helpers::Reply) -> Vec<String> {
-    r.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["externalId"].as_str().unwrap().to_string())
-        .collect()
-}
-
 /// Every asset of the project, as the unscoped writer lists them.
 async fn all_assets(app: &TestApp) -> Vec<String> {
-    let r = app
-        .call_as("rw-token", Method::POST, "/assets/list", Some(json!({})))
-        .await;
+    let r = app.post_as("rw-token", "/assets/list", json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
-    let mut ids = external_ids(&r);
+    let mut ids = r.external_ids();
     ids.sort();
     ids
 }

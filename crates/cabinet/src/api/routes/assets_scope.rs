@@ -5,10 +5,10 @@
 
 use std::collections::BTreeSet;
 
+use super::assets::asset_error;
 use crate::api::error::{ApiError, ErrorKind};
 use crate::api::AppState;
 use crate::domain::{Identifier, ProjectName};
-use super::assets::asset_error;
 use crate::store::assets::{Asset, AssetFilter, AssetPatch, ParentRef, Set};
 
 /// CDF's 403, the answer to every write outside the scope: the whole request is refused.
