@@ -22,6 +22,7 @@ pub mod security_categories;
 pub mod token;
 pub mod update;
 pub mod upload_link;
+mod visible_pages;
 
 use serde::Deserialize;
 
