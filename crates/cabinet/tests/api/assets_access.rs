@@ -38,18 +38,9 @@ async fn configured() -> TestApp {
 async fn assets_acl_read_and_write_guard_the_assets_routes() {
     let app = configured().await;
     let create = json!({"items": [{"externalId": "r", "name": "root"}]});
-    let r = app
-        .call_as("rw-token", Method::POST, "/assets", Some(create.clone()))
-        .await;
+    let r = app.post_as("rw-token", "/assets", create.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-    let r = app
-        .call_as(
-            "reader-token",
-            Method::POST,
-            "/assets",
-            Some(create.clone()),
-        )
-        .await;
+    let r = app.post_as("reader-token", "/assets", create.clone()).await;
     assert_error(&r, 403);
     for (path, body) in [
         ("/assets/list", json!({})),
@@ -57,13 +48,9 @@ async fn assets_acl_read_and_write_guard_the_assets_routes() {
         ("/assets/aggregate", json!({})),
         ("/assets/search", json!({"search": {"name": "root"}})),
     ] {
-        let r = app
-            .call_as("reader-token", Method::POST, path, Some(body.clone()))
-            .await;
+        let r = app.post_as("reader-token", path, body.clone()).await;
         assert_eq!(r.status, StatusCode::OK, "{path} {r:?}");
-        let r = app
-            .call_as("files-token", Method::POST, path, Some(body))
-            .await;
+        let r = app.post_as("files-token", path, body).await;
         assert_error(&r, 403);
     }
     for (path, body) in [
@@ -73,13 +60,9 @@ async fn assets_acl_read_and_write_guard_the_assets_routes() {
         ),
         ("/assets/delete", json!({"items": [{"externalId": "r"}]})),
     ] {
-        let r = app
-            .call_as("reader-token", Method::POST, path, Some(body.clone()))
-            .await;
+        let r = app.post_as("reader-token", path, body.clone()).await;
         assert_error(&r, 403);
-        let r = app
-            .call_as("rw-token", Method::POST, path, Some(body))
-            .await;
+        let r = app.post_as("rw-token", path, body).await;
         assert_eq!(r.status, StatusCode::OK, "{path} {r:?}");
     }
     let r = app
@@ -92,56 +75,45 @@ async fn assets_acl_read_and_write_guard_the_assets_routes() {
 async fn a_data_set_scope_reads_and_creates_only_its_data_sets() {
     let app = configured().await;
     let r = app
-        .call_as(
+        .post_as(
             "rw-token",
-            Method::POST,
             "/assets",
-            Some(json!({"items": [
+            json!({"items": [
                 {"externalId": "in7", "name": "in", "dataSetId": 7},
                 {"externalId": "in8", "name": "other", "dataSetId": 8},
                 {"externalId": "none", "name": "none"}
-            ]})),
+            ]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-    let r = app
-        .call_as("ds7-token", Method::POST, "/assets/list", Some(json!({})))
-        .await;
+    let r = app.post_as("ds7-token", "/assets/list", json!({})).await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(r.external_ids(), vec!["in7"]);
     let r = app
-        .call_as(
-            "ds7-token",
-            Method::POST,
-            "/assets/aggregate",
-            Some(json!({})),
-        )
+        .post_as("ds7-token", "/assets/aggregate", json!({}))
         .await;
     assert_eq!(r.body["items"][0]["count"], json!(1), "{r:?}");
     let r = app
-        .call_as(
+        .post_as(
             "ds7-token",
-            Method::POST,
             "/assets/byids",
-            Some(json!({"items": [{"externalId": "in8"}]})),
+            json!({"items": [{"externalId": "in8"}]}),
         )
         .await;
     assert_error(&r, 403);
     let r = app
-        .call_as(
+        .post_as(
             "ds7-token",
-            Method::POST,
             "/assets",
-            Some(json!({"items": [{"name": "x", "dataSetId": 8}]})),
+            json!({"items": [{"name": "x", "dataSetId": 8}]}),
         )
         .await;
     assert_error(&r, 403);
     let r = app
-        .call_as(
+        .post_as(
             "ds7-token",
-            Method::POST,
             "/assets",
-            Some(json!({"items": [{"name": "x", "dataSetId": 7}]})),
+            json!({"items": [{"name": "x", "dataSetId": 7}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
@@ -160,16 +132,15 @@ async fn all_assets(app: &TestApp) -> Vec<String> {
 async fn a_data_set_scope_updates_only_its_data_sets_and_keeps_them_there() {
     let app = configured().await;
     let r = app
-        .call_as(
+        .post_as(
             "rw-token",
-            Method::POST,
             "/assets",
-            Some(json!({"items": [
+            json!({"items": [
                 {"externalId": "root", "name": "root", "dataSetId": 7},
                 {"externalId": "in7", "name": "in", "dataSetId": 7, "parentExternalId": "root"},
                 {"externalId": "in8", "name": "other", "dataSetId": 8, "parentExternalId": "root"},
                 {"externalId": "none", "name": "none", "parentExternalId": "root"}
-            ]})),
+            ]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
@@ -189,22 +160,16 @@ async fn a_data_set_scope_updates_only_its_data_sets_and_keeps_them_there() {
         json!([{"externalId": "in8", "update": {"dataSetId": {"set": 7}}}]),
     ] {
         let r = app
-            .call_as(
-                "ds7-token",
-                Method::POST,
-                "/assets/update",
-                Some(update(items.clone())),
-            )
+            .post_as("ds7-token", "/assets/update", update(items.clone()))
             .await;
         assert_error(&r, 403);
     }
     // Nothing of the refused requests was written.
     let r = app
-        .call_as(
+        .post_as(
             "rw-token",
-            Method::POST,
             "/assets/byids",
-            Some(json!({"items": [{"externalId": "in7"}, {"externalId": "in8"}]})),
+            json!({"items": [{"externalId": "in7"}, {"externalId": "in8"}]}),
         )
         .await;
     assert_eq!(r.body["items"][0]["name"], json!("in"), "{r:?}");
@@ -212,37 +177,30 @@ async fn a_data_set_scope_updates_only_its_data_sets_and_keeps_them_there() {
     assert_eq!(r.body["items"][1]["name"], json!("other"), "{r:?}");
     // Inside the scope: a rename, and a move under another parent of the same root.
     let r = app
-        .call_as(
-            "ds7-token",
-            Method::POST,
-            "/assets/update",
-            Some(update(json!([
+        .post_as("ds7-token", "/assets/update", update(json!([
                 {"externalId": "in7", "update": {"name": {"set": "renamed"}, "dataSetId": {"set": 7}}}
-            ]))),
-        )
+            ])))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(r.body["items"][0]["name"], json!("renamed"), "{r:?}");
     let r = app
-        .call_as(
+        .post_as(
             "ds7-token",
-            Method::POST,
             "/assets/update",
-            Some(update(json!([
+            update(json!([
                 {"externalId": "in7", "update": {"parentExternalId": {"set": "in8"}}}
-            ]))),
+            ])),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     // An unknown target is still CDF's 400 with `missing`, not a 403.
     let r = app
-        .call_as(
+        .post_as(
             "ds7-token",
-            Method::POST,
             "/assets/update",
-            Some(update(json!([
+            update(json!([
                 {"externalId": "nope", "update": {"name": {"set": "x"}}}
-            ]))),
+            ])),
         )
         .await;
     let e = assert_error(&r, 400);
@@ -253,11 +211,10 @@ async fn a_data_set_scope_updates_only_its_data_sets_and_keeps_them_there() {
 async fn a_data_set_scope_deletes_only_subtrees_wholly_in_its_data_sets() {
     let app = configured().await;
     let r = app
-        .call_as(
+        .post_as(
             "rw-token",
-            Method::POST,
             "/assets",
-            Some(json!({"items": [
+            json!({"items": [
                 {"externalId": "a", "name": "a", "dataSetId": 7},
                 {"externalId": "a1", "name": "a1", "dataSetId": 7, "parentExternalId": "a"},
                 {"externalId": "a2", "name": "a2", "dataSetId": 8, "parentExternalId": "a1"},
@@ -265,7 +222,7 @@ async fn a_data_set_scope_deletes_only_subtrees_wholly_in_its_data_sets() {
                 {"externalId": "b1", "name": "b1", "dataSetId": 7, "parentExternalId": "b"},
                 {"externalId": "c", "name": "c", "dataSetId": 8},
                 {"externalId": "d", "name": "d"}
-            ]})),
+            ]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
@@ -279,53 +236,47 @@ async fn a_data_set_scope_deletes_only_subtrees_wholly_in_its_data_sets() {
         json!({"items": [{"externalId": "a"}], "recursive": true}),
         json!({"items": [{"externalId": "b"}, {"externalId": "a1"}], "recursive": true}),
     ] {
-        let r = app
-            .call_as("ds7-token", Method::POST, "/assets/delete", Some(body))
-            .await;
+        let r = app.post_as("ds7-token", "/assets/delete", body).await;
         assert_error(&r, 403);
     }
     assert_eq!(all_assets(&app).await, before);
     // Without `recursive`, an asset with children is CDF's 400 before anything else.
     let r = app
-        .call_as(
+        .post_as(
             "ds7-token",
-            Method::POST,
             "/assets/delete",
-            Some(json!({"items": [{"externalId": "b"}]})),
+            json!({"items": [{"externalId": "b"}]}),
         )
         .await;
     assert_error(&r, 400);
     // A subtree wholly in the scope goes, with unknown ones ignored when asked.
     let r = app
-        .call_as(
+        .post_as(
             "ds7-token",
-            Method::POST,
             "/assets/delete",
-            Some(json!({
+            json!({
                 "items": [{"externalId": "b"}, {"externalId": "gone"}],
                 "recursive": true,
                 "ignoreUnknownIds": true
-            })),
+            }),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     assert_eq!(all_assets(&app).await, vec!["a", "a1", "a2", "c", "d"]);
     // A leaf of the scope below an asset of the scope goes on its own.
     let r = app
-        .call_as(
+        .post_as(
             "rw-token",
-            Method::POST,
             "/assets/delete",
-            Some(json!({"items": [{"externalId": "a2"}]})),
+            json!({"items": [{"externalId": "a2"}]}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
     let r = app
-        .call_as(
+        .post_as(
             "ds7-token",
-            Method::POST,
             "/assets/delete",
-            Some(json!({"items": [{"externalId": "a"}], "recursive": true})),
+            json!({"items": [{"externalId": "a"}], "recursive": true}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
