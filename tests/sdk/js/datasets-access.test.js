@@ -1,21 +1,20 @@
 // datasetsAcl and labelsAcl through the JS SDK, against a server started with a configuration file: an
-// owner (datasetsAcl READ/WRITE/OWNER, labelsAcl READ/WRITE) and a writer (datasetsAcl READ/WRITE, no OWNER,
-// no labelsAcl), both with filesAcl on all. Only the owner writes files into a write-protected data set or
-// updates it; the writer may not touch label definitions at all.
+// owner (datasetsAcl READ/WRITE/OWNER, labelsAcl READ/WRITE), a writer (datasetsAcl READ/WRITE, no OWNER,
+// no labelsAcl), both with filesAcl on all, and a reader scoped to one data set (datasetsAcl READ with
+// idScope; labelsAcl, filesAcl and assetsAcl READ with datasetScope), as the Python test does. Only the
+// owner writes files into a write-protected data set or updates it; the writer may not touch label
+// definitions at all; the reader sees only its data set and what is in it.
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { makeClient, rejection, startServer } from './server.js';
+import { clientWith, newToken, sha256, startScopedToNewDataSets } from './access-helpers.js';
+import { rejection } from './server.js';
 
 const PROJECT = 'datasets-access-js';
-const OWNER_TOKEN = 'owner-' + randomBytes(16).toString('hex');
-const WRITER_TOKEN = 'writer-' + randomBytes(16).toString('hex');
-const sha256 = (t) => createHash('sha256').update(t).digest('hex');
+const OWNER_TOKEN = newToken('owner');
+const WRITER_TOKEN = newToken('writer');
+const READER_TOKEN = newToken('reader');
 
-const CONFIG = `
+const config = ([scoped]) => `
 [[project]]
 name = "${PROJECT}"
 
@@ -28,11 +27,21 @@ name = "owners"
 capabilities = [
   { datasetsAcl = { actions = ["READ", "WRITE", "OWNER"], scope = { all = {} } } },
   { labelsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },
+  { assetsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } },
 ]
 
 [[project.group]]
 name = "writers"
 capabilities = [{ datasetsAcl = { actions = ["READ", "WRITE"], scope = { all = {} } } }]
+
+[[project.group]]
+name = "readers"
+capabilities = [
+  { datasetsAcl = { actions = ["READ"], scope = { idScope = { ids = [${scoped}] } } } },
+  { labelsAcl = { actions = ["READ"], scope = { datasetScope = { ids = [${scoped}] } } } },
+  { filesAcl = { actions = ["READ"], scope = { datasetScope = { ids = [${scoped}] } } } },
+  { assetsAcl = { actions = ["READ"], scope = { datasetScope = { ids = [${scoped}] } } } },
+]
 
 [[project.service_token]]
 subject = "owner"
@@ -43,33 +52,39 @@ groups = ["files", "owners"]
 subject = "writer"
 sha256 = "${sha256(WRITER_TOKEN)}"
 groups = ["files", "writers"]
+
+[[project.service_token]]
+subject = "reader"
+sha256 = "${sha256(READER_TOKEN)}"
+groups = ["readers"]
 `;
 
 describe('datasetsAcl and labelsAcl', { timeout: 60_000 }, () => {
-  let server;
-  let configDir;
+  let running;
   let owner;
   let writer;
+  let reader;
+  let open;
+  let locked;
 
   before(async () => {
-    configDir = mkdtempSync(join(tmpdir(), 'cabinet-js-datasets-access-'));
-    const config = join(configDir, 'cabinet.toml');
-    writeFileSync(config, CONFIG);
-    server = await startServer({ args: ['--config', config] });
-    owner = await makeClient(server.baseUrl, PROJECT, { tokenProvider: async () => OWNER_TOKEN });
-    writer = await makeClient(server.baseUrl, PROJECT, { tokenProvider: async () => WRITER_TOKEN });
+    running = await startScopedToNewDataSets({
+      project: PROJECT,
+      config,
+      token: OWNER_TOKEN,
+      dataSets: [{ externalId: 'open' }, { externalId: 'locked', writeProtected: true }],
+    });
+    [open, locked] = running.dataSets;
+    owner = await clientWith(running.server, PROJECT, OWNER_TOKEN);
+    writer = await clientWith(running.server, PROJECT, WRITER_TOKEN);
+    reader = await clientWith(running.server, PROJECT, READER_TOKEN);
   });
 
   after(async () => {
-    if (server) await server.stop();
-    if (configDir) rmSync(configDir, { recursive: true, force: true });
+    if (running) await running.stop();
   });
 
   test('only an owner writes into a write-protected data set', async () => {
-    const [open, locked] = await owner.datasets.create([
-      { externalId: 'open' },
-      { externalId: 'locked', writeProtected: true },
-    ]);
     assert.equal(locked.writeProtected, true);
 
     const refused = await rejection(
@@ -122,5 +137,55 @@ describe('datasetsAcl and labelsAcl', { timeout: 60_000 }, () => {
     assert.equal(removed.status, 403, removed.message);
     await owner.labels.delete([{ externalId: 'pump' }]);
     assert.deepEqual(await owner.labels.list().autoPagingToArray({ limit: Infinity }), []);
+  });
+
+  test('an id-scoped reader sees its data set and what is in it only', async () => {
+    const listed = await reader.datasets.list().autoPagingToArray({ limit: Infinity });
+    assert.deepEqual(
+      listed.map((d) => d.id),
+      [open.id],
+    );
+    assert.equal((await reader.datasets.aggregate({})).at(0).count, 1);
+    assert.ok((await owner.datasets.aggregate({})).at(0).count >= 2);
+    const other = await rejection(reader.datasets.retrieve([{ id: locked.id }]));
+    assert.equal(other.status, 403, other.message);
+    const created = await rejection(reader.datasets.create([{ externalId: 'nope' }]));
+    assert.equal(created.status, 403, created.message);
+
+    await owner.labels.create([
+      { externalId: 'in-open', name: 'a', dataSetId: open.id },
+      { externalId: 'in-locked', name: 'b', dataSetId: locked.id },
+    ]);
+    const labels = await reader.labels.list().autoPagingToArray({ limit: Infinity });
+    assert.deepEqual(
+      labels.map((l) => l.externalId),
+      ['in-open'],
+    );
+
+    await owner.files.upload({ name: 'r.txt', externalId: 'r-open', dataSetId: open.id }, 'r', false, true);
+    await owner.files.upload({ name: 'r.txt', externalId: 'r-locked', dataSetId: locked.id }, 'r', false, true);
+    // The writer's test left files in both data sets too.
+    const files = await reader.files.list().autoPagingToArray({ limit: Infinity });
+    assert.ok(files.some((f) => f.externalId === 'r-open'));
+    assert.deepEqual(
+      files.filter((f) => f.dataSetId !== open.id),
+      [],
+    );
+    const file = await rejection(reader.files.retrieve([{ externalId: 'r-locked' }]));
+    assert.equal(file.status, 403, file.message);
+
+    await owner.assets.create([
+      { externalId: 'a-open', name: 'a', dataSetId: open.id },
+      { externalId: 'a-locked', name: 'b', dataSetId: locked.id },
+    ]);
+    const assets = await reader.assets.list().autoPagingToArray({ limit: Infinity });
+    assert.deepEqual(
+      assets.map((a) => a.externalId),
+      ['a-open'],
+    );
+    const asset = await rejection(reader.assets.retrieve([{ externalId: 'a-locked' }]));
+    assert.equal(asset.status, 403, asset.message);
+    const write = await rejection(reader.assets.create([{ name: 'x', dataSetId: open.id }]));
+    assert.equal(write.status, 403, write.message);
   });
 });

@@ -39,18 +39,20 @@ function tail(path, max = 4000) {
  * Resolves once the single readiness line appeared on stdout. The server's stderr
  * goes to <tmpdir>/stderr.log; the tmpdir is removed after a clean stop unless
  * CABINET_TEST_KEEP is set, and kept (its path is in the error) otherwise.
- * @param {{args?: string[]}} [opts] extra arguments for `cabinet serve` (e.g. `--config FILE`)
+ * @param {{args?: string[], dataDir?: string}} [opts] extra arguments for `cabinet serve` (e.g.
+ *   `--config FILE`); a data directory of the caller's to start on (kept after `stop`), e.g. to restart
+ *   a server on the same data with another configuration
  * @returns {Promise<{baseUrl: string, port: number, dataDir: string, tmpDir: string,
  *   stderrPath: string, stdoutLines: string[], stop: () => Promise<number|null>}>}
  */
-export async function startServer({ args = [] } = {}) {
+export async function startServer({ args = [], dataDir: ownDataDir } = {}) {
   if (!existsSync(CABINET_BIN)) {
     throw new Error(
       `cabinet binary not found at ${CABINET_BIN}; build it (cargo build) or set CABINET_BIN`,
     );
   }
   const tmpDir = mkdtempSync(join(tmpdir(), 'cabinet-js-'));
-  const dataDir = join(tmpDir, 'data');
+  const dataDir = ownDataDir ?? join(tmpDir, 'data');
   const stderrPath = join(tmpDir, 'stderr.log');
   const stderrFile = createWriteStream(stderrPath);
 

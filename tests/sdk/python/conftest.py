@@ -184,6 +184,7 @@ OWN_ACCESS_MODULES = {
     "test_iam",
     "test_security_categories",
     "test_datasets_access",
+    "test_assets_access",
 }
 
 

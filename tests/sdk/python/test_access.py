@@ -7,18 +7,17 @@ files, ``reader`` only read; any other token is unknown to it.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 import pytest
 from cognite.client.exceptions import CogniteAPIError, CogniteProjectAccessError
 
-from conftest import start_server, stop_server
+from access_helpers import configured_server, new_token, sha256_hex
 from sdk_helpers import make_client
 
 PROJECT = "acl-test"
-ADMIN_TOKEN = "admin-" + secrets.token_hex(16)
-READER_TOKEN = "reader-" + secrets.token_hex(16)
+ADMIN_TOKEN = new_token("admin")
+READER_TOKEN = new_token("reader")
 
 CONFIG = """
 [[project]]
@@ -44,22 +43,12 @@ sha256 = "{reader}"
 """
 
 
-def sha256_hex(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def configured_base_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     tmp = tmp_path_factory.mktemp("cabinet-access")
-    config = tmp / "cabinet.toml"
-    config.write_text(
-        CONFIG.format(project=PROJECT, admin=sha256_hex(ADMIN_TOKEN), reader=sha256_hex(READER_TOKEN))
-    )
-    srv = start_server(tmp / "data", tmp, name="access", args=("--config", str(config)))
-    try:
+    config = CONFIG.format(project=PROJECT, admin=sha256_hex(ADMIN_TOKEN), reader=sha256_hex(READER_TOKEN))
+    with configured_server(tmp, "access", config) as srv:
         yield srv.base_url
-    finally:
-        stop_server(srv)
 
 
 def test_a_service_token_uploads_lists_retrieves_and_downloads(configured_base_url: str) -> None:

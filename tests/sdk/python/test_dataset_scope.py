@@ -7,19 +7,16 @@ The server is this module's own, started with a configuration file.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 import pytest
 from cognite.client.data_classes import FileMetadataFilter, FileMetadataUpdate
 from cognite.client.exceptions import CogniteAPIError
 
-from conftest import start_server, stop_server
+from access_helpers import configured_server, new_token, sha256_hex
 from sdk_helpers import make_client
 
 PROJECT = "scope-test"
-ADMIN_TOKEN = "admin-" + secrets.token_hex(16)
-SCOPED_TOKEN = "scoped-" + secrets.token_hex(16)
+ADMIN_TOKEN = new_token("admin")
+SCOPED_TOKEN = new_token("scoped")
 FORBIDDEN = "insufficient access rights"
 
 CONFIG = """
@@ -46,17 +43,11 @@ groups = ["set-one"]
 """
 
 
-def sha256_hex(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("cabinet-scope")
-    config = tmp / "cabinet.toml"
-    config.write_text(CONFIG.format(project=PROJECT, admin=sha256_hex(ADMIN_TOKEN), scoped=sha256_hex(SCOPED_TOKEN)))
-    srv = start_server(tmp / "data", tmp, name="scope", args=("--config", str(config)))
-    try:
+    config = CONFIG.format(project=PROJECT, admin=sha256_hex(ADMIN_TOKEN), scoped=sha256_hex(SCOPED_TOKEN))
+    with configured_server(tmp, "scope", config) as srv:
         admin = make_client(srv.base_url, PROJECT, ADMIN_TOKEN)
         scoped = make_client(srv.base_url, PROJECT, SCOPED_TOKEN)
         ids = {}
@@ -65,8 +56,6 @@ def clients(tmp_path_factory: pytest.TempPathFactory):
             f = admin.files.upload_bytes(content, name=f"{xid}.txt", external_id=xid, data_set_id=data_set)
             ids[xid] = f.id
         yield admin, scoped, ids
-    finally:
-        stop_server(srv)
 
 
 def test_the_scoped_token_sees_and_counts_only_its_data_set(clients) -> None:

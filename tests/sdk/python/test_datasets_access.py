@@ -4,27 +4,26 @@ writer (READ/WRITE, no OWNER) and a reader scoped by ``idScope`` to one data set
 only that one; ``verify_capabilities`` finds the data set capabilities as the SDK spells them.
 
 The server is this module's own, started with a configuration file; it is started twice, because the
-reader's scope names the id the first run gave the data set (ids come from a shared sequence when the
-suite runs on PostgreSQL).
+reader's scope names the id the first run gave the data set
+(``access_helpers.server_scoped_to_new_data_sets``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+from collections.abc import Sequence
 
 import pytest
 from cognite.client.data_classes import DataSetUpdate, DataSetWrite, FileMetadataUpdate, LabelDefinitionWrite
 from cognite.client.data_classes.capabilities import DataSetsAcl, LabelsAcl
 from cognite.client.exceptions import CogniteAPIError
 
-from conftest import start_server, stop_server
+from access_helpers import new_token, server_scoped_to_new_data_sets, sha256_hex
 from sdk_helpers import make_client
 
 PROJECT = "datasets-access"
-OWNER_TOKEN = "owner-" + secrets.token_hex(16)
-WRITER_TOKEN = "writer-" + secrets.token_hex(16)
-READER_TOKEN = "reader-" + secrets.token_hex(16)
+OWNER_TOKEN = new_token("owner")
+WRITER_TOKEN = new_token("writer")
+READER_TOKEN = new_token("reader")
 
 CONFIG = """
 [[project]]
@@ -69,42 +68,31 @@ groups = ["files", "readers"]
 """
 
 
-def sha256_hex(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def config(ids: Sequence[int]) -> str:
+    return CONFIG.format(
+        project=PROJECT,
+        owner=sha256_hex(OWNER_TOKEN),
+        writer=sha256_hex(WRITER_TOKEN),
+        reader=sha256_hex(READER_TOKEN),
+        scoped=ids[0],
+    )
 
 
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("cabinet-datasets-access")
-    config = tmp / "cabinet.toml"
-
-    def start(scoped: int):
-        config.write_text(
-            CONFIG.format(
-                project=PROJECT,
-                owner=sha256_hex(OWNER_TOKEN),
-                writer=sha256_hex(WRITER_TOKEN),
-                reader=sha256_hex(READER_TOKEN),
-                scoped=scoped,
-            )
-        )
-        return start_server(tmp / "data", tmp, name="datasets-access", args=("--config", str(config)))
-
-    srv = start(scoped=1)
-    try:
-        sets = make_client(srv.base_url, PROJECT, OWNER_TOKEN).data_sets.create(
-            [DataSetWrite(external_id="open"), DataSetWrite(external_id="locked", write_protected=True)]
-        )
-    finally:
-        stop_server(srv)
-    srv = start(scoped=sets[0].id)
-    try:
+    with server_scoped_to_new_data_sets(
+        tmp,
+        "datasets-access",
+        PROJECT,
+        config,
+        OWNER_TOKEN,
+        [DataSetWrite(external_id="open"), DataSetWrite(external_id="locked", write_protected=True)],
+    ) as (srv, sets):
         owner = make_client(srv.base_url, PROJECT, OWNER_TOKEN)
         writer = make_client(srv.base_url, PROJECT, WRITER_TOKEN)
         reader = make_client(srv.base_url, PROJECT, READER_TOKEN)
         yield owner, writer, reader, sets
-    finally:
-        stop_server(srv)
 
 
 def test_only_owners_write_into_a_write_protected_data_set(clients) -> None:

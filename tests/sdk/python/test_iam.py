@@ -7,9 +7,6 @@ The server is this module's own, started with a configuration file.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 import pytest
 from cognite.client.data_classes import Group, GroupWrite, SecurityCategoryWrite
 from cognite.client.data_classes.capabilities import (
@@ -19,12 +16,12 @@ from cognite.client.data_classes.capabilities import (
 )
 from cognite.client.exceptions import CogniteAPIError, CogniteProjectAccessError
 
-from conftest import start_server, stop_server
+from access_helpers import configured_server, new_token, sha256_hex
 from sdk_helpers import make_client
 
 PROJECT = "iam-test"
-ADMIN_TOKEN = "admin-" + secrets.token_hex(16)
-NEWBIE_TOKEN = "newbie-" + secrets.token_hex(16)
+ADMIN_TOKEN = new_token("admin")
+NEWBIE_TOKEN = new_token("newbie")
 
 CONFIG = """
 [[project]]
@@ -50,20 +47,12 @@ sha256 = "{newbie}"
 """
 
 
-def sha256_hex(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     tmp = tmp_path_factory.mktemp("cabinet-iam")
-    config = tmp / "cabinet.toml"
-    config.write_text(CONFIG.format(project=PROJECT, admin=sha256_hex(ADMIN_TOKEN), newbie=sha256_hex(NEWBIE_TOKEN)))
-    srv = start_server(tmp / "data", tmp, name="iam", args=("--config", str(config)))
-    try:
+    config = CONFIG.format(project=PROJECT, admin=sha256_hex(ADMIN_TOKEN), newbie=sha256_hex(NEWBIE_TOKEN))
+    with configured_server(tmp, "iam", config) as srv:
         yield srv.base_url
-    finally:
-        stop_server(srv)
 
 
 def test_groups_create_list_and_delete_grant_and_revoke(base_url: str) -> None:

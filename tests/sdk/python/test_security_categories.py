@@ -8,20 +8,17 @@ The server is this module's own, started with a configuration file.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 import pytest
 from cognite.client.data_classes import FileMetadataFilter, FileMetadataUpdate
 from cognite.client.data_classes.capabilities import FilesAcl, SecurityCategoriesAcl
 from cognite.client.exceptions import CogniteAPIError
 
-from conftest import start_server, stop_server
+from access_helpers import configured_server, new_token, sha256_hex
 from sdk_helpers import make_client
 
 PROJECT = "categories-test"
-ADMIN_TOKEN = "admin-" + secrets.token_hex(16)
-MEMBER_TOKEN = "member-" + secrets.token_hex(16)
+ADMIN_TOKEN = new_token("admin")
+MEMBER_TOKEN = new_token("member")
 FORBIDDEN = "insufficient access rights"
 A = 7001
 B = 7002
@@ -59,19 +56,11 @@ FILES = {"plain": [], "a": [A], "b": [B], "ab": [A, B]}
 VISIBLE = ["a", "plain"]
 
 
-def sha256_hex(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def clients(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("cabinet-categories")
-    config = tmp / "cabinet.toml"
-    config.write_text(
-        CONFIG.format(project=PROJECT, a=A, admin=sha256_hex(ADMIN_TOKEN), member=sha256_hex(MEMBER_TOKEN))
-    )
-    srv = start_server(tmp / "data", tmp, name="categories", args=("--config", str(config)))
-    try:
+    config = CONFIG.format(project=PROJECT, a=A, admin=sha256_hex(ADMIN_TOKEN), member=sha256_hex(MEMBER_TOKEN))
+    with configured_server(tmp, "categories", config) as srv:
         admin = make_client(srv.base_url, PROJECT, ADMIN_TOKEN)
         member = make_client(srv.base_url, PROJECT, MEMBER_TOKEN)
         ids = {}
@@ -81,8 +70,6 @@ def clients(tmp_path_factory: pytest.TempPathFactory):
             )
             ids[xid] = f.id
         yield admin, member, ids
-    finally:
-        stop_server(srv)
 
 
 def test_the_member_sees_and_counts_only_files_of_its_categories(clients) -> None:

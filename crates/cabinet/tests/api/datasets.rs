@@ -5,15 +5,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, TestApp};
+use crate::helpers::{assert_error, capability, AccessConfig, TestApp};
 
 /// Which created items a filter must return.
 type Keep = Box<dyn Fn(&Value) -> bool>;
 
 async fn create(app: &TestApp, items: Value) -> Vec<Value> {
-    let r = app.post("/datasets", json!({ "items": items })).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-    r.body["items"].as_array().expect("items").clone()
+    app.create_items("/datasets", items).await
 }
 
 #[tokio::test]
@@ -441,88 +439,60 @@ const FORBIDDEN: u16 = 403;
 /// Principals: an owner of every data set, a writer (WRITE on all, no OWNER), a reader scoped to one
 /// data set by `idScope`, and a caller without datasetsAcl. All have filesAcl on all.
 async fn configured() -> TestApp {
-    let project = crate::helpers::unique_project();
-    let hash = |t: &str| cabinet::auth::token_sha256_hex(t);
-    let toml = format!(
-        r#"
-[[project]]
-name = "{project}"
-
-[[project.group]]
-name = "files"
-capabilities = [{{ filesAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
-
-[[project.group]]
-name = "owner"
-capabilities = [{{ datasetsAcl = {{ actions = ["READ", "WRITE", "OWNER"], scope = {{ all = {{}} }} }} }}]
-
-[[project.group]]
-name = "writer"
-capabilities = [{{ datasetsAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
-
-[[project.group]]
-name = "scoped-reader"
-capabilities = [{{ datasetsAcl = {{ actions = ["READ"], scope = {{ idScope = {{ ids = [1] }} }} }} }}]
-
-[[project.service_token]]
-subject = "owner"
-sha256 = "{}"
-groups = ["files", "owner"]
-
-[[project.service_token]]
-subject = "writer"
-sha256 = "{}"
-groups = ["files", "writer"]
-
-[[project.service_token]]
-subject = "scoped"
-sha256 = "{}"
-groups = ["files", "scoped-reader"]
-
-[[project.service_token]]
-subject = "none"
-sha256 = "{}"
-groups = ["files"]
-"#,
-        hash("owner-token"),
-        hash("writer-token"),
-        hash("scoped-token"),
-        hash("none-token"),
-    );
-    TestApp::spawn_with_access(project, &toml).await
+    let all = "all = {}";
+    AccessConfig::new()
+        .group("files", &[capability("filesAcl", &["READ", "WRITE"], all)])
+        .group(
+            "owner",
+            &[capability("datasetsAcl", &["READ", "WRITE", "OWNER"], all)],
+        )
+        .group(
+            "writer",
+            &[capability("datasetsAcl", &["READ", "WRITE"], all)],
+        )
+        .group(
+            "scoped-reader",
+            &[capability(
+                "datasetsAcl",
+                &["READ"],
+                "idScope = { ids = [1] }",
+            )],
+        )
+        .token("owner", &["files", "owner"])
+        .token("writer", &["files", "writer"])
+        .token("scoped", &["files", "scoped-reader"])
+        .token("none", &["files"])
+        .spawn()
+        .await
 }
 
 #[tokio::test]
 async fn datasets_acl_and_write_protection() {
     let app = configured().await;
-    let post = |token: &'static str, path: &'static str, body: Value| {
-        let app = &app;
-        async move { app.call_as(token, Method::POST, path, Some(body)).await }
-    };
     // No datasetsAcl: no data set calls.
     assert_eq!(
-        post("none-token", "/datasets", json!({"items": [{}]}))
+        app.post_as("none-token", "/datasets", json!({"items": [{}]}))
             .await
             .status
             .as_u16(),
         FORBIDDEN
     );
     assert_eq!(
-        post("none-token", "/datasets/list", json!({}))
+        app.post_as("none-token", "/datasets/list", json!({}))
             .await
             .status
             .as_u16(),
         FORBIDDEN
     );
     assert_eq!(
-        post("scoped-token", "/datasets", json!({"items": [{}]}))
+        app.post_as("scoped-token", "/datasets", json!({"items": [{}]}))
             .await
             .status
             .as_u16(),
         FORBIDDEN
     );
 
-    let r = post(
+    let r = app.post_as(
         "writer-token",
         "/datasets",
         json!({"items": [{"externalId": "open"}, {"externalId": "locked", "writeProtected": true}]}),
@@ -534,43 +504,49 @@ async fn datasets_acl_and_write_protection() {
     assert_eq!(open, 1, "the scoped reader's group names data set 1");
 
     // The idScope reader sees data set 1 only.
-    let r = post("scoped-token", "/datasets/list", json!({})).await;
+    let r = app
+        .post_as("scoped-token", "/datasets/list", json!({}))
+        .await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{r:?}");
     assert_eq!(r.body["items"][0]["id"], open);
-    let r = post("scoped-token", "/datasets/aggregate", json!({})).await;
+    let r = app
+        .post_as("scoped-token", "/datasets/aggregate", json!({}))
+        .await;
     assert_eq!(r.body["items"][0]["count"], 1, "{r:?}");
-    let r = post(
-        "scoped-token",
-        "/datasets/byids",
-        json!({"items": [{"id": locked}]}),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "scoped-token",
+            "/datasets/byids",
+            json!({"items": [{"id": locked}]}),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
-    let r = post(
-        "scoped-token",
-        "/datasets/update",
-        json!({"items": [{"id": open, "update": {}}]}),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "scoped-token",
+            "/datasets/update",
+            json!({"items": [{"id": open, "update": {}}]}),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
 
     // Updating a write-protected data set needs OWNER.
     let rename = |id: i64| json!({"items": [{"id": id, "update": {"name": {"set": "renamed"}}}]});
     assert_eq!(
-        post("writer-token", "/datasets/update", rename(locked))
+        app.post_as("writer-token", "/datasets/update", rename(locked))
             .await
             .status
             .as_u16(),
         FORBIDDEN
     );
     assert_eq!(
-        post("writer-token", "/datasets/update", rename(open))
+        app.post_as("writer-token", "/datasets/update", rename(open))
             .await
             .status,
         StatusCode::OK
     );
     assert_eq!(
-        post("owner-token", "/datasets/update", rename(locked))
+        app.post_as("owner-token", "/datasets/update", rename(locked))
             .await
             .status,
         StatusCode::OK
@@ -579,20 +555,20 @@ async fn datasets_acl_and_write_protection() {
     // Files into a write-protected data set: only its owners create, move or update them.
     let file = |x: &str, ds: i64| json!({"name": "f", "externalId": x, "dataSetId": ds});
     assert_eq!(
-        post("writer-token", "/files", file("w1", locked))
+        app.post_as("writer-token", "/files", file("w1", locked))
             .await
             .status
             .as_u16(),
         FORBIDDEN
     );
     assert_eq!(
-        post("writer-token", "/files", file("w2", open))
+        app.post_as("writer-token", "/files", file("w2", open))
             .await
             .status,
         StatusCode::CREATED
     );
     assert_eq!(
-        post("owner-token", "/files", file("o1", locked))
+        app.post_as("owner-token", "/files", file("o1", locked))
             .await
             .status,
         StatusCode::CREATED
@@ -600,7 +576,7 @@ async fn datasets_acl_and_write_protection() {
     let move_in =
         json!({"items": [{"externalId": "w2", "update": {"dataSetId": {"set": locked}}}]});
     assert_eq!(
-        post("writer-token", "/files/update", move_in.clone())
+        app.post_as("writer-token", "/files/update", move_in.clone())
             .await
             .status
             .as_u16(),
@@ -608,60 +584,73 @@ async fn datasets_acl_and_write_protection() {
     );
     let touch = json!({"items": [{"externalId": "o1", "update": {"source": {"set": "s"}}}]});
     assert_eq!(
-        post("writer-token", "/files/update", touch.clone())
+        app.post_as("writer-token", "/files/update", touch.clone())
             .await
             .status
             .as_u16(),
         FORBIDDEN
     );
     assert_eq!(
-        post("owner-token", "/files/update", touch).await.status,
+        app.post_as("owner-token", "/files/update", touch)
+            .await
+            .status,
         StatusCode::OK
     );
     assert_eq!(
-        post("owner-token", "/files/update", move_in).await.status,
+        app.post_as("owner-token", "/files/update", move_in)
+            .await
+            .status,
         StatusCode::OK
     );
     // Upload calls on files in a write-protected data set need OWNER too.
     let link = json!({"items": [{"externalId": "o1"}]});
-    let r = post("writer-token", "/files/uploadlink", link.clone()).await;
+    let r = app
+        .post_as("writer-token", "/files/uploadlink", link.clone())
+        .await;
     assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
-    let r = post(
-        "writer-token",
-        "/files/multiuploadlink?parts=2",
-        link.clone(),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "writer-token",
+            "/files/multiuploadlink?parts=2",
+            link.clone(),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
-    let r = post("owner-token", "/files/uploadlink", link).await;
+    let r = app.post_as("owner-token", "/files/uploadlink", link).await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-    let r = post(
-        "writer-token",
-        "/files/initmultipartupload?parts=2",
-        file("m0", locked),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "writer-token",
+            "/files/initmultipartupload?parts=2",
+            file("m0", locked),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
-    let r = post(
-        "owner-token",
-        "/files/initmultipartupload?parts=2",
-        file("m1", locked),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "owner-token",
+            "/files/initmultipartupload?parts=2",
+            file("m1", locked),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     let complete = json!({"externalId": "m1", "uploadId": r.body["uploadId"]});
-    let r = post("writer-token", "/files/completemultipartupload", complete).await;
+    let r = app
+        .post_as("writer-token", "/files/completemultipartupload", complete)
+        .await;
     assert_eq!(r.status.as_u16(), FORBIDDEN, "{r:?}");
     let del = json!({"items": [{"externalId": "o1"}]});
     assert_eq!(
-        post("writer-token", "/files/delete", del.clone())
+        app.post_as("writer-token", "/files/delete", del.clone())
             .await
             .status
             .as_u16(),
         FORBIDDEN
     );
     assert_eq!(
-        post("owner-token", "/files/delete", del).await.status,
+        app.post_as("owner-token", "/files/delete", del)
+            .await
+            .status,
         StatusCode::OK
     );
 }

@@ -346,3 +346,80 @@ impl TestApp {
         reply(req.send().await.expect("request sent")).await
     }
 }
+
+/// A configuration of the test's project for [`TestApp::spawn_with_access`], built from groups and
+/// service tokens: each token is `<subject>-token`, so a test names its principals by token alone.
+pub struct AccessConfig {
+    project: String,
+    toml: String,
+}
+
+impl AccessConfig {
+    /// An empty configuration of a fresh project.
+    pub fn new() -> Self {
+        let project = unique_project();
+        let toml = format!("[[project]]\nname = \"{project}\"\n");
+        Self { project, toml }
+    }
+
+    /// A group `name` holding `capabilities`, each as [`capability`] writes it.
+    pub fn group(mut self, name: &str, capabilities: &[String]) -> Self {
+        self.toml.push_str(&format!(
+            "\n[[project.group]]\nname = \"{name}\"\ncapabilities = [{}]\n",
+            capabilities.join(", ")
+        ));
+        self
+    }
+
+    /// A service token `<subject>-token` of a principal in `groups` (the file holds only its hash).
+    pub fn token(mut self, subject: &str, groups: &[&str]) -> Self {
+        let hash = cabinet::auth::token_sha256_hex(&format!("{subject}-token"));
+        let groups: Vec<String> = groups.iter().map(|g| format!("\"{g}\"")).collect();
+        self.toml.push_str(&format!(
+            "\n[[project.service_token]]\nsubject = \"{subject}\"\nsha256 = \"{hash}\"\ngroups = [{}]\n",
+            groups.join(", ")
+        ));
+        self
+    }
+
+    /// The server, with this configuration.
+    pub async fn spawn(self) -> TestApp {
+        TestApp::spawn_with_access(self.project, &self.toml).await
+    }
+}
+
+/// One capability in TOML: `acl` with `actions` and `scope` (the inside of the scope table, e.g.
+/// `all = {}` or `datasetScope = { ids = [7] }`).
+pub fn capability(acl: &str, actions: &[&str], scope: &str) -> String {
+    let actions: Vec<String> = actions.iter().map(|a| format!("\"{a}\"")).collect();
+    format!(
+        "{{ {acl} = {{ actions = [{}], scope = {{ {scope} }} }} }}",
+        actions.join(", ")
+    )
+}
+
+impl TestApp {
+    /// `POST path` with `body` and `token` as the bearer.
+    pub async fn post_as(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.call_as(token, Method::POST, path, Some(body)).await
+    }
+
+    /// `POST path` of `{"items": items}` (a create), which must answer 201; the created items.
+    pub async fn create_items(&self, path: &str, items: Value) -> Vec<Value> {
+        let r = self.post(path, json!({ "items": items })).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
+        r.body["items"].as_array().expect("items").clone()
+    }
+}
+
+impl Reply {
+    /// The `externalId`s of the reply's items, in order.
+    pub fn external_ids(&self) -> Vec<String> {
+        self.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| i["externalId"].as_str().expect("externalId").to_string())
+            .collect()
+    }
+}

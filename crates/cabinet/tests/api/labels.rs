@@ -1,18 +1,16 @@
 //! Label definitions over HTTP: create (limits, externalId uniqueness), byids, list (every filter,
 //! paging, data sets by externalId), delete, and `labelsAcl` with a `datasetScope`.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, TestApp};
+use crate::helpers::{assert_error, capability, AccessConfig, TestApp};
 
 /// Which created items a filter must return.
 type Keep = Box<dyn Fn(&Value) -> bool>;
 
 async fn create(app: &TestApp, items: Value) -> Vec<Value> {
-    let r = app.post("/labels", json!({ "items": items })).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-    r.body["items"].as_array().expect("items").clone()
+    app.create_items("/labels", items).await
 }
 
 #[tokio::test]
@@ -192,103 +190,83 @@ async fn list_filters_and_pages_like_a_brute_force() {
 /// Principals: a writer on `all`, and a reader and writer scoped to data set 5.
 #[tokio::test]
 async fn labels_acl_with_a_dataset_scope() {
-    let project = crate::helpers::unique_project();
-    let hash = |t: &str| cabinet::auth::token_sha256_hex(t);
-    let toml = format!(
-        r#"
-[[project]]
-name = "{project}"
-
-[[project.group]]
-name = "all"
-capabilities = [{{ labelsAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
-
-[[project.group]]
-name = "scoped"
-capabilities = [{{ labelsAcl = {{ actions = ["READ", "WRITE"], scope = {{ datasetScope = {{ ids = [5] }} }} }} }}]
-
-[[project.group]]
-name = "files"
-capabilities = [{{ filesAcl = {{ actions = ["READ"], scope = {{ all = {{}} }} }} }}]
-
-[[project.service_token]]
-subject = "all"
-sha256 = "{}"
-groups = ["all"]
-
-[[project.service_token]]
-subject = "scoped"
-sha256 = "{}"
-groups = ["scoped"]
-
-[[project.service_token]]
-subject = "none"
-sha256 = "{}"
-groups = ["files"]
-"#,
-        hash("all-token"),
-        hash("scoped-token"),
-        hash("none-token"),
-    );
-    let app = TestApp::spawn_with_access(project, &toml).await;
-    let post = |token: &'static str, path: &'static str, body: Value| {
-        let app = &app;
-        async move { app.call_as(token, Method::POST, path, Some(body)).await }
-    };
-    let r = post(
-        "all-token",
-        "/labels",
-        json!({"items": [
-            {"externalId": "in5", "name": "n", "dataSetId": 5},
-            {"externalId": "in6", "name": "n", "dataSetId": 6},
-            {"externalId": "nowhere", "name": "n"}
-        ]}),
-    )
-    .await;
+    let all = "all = {}";
+    let app = AccessConfig::new()
+        .group("all", &[capability("labelsAcl", &["READ", "WRITE"], all)])
+        .group(
+            "scoped",
+            &[capability(
+                "labelsAcl",
+                &["READ", "WRITE"],
+                "datasetScope = { ids = [5] }",
+            )],
+        )
+        .group("files", &[capability("filesAcl", &["READ"], all)])
+        .token("all", &["all"])
+        .token("scoped", &["scoped"])
+        .token("none", &["files"])
+        .spawn()
+        .await;
+    let r = app
+        .post_as(
+            "all-token",
+            "/labels",
+            json!({"items": [
+                {"externalId": "in5", "name": "n", "dataSetId": 5},
+                {"externalId": "in6", "name": "n", "dataSetId": 6},
+                {"externalId": "nowhere", "name": "n"}
+            ]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
     assert_eq!(
-        post("none-token", "/labels/list", json!({}))
+        app.post_as("none-token", "/labels/list", json!({}))
             .await
             .status
             .as_u16(),
         403
     );
-    let r = post("scoped-token", "/labels/list", json!({})).await;
+    let r = app.post_as("scoped-token", "/labels/list", json!({})).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{r:?}");
     assert_eq!(r.body["items"][0]["externalId"], "in5");
-    let r = post(
-        "scoped-token",
-        "/labels/byids",
-        json!({"items": [{"externalId": "in6"}]}),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "scoped-token",
+            "/labels/byids",
+            json!({"items": [{"externalId": "in6"}]}),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), 403, "{r:?}");
-    let r = post(
-        "scoped-token",
-        "/labels",
-        json!({"items": [{"externalId": "x", "name": "n"}]}),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "scoped-token",
+            "/labels",
+            json!({"items": [{"externalId": "x", "name": "n"}]}),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), 403, "{r:?}");
-    let r = post(
-        "scoped-token",
-        "/labels",
-        json!({"items": [{"externalId": "x", "name": "n", "dataSetId": 5}]}),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "scoped-token",
+            "/labels",
+            json!({"items": [{"externalId": "x", "name": "n", "dataSetId": 5}]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{r:?}");
-    let r = post(
-        "scoped-token",
-        "/labels/delete",
-        json!({"items": [{"externalId": "nowhere"}]}),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "scoped-token",
+            "/labels/delete",
+            json!({"items": [{"externalId": "nowhere"}]}),
+        )
+        .await;
     assert_eq!(r.status.as_u16(), 403, "{r:?}");
-    let r = post(
-        "scoped-token",
-        "/labels/delete",
-        json!({"items": [{"externalId": "x"}]}),
-    )
-    .await;
+    let r = app
+        .post_as(
+            "scoped-token",
+            "/labels/delete",
+            json!({"items": [{"externalId": "x"}]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{r:?}");
 }

@@ -2,7 +2,7 @@
 //! `/assets/aggregate`, `/assets/update`, `/assets/delete`) in CDF's shapes. Reading needs `assetsAcl`
 //! READ, writing `assetsAcl` WRITE. A READ `datasetScope` narrows list, search and aggregate to its data
 //! sets, and byids naming an asset outside them is a 403; a WRITE `datasetScope` may create assets in
-//! its data sets; update and delete need WRITE with scope `all`.
+//! its data sets, and update and delete only assets in them (routes/assets_scope.rs).
 //!
 //! Also the resolution of the files filter's asset references (`assetExternalIds`, `rootAssetIds`,
 //! `assetSubtreeIds`) into id sets, [`resolve_file_asset_refs`].
@@ -100,11 +100,7 @@ fn restrict(filter: &mut AssetFilter, scope: &Option<std::collections::BTreeSet<
     }
 }
 
-fn write(principal: &Principal, project: &ProjectName) -> Result<(), ApiError> {
-    require(principal, project, ACL, "WRITE", ScopeNeed::All)
-}
-
-fn asset_error(e: AssetError) -> ApiError {
+pub(super) fn asset_error(e: AssetError) -> ApiError {
     match e {
         AssetError::Store(e) => e.into(),
         AssetError::Missing(ids) => ApiError::missing(&ids),
@@ -311,13 +307,9 @@ pub struct ItemsBody {
     aggregated_properties: Option<Vec<String>>,
 }
 
+/// 1 to [`MAX_ITEMS`] items, with the message every other endpoint gives.
 fn check_count(items: &[Value]) -> Result<(), ApiError> {
-    if items.is_empty() || items.len() > MAX_ITEMS {
-        return Err(ApiError::bad_request(format!(
-            "items must hold 1 to {MAX_ITEMS} assets"
-        )));
-    }
-    Ok(())
+    crate::api::model::check_item_count(items.len(), MAX_ITEMS, "assets")
 }
 
 /// `POST /assets`: creates up to 1000 assets, parents in any order; 201 with them in request order.
@@ -1041,7 +1033,7 @@ pub async fn update_assets(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<ItemsBody>,
 ) -> Result<Json<Value>, ApiError> {
-    write(&principal, &project)?;
+    let scope = scope_of(&principal, &project, "WRITE")?;
     check_count(&body.items)?;
     let patches = body
         .items
@@ -1049,6 +1041,9 @@ pub async fn update_assets(
         .enumerate()
         .map(|(i, v)| patch(i, v))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(allowed) = &scope {
+        super::assets_scope::check_update(&app, &project, allowed, &patches).await?;
+    }
     let updated = app
         .assets
         .update_assets(project.as_str(), patches)
@@ -1066,7 +1061,7 @@ pub async fn delete_assets(
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<ItemsBody>,
 ) -> Result<Json<Value>, ApiError> {
-    write(&principal, &project)?;
+    let scope = scope_of(&principal, &project, "WRITE")?;
     check_count(&body.items)?;
     let refs = body
         .items
@@ -1074,11 +1069,15 @@ pub async fn delete_assets(
         .enumerate()
         .map(|(i, v)| reference(&format!("items[{i}]"), v))
         .collect::<Result<Vec<_>, _>>()?;
+    let recursive = body.recursive.unwrap_or(false);
+    if let Some(allowed) = &scope {
+        super::assets_scope::check_delete(&app, &project, allowed, &refs, recursive).await?;
+    }
     app.assets
         .delete_assets(
             project.as_str(),
             &refs,
-            body.recursive.unwrap_or(false),
+            recursive,
             body.ignore_unknown_ids.unwrap_or(false),
         )
         .await

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::iam_common::require;
-use crate::api::cursor::CursorCodec;
+use super::visible_pages::{fingerprint, page_json, page_limit, parse_items, visible_page};
 use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
 use crate::api::model::{check_identifiers, IdentifierItems};
@@ -146,12 +146,7 @@ pub async fn create_data_sets(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require(&principal, &project, ACL, "WRITE", ScopeNeed::All)?;
     check_item_count(body.items.len(), MAX_CREATE, "data sets")?;
-    let items = body
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| fields(v).map_err(|e| e.within(&format!("items[{i}]"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = parse_items(&body.items, fields)?;
     let created = app
         .data_sets
         .create_data_sets(project.as_str(), items, crate::clock::now_ms())
@@ -275,55 +270,22 @@ pub async fn list_data_sets(
     require(&principal, &project, ACL, "READ", ScopeNeed::Any)?;
     let raw = body.filter.unwrap_or_default();
     let filter = parse_filter(&raw).map_err(|e| e.within("filter"))?;
-    let limit = match body.limit {
-        None => DEFAULT_LIMIT,
-        Some(l) if (1..=MAX_LIMIT as i64).contains(&l) => l as usize,
-        Some(_) => {
-            return Err(ApiError::bad_request(format!(
-                "limit: must be 1 to {MAX_LIMIT}"
-            )))
-        }
-    };
-    let fingerprint = CursorCodec::fingerprint(
-        project.as_str(),
-        &format!("datasets|{}", Value::Object(raw)),
-    );
-    let mut after = match body.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => 0,
-        Some(c) => app.cursors.open(c, fingerprint).map_err(|_| {
-            ApiError::bad_request(
-                "cursor: not a cursor of this query (the filter changed, or it was altered)",
-            )
-        })?,
-    };
-    let mut items = Vec::new();
-    let mut next = None;
+    let limit = page_limit(body.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     // A scoped caller's invisible data sets are skipped; pages stay full where there are more.
-    loop {
-        let (page, more) = app
-            .data_sets
-            .list_data_sets(project.as_str(), &filter, after, limit - items.len())
-            .await?;
-        let last = page.last().map(|d| d.id);
-        items.extend(
-            page.into_iter()
-                .filter(|d| readable(&principal, &project, d.id)),
-        );
-        match (more, last) {
-            (true, Some(last)) if items.len() < limit => after = last,
-            (true, Some(last)) => {
-                next = Some(app.cursors.seal(last, fingerprint));
-                break;
-            }
-            _ => break,
-        }
-    }
-    let items: Vec<Value> = items.iter().map(view).collect();
-    let mut body = json!({ "items": items });
-    if let Some(next) = next {
-        body["nextCursor"] = json!(next);
-    }
-    Ok(Json(body))
+    let (items, next) = visible_page(
+        &app,
+        body.cursor.as_deref(),
+        fingerprint(project.as_str(), "datasets", &raw),
+        limit,
+        |after, n| {
+            app.data_sets
+                .list_data_sets(project.as_str(), &filter, after, n)
+        },
+        |d| d.id,
+        |d| readable(&principal, &project, d.id),
+    )
+    .await?;
+    Ok(Json(page_json(items.iter().map(view).collect(), next)))
 }
 
 /// The body of `/datasets/aggregate`.

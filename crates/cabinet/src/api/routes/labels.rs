@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::iam_common::require;
-use crate::api::cursor::CursorCodec;
+use super::visible_pages::{fingerprint, page_json, page_limit, parse_items, visible_page};
 use crate::api::error::ApiError;
 use crate::api::extract::CdfJson;
 use crate::api::AppState;
@@ -144,12 +144,7 @@ pub async fn create_labels(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     require(&principal, &project, ACL, "WRITE", ScopeNeed::Any)?;
     check_item_count(body.items.len(), MAX_ITEMS, "label definitions")?;
-    let items = body
-        .items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| new_label(v).map_err(|e| e.within(&format!("items[{i}]"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = parse_items(&body.items, new_label)?;
     for l in &items {
         forbid_unless(allowed(&principal, &project, "WRITE", l.data_set_id))?;
     }
@@ -310,56 +305,21 @@ pub async fn list_labels(
 ) -> Result<Json<Value>, ApiError> {
     require(&principal, &project, ACL, "READ", ScopeNeed::Any)?;
     let raw = body.filter.unwrap_or_default();
-    let fingerprint = CursorCodec::fingerprint(
-        project.as_str(),
-        &format!("labels|{}", Value::Object(raw.clone())),
-    );
+    let fingerprint = fingerprint(project.as_str(), "labels", &raw);
     let mut resolved = raw;
     super::data_set_refs::resolve_in_filter(&app, &project, &mut resolved).await?;
     let filter = parse_filter(&resolved).map_err(|e| e.within("filter"))?;
-    let limit = match body.limit {
-        None => DEFAULT_LIMIT,
-        Some(l) if (1..=MAX_LIMIT as i64).contains(&l) => l as usize,
-        Some(_) => {
-            return Err(ApiError::bad_request(format!(
-                "limit: must be 1 to {MAX_LIMIT}"
-            )))
-        }
-    };
-    let mut after = match body.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => 0,
-        Some(c) => app.cursors.open(c, fingerprint).map_err(|_| {
-            ApiError::bad_request(
-                "cursor: not a cursor of this query (the filter changed, or it was altered)",
-            )
-        })?,
-    };
-    let mut items = Vec::new();
-    let mut next = None;
+    let limit = page_limit(body.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     // A scoped caller's invisible labels are skipped; pages stay full where there are more.
-    loop {
-        let (page, more) = app
-            .labels
-            .list_labels(project.as_str(), &filter, after, limit - items.len())
-            .await?;
-        let last = page.last().map(|l| l.seq);
-        items.extend(
-            page.into_iter()
-                .filter(|l| allowed(&principal, &project, "READ", l.label.data_set_id)),
-        );
-        match (more, last) {
-            (true, Some(last)) if items.len() < limit => after = last,
-            (true, Some(last)) => {
-                next = Some(app.cursors.seal(last, fingerprint));
-                break;
-            }
-            _ => break,
-        }
-    }
-    let items: Vec<Value> = items.iter().map(view).collect();
-    let mut body = json!({ "items": items });
-    if let Some(next) = next {
-        body["nextCursor"] = json!(next);
-    }
-    Ok(Json(body))
+    let (items, next) = visible_page(
+        &app,
+        body.cursor.as_deref(),
+        fingerprint,
+        limit,
+        |after, n| app.labels.list_labels(project.as_str(), &filter, after, n),
+        |l| l.seq,
+        |l| allowed(&principal, &project, "READ", l.label.data_set_id),
+    )
+    .await?;
+    Ok(Json(page_json(items.iter().map(view).collect(), next)))
 }

@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod assets;
+mod assets_scope;
 mod conditional;
 pub mod content;
 pub mod create;
@@ -21,6 +22,7 @@ pub mod security_categories;
 pub mod token;
 pub mod update;
 pub mod upload_link;
+mod visible_pages;
 
 use serde::Deserialize;
 
