@@ -4,6 +4,7 @@
 
 pub mod local;
 mod local_scan;
+pub mod metered;
 pub mod s3;
 
 use std::pin::Pin;

@@ -11,6 +11,7 @@ mod filter_sql;
 pub mod iam;
 pub mod ids;
 pub mod labels;
+pub mod metered;
 pub mod name_search;
 pub mod postgres;
 mod query;
