@@ -622,6 +622,71 @@ mod tests {
         assert_eq!(from_env.data_dir, PathBuf::from("/from/env"));
     }
 
+    /// A guard, the S3 settings, `open` and the metrics keys from the file; a flag wins over the file.
+    #[test]
+    fn guards_and_operational_keys_come_from_the_file_under_the_flags() {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        for var in [
+            "CABINET_CONFIG",
+            "CABINET_MAX_UPLOADS",
+            "CABINET_IDLE_TIMEOUT",
+            "CABINET_METRICS_TOKEN",
+            "CABINET_METRICS_PUBLIC",
+            "CABINET_OPEN",
+            "CABINET_S3_REGION",
+            "CABINET_LOG_FORMAT",
+        ] {
+            std::env::remove_var(var);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cabinet.toml");
+        std::fs::write(
+            &path,
+            "max_uploads = 3\nidle_timeout = 7\nopen = true\nmetrics_public = true\n\
+             metrics_token = \"t0ken\"\ncontent = \"s3://b/p\"\ns3_region = \"eu-north-1\"\n\
+             s3_path_style = true\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let path = path.to_str().unwrap();
+        let args = serve_args(&["--config", path]);
+        assert_eq!(args.log_format().unwrap(), LogFormat::Json);
+        let config = args.serve_config().unwrap();
+        assert_eq!(config.guards.max_uploads, 3);
+        assert_eq!(
+            config.guards.idle_timeout,
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(config.guards.max_downloads, Guards::default().max_downloads);
+        assert!(config.open && config.metrics_public);
+        assert_eq!(
+            config.metrics_token.map(|t| t.0.to_string()),
+            Some("t0ken".into())
+        );
+        let s3 = config.content.unwrap();
+        assert_eq!(s3.region.as_deref(), Some("eu-north-1"));
+        assert!(s3.path_style);
+
+        let args = serve_args(&[
+            "--config",
+            path,
+            "--max-uploads",
+            "9",
+            "--s3-region",
+            "us-west-2",
+            "--log-format",
+            "text",
+        ]);
+        assert_eq!(args.log_format().unwrap(), LogFormat::Text);
+        let config = args.serve_config().unwrap();
+        assert_eq!(config.guards.max_uploads, 9);
+        assert_eq!(
+            config.guards.idle_timeout,
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(config.content.unwrap().region.as_deref(), Some("us-west-2"));
+        assert!(serve_args(&["--log-format", "xml"]).log_format().is_err());
+    }
+
     #[test]
     fn without_a_file_the_defaults_hold() {
         let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
