@@ -87,7 +87,7 @@ pub struct Metrics {
     /// `cabinet_http_request_duration_seconds{route,method}`: from the request's arrival to the end of
     /// its response body.
     pub request_duration: HistogramFamily<RouteLabels>,
-    /// `cabinet_http_request_bytes_total`: request body bytes read.
+    /// `cabinet_http_request_bytes_total`: request body bytes read, as sent (before gzip inflation).
     pub bytes_in: Counter,
     /// `cabinet_http_response_bytes_total`: response body bytes sent.
     pub bytes_out: Counter,
