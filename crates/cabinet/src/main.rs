@@ -687,6 +687,41 @@ mod tests {
         assert!(serve_args(&["--log-format", "xml"]).log_format().is_err());
     }
 
+    /// The guard flags state their defaults in words (a clap default would win over the file): they must
+    /// be the real ones.
+    #[test]
+    fn the_guard_defaults_in_the_help_are_the_real_ones() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("serve")
+            .expect("serve")
+            .render_long_help()
+            .to_string();
+        let d = Guards::default();
+        for (flag, value) in [
+            ("--header-read-timeout", d.header_read_timeout.as_secs()),
+            ("--idle-timeout", d.idle_timeout.as_secs()),
+            ("--write-stall-timeout", d.write_stall_timeout.as_secs()),
+            ("--body-idle-timeout", d.body_idle_timeout.as_secs()),
+            ("--min-body-rate", d.min_body_rate),
+            ("--max-uploads", d.max_uploads as u64),
+            ("--max-downloads", d.max_downloads as u64),
+            ("--orphan-grace-secs", d.orphan_grace.as_secs()),
+            ("--janitor-interval-secs", d.janitor_interval.as_secs()),
+        ] {
+            let text = help
+                .split(&format!("      {flag} <"))
+                .nth(1)
+                .and_then(|rest| rest.split("\n      --").next())
+                .unwrap_or_else(|| panic!("{flag} not in the help"));
+            assert!(
+                text.contains(&format!("[default: {value}]")),
+                "{flag}: {text}"
+            );
+        }
+    }
+
     #[test]
     fn without_a_file_the_defaults_hold() {
         let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
