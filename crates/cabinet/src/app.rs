@@ -61,6 +61,11 @@ pub struct ServeConfig {
     /// The root secret every node of a deployment shares (`--secret-file`, `CABINET_SECRET`); `None`:
     /// the data directory's `secret.key` on the embedded store, the one kept in PostgreSQL otherwise.
     pub secret: Option<Secret>,
+    /// The bearer token `/metrics` requires (`--metrics-token`, `CABINET_METRICS_TOKEN`); when set, it is
+    /// required on every address.
+    pub metrics_token: Option<crate::api::ops::MetricsToken>,
+    /// Serve `/metrics` without a token on an address other than loopback (`--metrics-public`).
+    pub metrics_public: bool,
 }
 
 impl ServeConfig {
@@ -77,6 +82,8 @@ impl ServeConfig {
             content: None,
             content_transfer: crate::direct::ContentTransfer::Proxy,
             secret: None,
+            metrics_token: None,
+            metrics_public: false,
         }
     }
 }
@@ -154,12 +161,14 @@ impl Application {
         );
         // One store serves files, projects and IAM objects: on PostgreSQL every node of a deployment
         // shares it (its migrations ran when it was opened, under the database's advisory lock).
+        let mut metrics = crate::metrics::Metrics::new();
         let (meta, iam): (Arc<dyn MetadataStore>, Arc<dyn crate::store::iam::IamStore>);
         let (data_sets, labels): (Arc<dyn DataSetStore>, Arc<dyn LabelStore>);
         let assets: Arc<dyn crate::store::assets::AssetStore>;
         match pg {
             None => {
                 let store = SqliteStore::open(&config.data_dir.join("metadata.sqlite3"), id_seed)?;
+                metrics.register_batch_sizes(store.commit_batch_sizes());
                 (meta, iam) = (Arc::new(store.clone()), Arc::new(store.clone()));
                 assets = Arc::new(store.clone());
                 (data_sets, labels) = (Arc::new(store.clone()), Arc::new(store));
@@ -171,6 +180,11 @@ impl Application {
                 (data_sets, labels) = (Arc::new(store.clone()), Arc::new(store));
             }
         };
+        let metrics = Arc::new(metrics);
+        let meta: Arc<dyn MetadataStore> = Arc::new(crate::store::metered::MeteredMetadata::new(
+            meta,
+            metrics.clone(),
+        ));
         let mut direct = None;
         let blobs: Arc<dyn BlobStore> = match &config.content {
             None => Arc::new(
@@ -191,6 +205,10 @@ impl Application {
                 store
             }
         };
+        let blobs: Arc<dyn BlobStore> = Arc::new(crate::blob::metered::MeteredBlobs::new(
+            blobs,
+            metrics.clone(),
+        ));
         if config.content_transfer == ContentTransfer::Direct && direct.is_none() {
             anyhow::bail!(
                 "--content-transfer direct needs content in S3 (--content s3://BUCKET[/PREFIX])"
@@ -230,6 +248,8 @@ impl Application {
             assets,
             groups,
             direct,
+            metrics,
+            metrics_access: metrics_access(&config, local_addr),
         };
         Ok(Self {
             listener,
@@ -266,6 +286,7 @@ impl Application {
                 disk: self.state.disk.clone(),
                 interval: self.guards.janitor_interval,
                 orphan_grace: self.guards.orphan_grace,
+                metrics: Some(self.state.metrics.clone()),
             }
             .run(),
         );
@@ -287,6 +308,17 @@ impl Application {
         )
         .await;
         Ok(())
+    }
+}
+
+/// Who may read `/metrics`: a configured token is always required; without one, anyone on loopback or
+/// with `metrics_public`, nobody otherwise (the series describe the deployment's traffic and stores).
+fn metrics_access(config: &ServeConfig, local_addr: SocketAddr) -> crate::api::ops::MetricsAccess {
+    use crate::api::ops::MetricsAccess;
+    match &config.metrics_token {
+        Some(token) => MetricsAccess::Token(token.0.clone()),
+        None if config.metrics_public || local_addr.ip().is_loopback() => MetricsAccess::Open,
+        None => MetricsAccess::Closed,
     }
 }
 

@@ -35,9 +35,87 @@ pub struct ConfigFile {
     pub content_transfer: Option<String>,
     /// A file holding the root secret the nodes of a deployment share (`--secret-file`).
     pub secret_file: Option<PathBuf>,
+    /// The S3 endpoint URL (`--s3-endpoint`).
+    pub s3_endpoint: Option<String>,
+    /// The S3 region (`--s3-region`).
+    pub s3_region: Option<String>,
+    /// Path-style S3 requests (`--s3-path-style`).
+    pub s3_path_style: Option<bool>,
+    /// Open mode on an address other than loopback (`--open`).
+    pub open: Option<bool>,
+    /// `text` or `json` (`--log-format`).
+    pub log_format: Option<String>,
+    /// The bearer token `/metrics` requires (`--metrics-token`).
+    pub metrics_token: Option<String>,
+    /// `/metrics` without a token on any address (`--metrics-public`).
+    pub metrics_public: Option<bool>,
+    // The guards, each as its flag names it; see [`crate::guards::Guards`] for what each bounds.
+    /// `--header-read-timeout`, seconds.
+    pub header_read_timeout: Option<u64>,
+    /// `--idle-timeout`, seconds.
+    pub idle_timeout: Option<u64>,
+    /// `--write-stall-timeout`, seconds.
+    pub write_stall_timeout: Option<u64>,
+    /// `--body-idle-timeout`, seconds.
+    pub body_idle_timeout: Option<u64>,
+    /// `--min-body-rate`, bytes per second.
+    pub min_body_rate: Option<u64>,
+    /// `--max-uploads`.
+    pub max_uploads: Option<usize>,
+    /// `--max-downloads`.
+    pub max_downloads: Option<usize>,
+    /// `--min-free-bytes`.
+    pub min_free_bytes: Option<u64>,
+    /// `--disk-reserve-bytes`.
+    pub disk_reserve_bytes: Option<u64>,
+    /// `--orphan-grace-secs`.
+    pub orphan_grace_secs: Option<u64>,
+    /// `--janitor-interval-secs`.
+    pub janitor_interval_secs: Option<u64>,
     /// The projects clients may use; none means open mode.
     #[serde(default)]
     pub project: Vec<ProjectEntry>,
+}
+
+impl ConfigFile {
+    /// Sets every guard the file gives; the others keep their values. A janitor interval is at least 1 s.
+    pub fn apply_guards(&self, guards: &mut crate::guards::Guards) {
+        use std::time::Duration;
+        let secs = Duration::from_secs;
+        if let Some(v) = self.header_read_timeout {
+            guards.header_read_timeout = secs(v);
+        }
+        if let Some(v) = self.idle_timeout {
+            guards.idle_timeout = secs(v);
+        }
+        if let Some(v) = self.write_stall_timeout {
+            guards.write_stall_timeout = secs(v);
+        }
+        if let Some(v) = self.body_idle_timeout {
+            guards.body_idle_timeout = secs(v);
+        }
+        if let Some(v) = self.min_body_rate {
+            guards.min_body_rate = v;
+        }
+        if let Some(v) = self.max_uploads {
+            guards.max_uploads = v;
+        }
+        if let Some(v) = self.max_downloads {
+            guards.max_downloads = v;
+        }
+        if let Some(v) = self.min_free_bytes {
+            guards.min_free_bytes = Some(v);
+        }
+        if let Some(v) = self.disk_reserve_bytes {
+            guards.disk_reserve_bytes = Some(v);
+        }
+        if let Some(v) = self.orphan_grace_secs {
+            guards.orphan_grace = secs(v);
+        }
+        if let Some(v) = self.janitor_interval_secs {
+            guards.janitor_interval = secs(v.max(1));
+        }
+    }
 }
 
 /// `[[project]]`.
@@ -315,8 +393,19 @@ pub struct Overrides {
 pub const DEFAULT_DATA_DIR: &str = "./cabinet-data";
 
 impl ConfigFile {
+    /// The log format the file asks for (`text` when it says nothing).
+    pub fn log_format(&self) -> anyhow::Result<crate::logging::LogFormat> {
+        match &self.log_format {
+            None => Ok(crate::logging::LogFormat::default()),
+            Some(f) => f
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("log_format: {e}")),
+        }
+    }
+
     /// The server's configuration: each value from the overrides when given, else from the file, else the
-    /// default; the access rules from the file. Guards keep their defaults (flags set them).
+    /// default; the access rules from the file. Guards, S3 settings, `open` and the metrics keys come
+    /// from the file here; their flags are applied by the caller.
     pub fn serve_config(&self, overrides: Overrides) -> anyhow::Result<ServeConfig> {
         let listen = overrides
             .listen
@@ -353,6 +442,20 @@ impl ConfigFile {
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("content_transfer: {e}"))?,
         };
+        let mut content = content;
+        if let Some(s3) = &mut content {
+            s3.endpoint = self.s3_endpoint.clone();
+            s3.region = self.s3_region.clone();
+            s3.path_style = self.s3_path_style.unwrap_or(false);
+        }
+        self.log_format()?;
+        let metrics_token = match &self.metrics_token {
+            Some(token) if token.trim().is_empty() => bail!("metrics_token: must not be empty"),
+            Some(token) => Some(crate::api::ops::MetricsToken(token.trim().into())),
+            None => None,
+        };
+        let mut guards = crate::guards::Guards::default();
+        self.apply_guards(&mut guards);
         if content_transfer == crate::direct::ContentTransfer::Direct && content.is_none() {
             anyhow::bail!(
                 "content_transfer: direct needs content in S3 (--content s3://BUCKET[/PREFIX]): with \
@@ -365,6 +468,10 @@ impl ConfigFile {
             public_url: overrides.public_url.or_else(|| self.public_url.clone()),
             access: self.access()?,
             metadata,
+            open: self.open.unwrap_or(false),
+            metrics_token,
+            metrics_public: self.metrics_public.unwrap_or(false),
+            guards,
             ..ServeConfig::new(listen, data_dir)
         })
     }
@@ -398,6 +505,62 @@ pub fn describe(file: &ConfigFile, access: Option<&AccessConfig>) -> String {
             "(not set; the flag, CABINET_DATA_DIR or ./cabinet-data)"
         )
     );
+    let settings: [(&str, Option<String>); 21] = [
+        ("metadata", file.metadata.clone()),
+        ("content", file.content.clone()),
+        ("content_transfer", file.content_transfer.clone()),
+        (
+            "secret_file",
+            file.secret_file.as_ref().map(|p| p.display().to_string()),
+        ),
+        ("s3_endpoint", file.s3_endpoint.clone()),
+        ("s3_region", file.s3_region.clone()),
+        ("s3_path_style", file.s3_path_style.map(|v| v.to_string())),
+        ("open", file.open.map(|v| v.to_string())),
+        ("log_format", file.log_format.clone()),
+        // Never the token itself.
+        (
+            "metrics_token",
+            file.metrics_token.as_ref().map(|_| "(set)".to_string()),
+        ),
+        ("metrics_public", file.metrics_public.map(|v| v.to_string())),
+        (
+            "header_read_timeout",
+            file.header_read_timeout.map(|v| format!("{v} s")),
+        ),
+        ("idle_timeout", file.idle_timeout.map(|v| format!("{v} s"))),
+        (
+            "write_stall_timeout",
+            file.write_stall_timeout.map(|v| format!("{v} s")),
+        ),
+        (
+            "body_idle_timeout",
+            file.body_idle_timeout.map(|v| format!("{v} s")),
+        ),
+        (
+            "min_body_rate",
+            file.min_body_rate.map(|v| format!("{v} bytes/s")),
+        ),
+        ("max_uploads", file.max_uploads.map(|v| v.to_string())),
+        ("max_downloads", file.max_downloads.map(|v| v.to_string())),
+        ("min_free_bytes", file.min_free_bytes.map(|v| v.to_string())),
+        (
+            "disk_reserve_bytes",
+            file.disk_reserve_bytes.map(|v| v.to_string()),
+        ),
+        (
+            "orphan_grace_secs",
+            file.orphan_grace_secs.map(|v| format!("{v} s")),
+        ),
+    ];
+    for (key, value) in settings {
+        if let Some(value) = value {
+            let _ = writeln!(out, "{key}: {value}");
+        }
+    }
+    if let Some(v) = file.janitor_interval_secs {
+        let _ = writeln!(out, "janitor_interval_secs: {v} s");
+    }
     let Some(access) = access else {
         let _ = writeln!(
             out,

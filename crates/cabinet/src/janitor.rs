@@ -30,6 +30,8 @@ pub struct Janitor {
     pub interval: Duration,
     /// Age below which nothing is collected.
     pub orphan_grace: Duration,
+    /// Where runs are counted (`cabinet_janitor_runs_total`, `cabinet_collector_runs_total`).
+    pub metrics: Option<crate::metrics::SharedMetrics>,
 }
 
 impl Janitor {
@@ -51,7 +53,15 @@ impl Janitor {
 
     /// One run: expiry, then the collector.
     pub async fn run_once(&self) {
-        match sweep(self.meta.as_ref(), self.blobs.as_ref()).await {
+        let swept = sweep(self.meta.as_ref(), self.blobs.as_ref()).await;
+        if let Some(metrics) = &self.metrics {
+            let outcome = crate::metrics::outcome(swept.is_ok());
+            metrics
+                .janitor_runs
+                .get_or_create(&crate::metrics::OutcomeLabels { outcome })
+                .inc();
+        }
+        match swept {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 removed = n,
@@ -59,14 +69,21 @@ impl Janitor {
             ),
             Err(e) => tracing::warn!(error = %e, "janitor sweep failed; retrying at the next run"),
         }
-        match crate::collector::collect(
+        let collected = crate::collector::collect(
             self.meta.as_ref(),
             self.blobs.as_ref(),
             &self.in_flight,
             self.orphan_grace,
         )
-        .await
-        {
+        .await;
+        if let Some(metrics) = &self.metrics {
+            let outcome = crate::metrics::outcome(collected.is_ok());
+            metrics
+                .collector_runs
+                .get_or_create(&crate::metrics::OutcomeLabels { outcome })
+                .inc();
+        }
+        match collected {
             Ok(c) if c.objects + c.uploads > 0 => tracing::info!(
                 objects = c.objects,
                 uploads = c.uploads,

@@ -16,6 +16,8 @@ pub mod disk;
 pub mod domain;
 pub mod guards;
 pub mod janitor;
+pub mod logging;
+pub mod metrics;
 pub mod migrate;
 pub mod secret;
 pub mod server;

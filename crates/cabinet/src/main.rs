@@ -2,10 +2,9 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::Duration;
 
+use cabinet::logging::LogFormat;
 use clap::{Args, Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 use cabinet::app::{shutdown_signal, Application, Guards, ServeConfig};
 use cabinet::config::{ConfigFile, Overrides};
@@ -139,13 +138,13 @@ struct ServeArgs {
     #[arg(long, env = "CABINET_CONTENT_TRANSFER", value_name = "proxy|direct")]
     content_transfer: Option<String>,
     /// The S3 endpoint URL, for a server other than AWS [default: AWS_ENDPOINT_URL].
-    #[arg(long, value_name = "URL")]
+    #[arg(long, env = "CABINET_S3_ENDPOINT", value_name = "URL")]
     s3_endpoint: Option<String>,
     /// The S3 region [default: AWS_REGION, else us-east-1].
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, env = "CABINET_S3_REGION", value_name = "REGION")]
     s3_region: Option<String>,
     /// Path-style S3 requests (ENDPOINT/BUCKET/KEY), which most self-hosted S3 servers need.
-    #[arg(long)]
+    #[arg(long, env = "CABINET_S3_PATH_STYLE")]
     s3_path_style: bool,
     /// A file holding the root secret that every node of a deployment must share (text of at least 32
     /// characters, e.g. from `openssl rand -hex 32`); the variable CABINET_SECRET may hold it instead
@@ -154,8 +153,23 @@ struct ServeArgs {
     secret_file: Option<PathBuf>,
     /// Serve in open mode (any bearer token, every project) on an address other than loopback, where it
     /// is otherwise refused. Anyone who reaches the port can then read and write everything.
-    #[arg(long)]
+    #[arg(long, env = "CABINET_OPEN")]
     open: bool,
+    /// Log lines on stderr as text or as one JSON object per line [default: text].
+    #[arg(long, env = "CABINET_LOG_FORMAT", value_name = "text|json")]
+    log_format: Option<String>,
+    /// The bearer token GET /metrics requires, on every address. Without it, /metrics is open on
+    /// loopback and refused elsewhere unless --metrics-public.
+    #[arg(
+        long,
+        env = "CABINET_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    metrics_token: Option<String>,
+    /// Serve GET /metrics without a token on an address other than loopback.
+    #[arg(long, env = "CABINET_METRICS_PUBLIC")]
+    metrics_public: bool,
     #[command(flatten)]
     guards: GuardFlags,
 }
@@ -175,18 +189,42 @@ impl ServeArgs {
             content: self.content.clone(),
             content_transfer: self.content_transfer.clone(),
         })?;
-        config.open = self.open;
+        config.open |= self.open;
+        config.metrics_public |= self.metrics_public;
+        if let Some(token) = &self.metrics_token {
+            if token.trim().is_empty() {
+                anyhow::bail!("--metrics-token must not be empty");
+            }
+            config.metrics_token = Some(cabinet::api::ops::MetricsToken(token.trim().into()));
+        }
         config.secret = configured_secret(
             self.secret_file.as_deref().or(file.secret_file.as_deref()),
             std::env::var_os("CABINET_SECRET"),
         )?;
         if let Some(s3) = &mut config.content {
-            s3.endpoint = self.s3_endpoint.clone();
-            s3.region = self.s3_region.clone();
-            s3.path_style = self.s3_path_style;
+            if let Some(endpoint) = &self.s3_endpoint {
+                s3.endpoint = Some(endpoint.clone());
+            }
+            if let Some(region) = &self.s3_region {
+                s3.region = Some(region.clone());
+            }
+            s3.path_style |= self.s3_path_style;
         }
         self.guards.apply(&mut config.guards);
         Ok(config)
+    }
+
+    /// `--log-format` (or `CABINET_LOG_FORMAT`), else the configuration file's `log_format`, else text.
+    fn log_format(&self) -> anyhow::Result<LogFormat> {
+        if let Some(format) = &self.log_format {
+            return format
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--log-format: {e}"));
+        }
+        match &self.config {
+            Some(path) => ConfigFile::load(path)?.log_format(),
+            None => Ok(LogFormat::default()),
+        }
     }
 }
 
@@ -336,35 +374,28 @@ async fn keys(command: &KeysCommand) -> std::process::ExitCode {
 #[derive(Args)]
 struct GuardFlags {
     /// Seconds a connection has to send a complete request header (from accept, or from the first byte of
-    /// a request on a kept-alive connection).
-    #[arg(long, env = "CABINET_HEADER_READ_TIMEOUT", value_name = "SECS",
-          default_value_t = Guards::default().header_read_timeout.as_secs())]
-    header_read_timeout: u64,
-    /// Seconds a kept-alive connection may stay silent after its last response.
-    #[arg(long, env = "CABINET_IDLE_TIMEOUT", value_name = "SECS",
-          default_value_t = Guards::default().idle_timeout.as_secs())]
-    idle_timeout: u64,
+    /// a request on a kept-alive connection) [default: 30].
+    #[arg(long, env = "CABINET_HEADER_READ_TIMEOUT", value_name = "SECS")]
+    header_read_timeout: Option<u64>,
+    /// Seconds a kept-alive connection may stay silent after its last response [default: 60].
+    #[arg(long, env = "CABINET_IDLE_TIMEOUT", value_name = "SECS")]
+    idle_timeout: Option<u64>,
     /// Seconds a response write may make no progress (the client does not read) before the connection
-    /// is closed.
-    #[arg(long, env = "CABINET_WRITE_STALL_TIMEOUT", value_name = "SECS",
-          default_value_t = Guards::default().write_stall_timeout.as_secs())]
-    write_stall_timeout: u64,
-    /// Seconds a request body may send nothing while the server waits for it.
-    #[arg(long, env = "CABINET_BODY_IDLE_TIMEOUT", value_name = "SECS",
-          default_value_t = Guards::default().body_idle_timeout.as_secs())]
-    body_idle_timeout: u64,
-    /// Least rate of a request body in bytes per second, averaged over each body idle timeout; 0 for none.
-    #[arg(long, env = "CABINET_MIN_BODY_RATE", value_name = "BYTES",
-          default_value_t = Guards::default().min_body_rate)]
-    min_body_rate: u64,
-    /// Content uploads in progress at once; more are answered 503 with Retry-After.
-    #[arg(long, env = "CABINET_MAX_UPLOADS", value_name = "N",
-          default_value_t = Guards::default().max_uploads)]
-    max_uploads: usize,
-    /// Content downloads in progress at once; more are answered 503 with Retry-After.
-    #[arg(long, env = "CABINET_MAX_DOWNLOADS", value_name = "N",
-          default_value_t = Guards::default().max_downloads)]
-    max_downloads: usize,
+    /// is closed [default: 60].
+    #[arg(long, env = "CABINET_WRITE_STALL_TIMEOUT", value_name = "SECS")]
+    write_stall_timeout: Option<u64>,
+    /// Seconds a request body may send nothing while the server waits for it [default: 30].
+    #[arg(long, env = "CABINET_BODY_IDLE_TIMEOUT", value_name = "SECS")]
+    body_idle_timeout: Option<u64>,
+    /// Least rate of a request body in bytes per second, averaged over each body idle timeout; 0 for none [default: 1024].
+    #[arg(long, env = "CABINET_MIN_BODY_RATE", value_name = "BYTES")]
+    min_body_rate: Option<u64>,
+    /// Content uploads in progress at once; more are answered 503 with Retry-After [default: 256].
+    #[arg(long, env = "CABINET_MAX_UPLOADS", value_name = "N")]
+    max_uploads: Option<usize>,
+    /// Content downloads in progress at once; more are answered 503 with Retry-After [default: 256].
+    #[arg(long, env = "CABINET_MAX_DOWNLOADS", value_name = "N")]
+    max_downloads: Option<usize>,
     /// Refuse uploads (507) while fewer bytes than this would stay free [default: 256 MiB, at most 2 %
     /// of the filesystem].
     #[arg(long, env = "CABINET_MIN_FREE_BYTES", value_name = "BYTES")]
@@ -373,30 +404,33 @@ struct GuardFlags {
     /// most 1 % of the filesystem].
     #[arg(long, env = "CABINET_DISK_RESERVE_BYTES", value_name = "BYTES")]
     disk_reserve_bytes: Option<u64>,
-    /// Seconds before content, parts and staged files that nothing refers to are collected.
-    #[arg(long, env = "CABINET_ORPHAN_GRACE_SECS", value_name = "SECS",
-          default_value_t = Guards::default().orphan_grace.as_secs())]
-    orphan_grace_secs: u64,
-    /// Seconds between janitor runs (expiry and the orphan collector); it also runs at start-up.
-    #[arg(long, env = "CABINET_JANITOR_INTERVAL_SECS", value_name = "SECS",
-          default_value_t = Guards::default().janitor_interval.as_secs())]
-    janitor_interval_secs: u64,
+    /// Seconds before content, parts and staged files that nothing refers to are collected [default: 3600].
+    #[arg(long, env = "CABINET_ORPHAN_GRACE_SECS", value_name = "SECS")]
+    orphan_grace_secs: Option<u64>,
+    /// Seconds between janitor runs (expiry and the orphan collector); it also runs at start-up [default: 3600].
+    #[arg(long, env = "CABINET_JANITOR_INTERVAL_SECS", value_name = "SECS")]
+    janitor_interval_secs: Option<u64>,
 }
 
 impl GuardFlags {
-    /// Sets every guard named by a flag (or its variable); the others keep their defaults.
+    /// Sets every guard named by a flag (or its variable); the others keep what the configuration file
+    /// or the defaults gave.
     fn apply(&self, guards: &mut Guards) {
-        guards.header_read_timeout = Duration::from_secs(self.header_read_timeout);
-        guards.idle_timeout = Duration::from_secs(self.idle_timeout);
-        guards.write_stall_timeout = Duration::from_secs(self.write_stall_timeout);
-        guards.body_idle_timeout = Duration::from_secs(self.body_idle_timeout);
-        guards.min_body_rate = self.min_body_rate;
-        guards.max_uploads = self.max_uploads;
-        guards.max_downloads = self.max_downloads;
-        guards.min_free_bytes = self.min_free_bytes;
-        guards.disk_reserve_bytes = self.disk_reserve_bytes;
-        guards.orphan_grace = Duration::from_secs(self.orphan_grace_secs);
-        guards.janitor_interval = Duration::from_secs(self.janitor_interval_secs.max(1));
+        let file = ConfigFile {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            write_stall_timeout: self.write_stall_timeout,
+            body_idle_timeout: self.body_idle_timeout,
+            min_body_rate: self.min_body_rate,
+            max_uploads: self.max_uploads,
+            max_downloads: self.max_downloads,
+            min_free_bytes: self.min_free_bytes,
+            disk_reserve_bytes: self.disk_reserve_bytes,
+            orphan_grace_secs: self.orphan_grace_secs,
+            janitor_interval_secs: self.janitor_interval_secs,
+            ..ConfigFile::default()
+        };
+        file.apply_guards(guards);
     }
 }
 
@@ -415,6 +449,8 @@ fn raise_open_files_limit() {
 /// `cabinet config check FILE`: prints what the file configures, or why it is refused (exit 1).
 fn check_config(path: &std::path::Path) -> std::process::ExitCode {
     let checked = ConfigFile::load(path).and_then(|file| {
+        // Every key the server reads, checked as `cabinet serve` checks it (the access rules included).
+        file.serve_config(Overrides::default())?;
         let access = file.access()?;
         Ok(cabinet::config::describe(&file, access.as_ref()))
     });
@@ -448,13 +484,19 @@ fn hash_token() -> std::process::ExitCode {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let args = match Cli::parse().command {
+    let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Command::Serve(args) => match args.log_format() {
+            Ok(format) => format,
+            Err(e) => {
+                eprintln!("cabinet: {e:#}");
+                return std::process::ExitCode::FAILURE;
+            }
+        },
+        _ => LogFormat::default(),
+    };
+    cabinet::logging::init(log_format);
+    let args = match cli.command {
         Command::Serve(args) => args,
         Command::Config(ConfigCommand::Check { file }) => return check_config(&file),
         Command::Token(TokenCommand::Hash) => return hash_token(),
@@ -583,6 +625,106 @@ mod tests {
             "CABINET_CONFIG names the file"
         );
         assert_eq!(from_env.data_dir, PathBuf::from("/from/env"));
+    }
+
+    /// A guard, the S3 settings, `open` and the metrics keys from the file; a flag wins over the file.
+    #[test]
+    fn guards_and_operational_keys_come_from_the_file_under_the_flags() {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        for var in [
+            "CABINET_CONFIG",
+            "CABINET_MAX_UPLOADS",
+            "CABINET_IDLE_TIMEOUT",
+            "CABINET_METRICS_TOKEN",
+            "CABINET_METRICS_PUBLIC",
+            "CABINET_OPEN",
+            "CABINET_S3_REGION",
+            "CABINET_LOG_FORMAT",
+        ] {
+            std::env::remove_var(var);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cabinet.toml");
+        std::fs::write(
+            &path,
+            "max_uploads = 3\nidle_timeout = 7\nopen = true\nmetrics_public = true\n\
+             metrics_token = \"t0ken\"\ncontent = \"s3://b/p\"\ns3_region = \"eu-north-1\"\n\
+             s3_path_style = true\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let path = path.to_str().unwrap();
+        let args = serve_args(&["--config", path]);
+        assert_eq!(args.log_format().unwrap(), LogFormat::Json);
+        let config = args.serve_config().unwrap();
+        assert_eq!(config.guards.max_uploads, 3);
+        assert_eq!(
+            config.guards.idle_timeout,
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(config.guards.max_downloads, Guards::default().max_downloads);
+        assert!(config.open && config.metrics_public);
+        assert_eq!(
+            config.metrics_token.map(|t| t.0.to_string()),
+            Some("t0ken".into())
+        );
+        let s3 = config.content.unwrap();
+        assert_eq!(s3.region.as_deref(), Some("eu-north-1"));
+        assert!(s3.path_style);
+
+        let args = serve_args(&[
+            "--config",
+            path,
+            "--max-uploads",
+            "9",
+            "--s3-region",
+            "us-west-2",
+            "--log-format",
+            "text",
+        ]);
+        assert_eq!(args.log_format().unwrap(), LogFormat::Text);
+        let config = args.serve_config().unwrap();
+        assert_eq!(config.guards.max_uploads, 9);
+        assert_eq!(
+            config.guards.idle_timeout,
+            std::time::Duration::from_secs(7)
+        );
+        assert_eq!(config.content.unwrap().region.as_deref(), Some("us-west-2"));
+        assert!(serve_args(&["--log-format", "xml"]).log_format().is_err());
+    }
+
+    /// The guard flags state their defaults in words (a clap default would win over the file): they must
+    /// be the real ones.
+    #[test]
+    fn the_guard_defaults_in_the_help_are_the_real_ones() {
+        use clap::CommandFactory;
+        let mut cli = Cli::command();
+        let help = cli
+            .find_subcommand_mut("serve")
+            .expect("serve")
+            .render_long_help()
+            .to_string();
+        let d = Guards::default();
+        for (flag, value) in [
+            ("--header-read-timeout", d.header_read_timeout.as_secs()),
+            ("--idle-timeout", d.idle_timeout.as_secs()),
+            ("--write-stall-timeout", d.write_stall_timeout.as_secs()),
+            ("--body-idle-timeout", d.body_idle_timeout.as_secs()),
+            ("--min-body-rate", d.min_body_rate),
+            ("--max-uploads", d.max_uploads as u64),
+            ("--max-downloads", d.max_downloads as u64),
+            ("--orphan-grace-secs", d.orphan_grace.as_secs()),
+            ("--janitor-interval-secs", d.janitor_interval.as_secs()),
+        ] {
+            let text = help
+                .split(&format!("      {flag} <"))
+                .nth(1)
+                .and_then(|rest| rest.split("\n      --").next())
+                .unwrap_or_else(|| panic!("{flag} not in the help"));
+            assert!(
+                text.contains(&format!("[default: {value}]")),
+                "{flag}: {text}"
+            );
+        }
     }
 
     #[test]

@@ -71,7 +71,10 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
                     project,
                     "401: the token is not valid for this project"
                 );
-                return unauthorized("Unauthorized: the token is not valid for this project");
+                return named(
+                    unauthorized("Unauthorized: the token is not valid for this project"),
+                    &principal,
+                );
             }
         }
         let action = files_action(req.method(), tail);
@@ -87,11 +90,26 @@ pub async fn authenticate(State(app): State<AppState>, mut req: Request, next: N
                     "403: no filesAcl for it"
                 );
             }
-            return ApiError::new(ErrorKind::Forbidden, FORBIDDEN_MESSAGE).into_response();
+            return named(
+                ApiError::new(ErrorKind::Forbidden, FORBIDDEN_MESSAGE).into_response(),
+                &principal,
+            );
         }
     }
-    req.extensions_mut().insert(principal);
-    next.run(req).await
+    req.extensions_mut().insert(principal.clone());
+    named(next.run(req).await, &principal)
+}
+
+/// `response` carrying the caller's name, for the access log ([`super::ops::observe`]).
+fn named(mut response: Response, principal: &Principal) -> Response {
+    let name = match principal {
+        Principal::Open => "open".to_string(),
+        Principal::Known { subject, .. } => subject.clone(),
+    };
+    response
+        .extensions_mut()
+        .insert(super::ops::CallerName(name));
+    response
 }
 
 /// Narrows a list, search, aggregate or partition filter to the files the caller may read, before it

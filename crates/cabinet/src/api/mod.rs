@@ -7,6 +7,7 @@ pub mod extract;
 pub mod iam_model;
 mod middleware;
 pub mod model;
+pub mod ops;
 pub mod page;
 mod routes;
 pub mod transfers;
@@ -71,6 +72,10 @@ pub struct AppState {
     pub groups: Option<Arc<crate::auth::directory::GroupDirectory>>,
     /// Direct transfer (presigned S3 URLs); `None` when content passes through cabinet.
     pub direct: Option<Arc<crate::direct::DirectTransfer>>,
+    /// The server's metrics, served at `/metrics`.
+    pub metrics: crate::metrics::SharedMetrics,
+    /// Who may read `/metrics`.
+    pub metrics_access: ops::MetricsAccess,
 }
 
 /// The whole HTTP surface.
@@ -216,9 +221,17 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::disable());
 
+    // Not behind authentication: probes and scrapers carry no CDF token (see ops::MetricsAccess).
+    let ops = Router::new()
+        .route("/metrics", get(ops::metrics))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz));
+    let metrics = state.metrics.clone();
+
     Router::new()
         .merge(api)
         .merge(content)
+        .merge(ops)
         .fallback(middleware::unknown_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state)
@@ -226,6 +239,7 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(MapRequestLayer::new(middleware::drop_unfit_request_id))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(axum::middleware::from_fn_with_state(metrics, ops::observe))
                 .layer(TraceLayer::new_for_http().make_span_with(middleware::span_with_request_id))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(axum::middleware::from_fn(middleware::ensure_error_envelope))

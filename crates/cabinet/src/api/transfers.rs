@@ -53,6 +53,12 @@ impl TransferSlots {
     pub fn download(&self) -> Result<Slot, ApiError> {
         self.downloads.take()
     }
+
+    /// Uploads and downloads holding a slot now.
+    pub fn in_use(&self) -> (usize, usize) {
+        let used = |p: &Pool| p.max.saturating_sub(p.free.available_permits());
+        (used(&self.uploads), used(&self.downloads))
+    }
 }
 
 impl Pool {

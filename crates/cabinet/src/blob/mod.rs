@@ -4,6 +4,7 @@
 
 pub mod local;
 mod local_scan;
+pub mod metered;
 pub mod s3;
 
 use std::pin::Pin;
@@ -80,6 +81,9 @@ pub struct Assembled {
 ///   partial data remains under the key.
 /// - Content is streamed: no method holds a whole object in memory.
 /// - Deleting something that does not exist is not an error.
+///
+/// The server wraps its store in [`metered::MeteredBlobs`], which forwards every method, default ones
+/// included: a method added here must be forwarded there too.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
     /// Stores `body` as the object `key`. Fails with [`BlobError::TooLarge`] past `max_bytes`. Returns the size.

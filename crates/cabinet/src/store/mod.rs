@@ -11,6 +11,7 @@ mod filter_sql;
 pub mod iam;
 pub mod ids;
 pub mod labels;
+pub mod metered;
 pub mod name_search;
 pub mod postgres;
 mod query;
@@ -129,6 +130,9 @@ pub struct Page {
 /// - `externalId` is unique within a project; a clash is [`StoreError::Duplicated`].
 /// - Unknown identifiers are reported all at once, in the form the caller gave them, as
 ///   [`StoreError::Missing`].
+///
+/// The server wraps its store in [`metered::MeteredMetadata`], which forwards every method, default ones
+/// included: a method added here must be forwarded there too.
 #[async_trait]
 pub trait MetadataStore: Send + Sync + 'static {
     /// Creates a file from `spec` and opens `session` for its content. With `overwrite`, when a file with

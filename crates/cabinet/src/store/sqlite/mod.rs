@@ -134,6 +134,11 @@ impl SqliteStore {
             tuning,
         })
     }
+
+    /// Jobs per group commit of this store's writer (shared: observations made later show up).
+    pub fn commit_batch_sizes(&self) -> prometheus_client::metrics::histogram::Histogram {
+        self.writer.batch_sizes.clone()
+    }
 }
 
 fn insert_session(

@@ -58,6 +58,8 @@ const MAX_BATCH: usize = 1024;
 #[derive(Clone)]
 pub(crate) struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Jobs per committed batch, for `cabinet_sqlite_commit_batch_size`.
+    pub(crate) batch_sizes: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl Writer {
@@ -75,11 +77,16 @@ impl Writer {
             })
             .map_err(internal)?;
         let (tx, rx) = mpsc::channel::<Job>();
+        let batch_sizes = crate::metrics::batch_size_histogram();
+        let sizes = batch_sizes.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(conn, rx, counter, ids))
+            .spawn(move || run(conn, rx, counter, ids, sizes))
             .map_err(|e| StoreError::internal("sqlite", e))?;
-        Ok(Self { jobs: tx })
+        Ok(Self {
+            jobs: tx,
+            batch_sizes,
+        })
     }
 
     /// Runs `f` in the next batch and returns its result once the batch is durable. `f` must return
@@ -130,7 +137,13 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermutation) {
+fn run(
+    conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    mut counter: u64,
+    ids: IdPermutation,
+    batch_sizes: prometheus_client::metrics::histogram::Histogram,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -139,6 +152,7 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>, mut counter: u64, ids: IdPermu
                 Err(_) => break,
             }
         }
+        batch_sizes.observe(batch.len() as f64);
         let start_counter = counter;
         if let Err(e) = conn
             .prepare_cached("BEGIN IMMEDIATE")
