@@ -275,3 +275,91 @@ pub async fn load_postgres(url: &str, forest: Forest, files: u64) -> anyhow::Res
         db_mib: db as f64 / (1 << 20) as f64,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows both loaders leave behind for the same small population: counts, one asset's place in
+    /// the hierarchy, the file→asset index, and the counters moved past the loaded rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn both_loaders_write_the_same_population() {
+        let dir =
+            std::env::temp_dir().join(format!("cabinet-bench-assets-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let forest = Forest { roots: 1 };
+        let files = 2000u64;
+        let links: i64 = (0..files)
+            .map(|i| assets_data::file_links(i, forest.len()).len() as i64)
+            .sum();
+        let probe = forest.asset(9000);
+
+        let sqlite = dir.join("sqlite");
+        let load = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            load_sqlite(&sqlite, forest, files),
+        )
+        .await
+        .expect("the SQLite load took more than 120 s")
+        .unwrap();
+        assert_eq!((load.files, load.assets), (files, forest.len()));
+        let conn = rusqlite::Connection::open(sqlite.join("metadata.sqlite3")).unwrap();
+        let one = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(one("SELECT count(*) FROM file_assets"), links);
+        assert_eq!(
+            one("SELECT value FROM meta WHERE key = 'asset_id_counter'"),
+            forest.len() as i64
+        );
+        assert_eq!(
+            one("SELECT value FROM meta WHERE key = 'id_counter'"),
+            files as i64
+        );
+        assert_eq!(one("SELECT file_count FROM projects"), files as i64);
+        let (path, root, depth, parent): (String, i64, i64, Option<i64>) = conn
+            .query_row(
+                "SELECT path, root_id, depth, parent_id FROM assets WHERE id = 9000",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            (path, root, depth, parent),
+            (probe.path.clone(), probe.root_id, probe.depth, probe.parent_id)
+        );
+        drop(conn);
+
+        let pg = tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            postgres::start(&dir.join("pg")),
+        )
+        .await
+        .expect("PostgreSQL did not start within 120 s")
+        .expect("PostgreSQL did not start (scripts/install-postgres)");
+        let result = async {
+            let url = pg.create_database("assets").await.unwrap();
+            let load = load_postgres(&url, forest, files).await.unwrap();
+            assert_eq!((load.files, load.assets), (files, forest.len()));
+            let client = postgres::connect(&url).await.unwrap();
+            let row = client
+                .query_one(
+                    "SELECT path, root_id, depth, parent_id, \
+                     (SELECT sum(cardinality(asset_ids)) FROM files), nextval('assets_id_seq') \
+                     FROM assets WHERE id = 9000",
+                    &[],
+                )
+                .await
+                .unwrap();
+            assert_eq!(row.get::<_, String>(0), probe.path);
+            assert_eq!(row.get::<_, i64>(1), probe.root_id);
+            assert_eq!(row.get::<_, i32>(2) as i64, probe.depth);
+            assert_eq!(row.get::<_, Option<i64>>(3), probe.parent_id);
+            assert_eq!(row.get::<_, i64>(4), links);
+            assert_eq!(row.get::<_, i64>(5), forest.len() as i64 + 1);
+        };
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(120), result).await;
+        let _ = pg.proc.stop().await;
+        let _ = std::fs::remove_dir_all(&dir);
+        outcome.expect("the PostgreSQL load and its checks took more than 120 s");
+    }
+}
