@@ -120,9 +120,8 @@ async fn on_postgres(ctx: &mut Ctx, forest: Forest, files: u64) -> anyhow::Resul
         let load = assets_load::load_postgres(&url, forest, files).await?;
         push_load(ctx, "PostgreSQL", &load);
         let args = vec!["--metadata".to_string(), url];
-        let c =
-            cabinet::start_with(&ctx.cabinet_bin, &dir.join("node"), &ctx.client, &args, &[])
-                .await?;
+        let c = cabinet::start_with(&ctx.cabinet_bin, &dir.join("node"), &ctx.client, &args, &[])
+            .await?;
         let r = measure_all(ctx, &c, forest, files, "PostgreSQL", &pg.version).await;
         c.proc.stop().await?;
         r
@@ -234,7 +233,12 @@ async fn check(api: &Api, forest: Forest, files: u64) -> anyhow::Result<String> 
         .await?;
     let got: BTreeSet<u64> = items
         .iter()
-        .filter_map(|f| f["name"].as_str()?.strip_prefix("doc-")?.strip_suffix(".pdf"))
+        .filter_map(|f| {
+            f["name"]
+                .as_str()?
+                .strip_prefix("doc-")?
+                .strip_suffix(".pdf")
+        })
         .filter_map(|n| n.parse().ok())
         .collect();
     if got != expected || items.len() != expected.len() {

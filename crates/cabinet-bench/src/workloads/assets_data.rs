@@ -174,7 +174,11 @@ mod tests {
         assert_eq!(f.children_of_roots().len(), 100);
         assert_eq!(Forest::about(10_000).roots, 1);
         // Every asset is in exactly one root's subtree, and the deepest are at depth 5.
-        let mut all: Vec<i64> = f.roots().iter().flat_map(|r| f.subtree(*r as u64)).collect();
+        let mut all: Vec<i64> = f
+            .roots()
+            .iter()
+            .flat_map(|r| f.subtree(*r as u64))
+            .collect();
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len() as u64, f.len());

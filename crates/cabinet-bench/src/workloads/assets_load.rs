@@ -325,7 +325,12 @@ mod tests {
             .unwrap();
         assert_eq!(
             (path, root, depth, parent),
-            (probe.path.clone(), probe.root_id, probe.depth, probe.parent_id)
+            (
+                probe.path.clone(),
+                probe.root_id,
+                probe.depth,
+                probe.parent_id
+            )
         );
         drop(conn);
 
