@@ -287,6 +287,8 @@ struct Series {
     requests: u64,
     items: u64,
     pages: u64,
+    /// Runs that ended on the time budget.
+    short_runs: u64,
     error: Option<String>,
 }
 
@@ -316,12 +318,13 @@ async fn measure_all(
             }
             let count = if *k == Kind::SubtreeWalk { walks } else { n };
             match one_run(&api, *k, count, forest, &mut r).await {
-                Ok((lat, items, pages)) => {
+                Ok((lat, sent, items, pages)) => {
                     if let (Some(p50), Some(p99)) = (lat.quantile_ms(0.5), lat.quantile_ms(0.99)) {
                         let s = &mut series[i];
                         s.p50.push(p50);
                         s.p99.push(p99);
-                        s.requests += count as u64;
+                        s.requests += sent;
+                        s.short_runs += u64::from(sent < count as u64);
                         s.items += items;
                         s.pages += pages;
                         if run == 0 {
@@ -351,14 +354,23 @@ async fn measure_all(
     );
     for (k, s) in Kind::ALL.iter().zip(series) {
         let per = s.requests.max(1) as f64;
+        let budget = if s.short_runs > 0 {
+            format!(
+                " ({} requests in all: {} runs stopped after {} s)",
+                s.requests,
+                s.short_runs,
+                RUN_BUDGET.as_secs()
+            )
+        } else {
+            String::new()
+        };
         let note = match k {
             Kind::FilesSubtree | Kind::FilesRoot | Kind::FilesExternalIds => format!(
-                "{:.0} items per page; {} requests per run",
-                s.items as f64 / per,
-                n
+                "{:.0} items per page; up to {n} requests per run{budget}",
+                s.items as f64 / per
             ),
             Kind::SubtreeWalk => format!(
-                "time of the whole walk: {:.0} assets in {:.1} pages per walk; {walks} walks per run",
+                "time of the whole walk: {:.0} assets in {:.1} pages per walk; up to {walks} walks per run{budget}",
                 s.items as f64 / per,
                 s.pages as f64 / per
             ),
@@ -394,20 +406,33 @@ async fn measure_all(
     Ok(())
 }
 
-/// `count` requests of kind `k` one after the other: their latencies (a walk's: the whole walk), the
-/// items they returned and the pages they took.
+/// How long one run of one kind may take: a kind far over its target stops after this many seconds
+/// (and at least [`MIN_REQUESTS`] requests), so that a slow plan is reported instead of stalling the run.
+const RUN_BUDGET: Duration = Duration::from_secs(10);
+/// Requests of a run that ends on [`RUN_BUDGET`].
+const MIN_REQUESTS: usize = 5;
+
+/// Up to `count` requests of kind `k` one after the other (fewer when [`RUN_BUDGET`] runs out): their
+/// latencies (a walk's: the whole walk), the requests sent, the items they returned and the pages they
+/// took.
 async fn one_run(
     api: &Api,
     k: Kind,
     count: usize,
     forest: Forest,
     r: &mut Mix,
-) -> anyhow::Result<(Latencies, u64, u64)> {
+) -> anyhow::Result<(Latencies, u64, u64, u64)> {
     let mut lat = Latencies::new()?;
     let (mut items, mut pages) = (0u64, 0u64);
     let children = forest.children_of_roots();
     let roots = forest.roots();
-    for _ in 0..count {
+    let started = Instant::now();
+    let mut sent = 0u64;
+    for n in 0..count {
+        if n >= MIN_REQUESTS && started.elapsed() > RUN_BUDGET {
+            break;
+        }
+        sent += 1;
         let pick = |r: &mut Mix, v: &[i64]| v[r.below(v.len() as u64) as usize];
         match k {
             Kind::SubtreeWalk => {
@@ -450,5 +475,5 @@ async fn one_run(
             }
         }
     }
-    Ok((lat, items, pages))
+    Ok((lat, sent, items, pages))
 }
