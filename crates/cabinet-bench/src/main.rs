@@ -47,7 +47,7 @@ struct AllArgs {
     #[arg(long)]
     quick: bool,
     /// Only these workloads (comma separated): upload-download, multipart, small-files, metadata, scale,
-    /// cluster.
+    /// cluster, assets.
     #[arg(long, value_delimiter = ',')]
     only: Vec<Workload>,
     /// Repetitions of each measurement (default: 3 quick, 5 full).

@@ -35,6 +35,12 @@ pub struct Profile {
     pub scale_requests: usize,
     /// Pages of the cursor walk.
     pub cursor_pages: usize,
+    /// Files linked to assets in the assets workload.
+    pub asset_files: u64,
+    /// Assets of the assets workload (rounded to whole hierarchies of about 10,000).
+    pub assets: u64,
+    /// Requests per query kind per run in the assets workload (subtree walks: a tenth of it, at least 10).
+    pub asset_requests: usize,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -58,6 +64,9 @@ impl Profile {
             scale_in_flight: 256,
             scale_requests: 100,
             cursor_pages: 100,
+            asset_files: 1_000_000,
+            assets: 100_000,
+            asset_requests: 200,
         }
     }
 
@@ -72,6 +81,9 @@ impl Profile {
             rate_secs: 2.0,
             scale_files: 100_000,
             scale_requests: 40,
+            asset_files: 100_000,
+            assets: 10_000,
+            asset_requests: 100,
             ..Self::full()
         }
     }
@@ -92,17 +104,20 @@ pub enum Workload {
     Scale,
     /// 7.–9. PostgreSQL metadata and S3 content: transfers, metadata rates, queries at scale.
     Cluster,
+    /// 10. Files and assets at scale on SQLite and PostgreSQL: subtree filters and subtree walks.
+    Assets,
 }
 
 impl Workload {
     /// Every workload, in run order.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::UploadDownload,
         Workload::Multipart,
         Workload::SmallFiles,
         Workload::Metadata,
         Workload::Scale,
         Workload::Cluster,
+        Workload::Assets,
     ];
 
     /// The name in progress messages.
@@ -114,6 +129,7 @@ impl Workload {
             Workload::Metadata => "metadata",
             Workload::Scale => "scale",
             Workload::Cluster => "cluster",
+            Workload::Assets => "assets",
         }
     }
 }

@@ -286,6 +286,18 @@ pub fn render(run: &Run, charts: &[(String, String)]) -> String {
              transaction, indexes built afterwards, VACUUM ANALYZE), then workload 6's queries through a node.",
             p.scale_files
         ),
+        format!(
+            "**Assets at scale (10).** {} files and about {} assets (hierarchies of 10,111 assets on six \
+             levels, fan-outs 10, 10, 10, 3, 2; each file links to 1–3 assets drawn uniformly) written straight \
+             into the schema of SQLite (one transaction of inserts, the store's triggers and writer keeping \
+             the side tables and the name index) and of PostgreSQL (COPY, indexes afterwards, VACUUM ANALYZE), \
+             each checked against the generator (one subtree's files, one root's assets) before it is \
+             measured. Then one request at a time: a files list page of 1000 filtered by `assetSubtreeIds` of \
+             a 1,011-asset subtree, by `rootAssetIds` and by 100 `assetExternalIds` ({} requests per run), \
+             and the walk of a root's subtree through `POST /assets/list` (limit 1000, cursors to the end), \
+             timed as a whole.",
+            p.asset_files, p.assets, p.asset_requests
+        ),
         "**cabinet settings.** `cabinet serve --listen 127.0.0.1:0 --data-dir <fresh dir>` with `RUST_LOG=warn` \
          (no per-request log lines, as nginx runs with `access_log off`). nginx: Debian package, `worker_processes \
          auto`, sendfile, keep-alive, WebDAV `dav_methods PUT DELETE; create_full_put_path on; \

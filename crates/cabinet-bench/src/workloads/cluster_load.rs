@@ -49,8 +49,31 @@ const FILE_COLUMNS: &str = "seq, project_id, id, external_id, name, directory, s
 /// Bytes of `COPY` text sent per message.
 const CHUNK: usize = 1 << 20;
 
+/// One file of a population: what to create, its createdTime, and when its content was uploaded and
+/// how big it is (for the files that get content).
+pub(super) type GenFile = (FileSpec, i64, Option<(i64, u64)>);
+
 /// Loads `n` generated files into the (empty) database at `url`.
 pub async fn bulk_load(url: &str, n: u64) -> anyhow::Result<(Loaded, LoadStats)> {
+    let mut tally = Tally::default();
+    let (ids, now, stats) = load_files(url, n, |i, now| {
+        let g = scale_data::generate(i, now);
+        tally.add(&g);
+        (g.spec, g.created, g.uploaded)
+    })
+    .await?;
+    tally.finish();
+    Ok((Loaded { tally, ids, now }, stats))
+}
+
+/// Loads the `n` files `generate(i, now)` gives into the (empty) database at `url`, after applying
+/// cabinet's migrations and creating the project; returns the files' ids (in `i` order) and the time
+/// the population was generated for.
+pub(super) async fn load_files(
+    url: &str,
+    n: u64,
+    mut generate: impl FnMut(u64, i64) -> GenFile,
+) -> anyhow::Result<(Vec<i64>, i64, LoadStats)> {
     let config: tokio_postgres::Config = url.parse().context("bad PostgreSQL URL")?;
     ::cabinet::store::postgres::migrate::migrate(&config)
         .await
@@ -95,7 +118,6 @@ pub async fn bulk_load(url: &str, n: u64) -> anyhow::Result<(Loaded, LoadStats)>
         "  COPY of {n} files into PostgreSQL (indexes built afterwards)"
     ));
     let t0 = Instant::now();
-    let mut tally = Tally::default();
     let mut ids = Vec::with_capacity(n as usize);
     let mut sessions = String::new();
     let mut uploaded = 0u64;
@@ -106,19 +128,18 @@ pub async fn bulk_load(url: &str, n: u64) -> anyhow::Result<(Loaded, LoadStats)>
         tokio::pin!(sink);
         let mut buf = String::with_capacity(CHUNK + 4096);
         for i in 0..n {
-            let g = scale_data::generate(i, now);
-            tally.add(&g);
+            let (spec, created, uploaded_at) = generate(i, now);
             let id = ids_of.id_for(i);
             ids.push(id);
-            file_line(&mut buf, i, project, id, &g.spec, g.created, g.uploaded)?;
+            file_line(&mut buf, i, project, id, &spec, created, uploaded_at)?;
             // Open sessions expire a week after the load, as in workload 6.
-            let completed = g.uploaded.map(|(at, _)| at);
+            let completed = uploaded_at.map(|(at, _)| at);
             uploaded += u64::from(completed.is_some());
             let _ = writeln!(
                 sessions,
                 "{}\t{project}\t{id}\t\\N\t{}\t{}\t{}",
                 session_id(i),
-                g.created,
+                created,
                 now + 7 * DAY,
                 opt(completed)
             );
@@ -143,7 +164,6 @@ pub async fn bulk_load(url: &str, n: u64) -> anyhow::Result<(Loaded, LoadStats)>
             .await
             .context("COPY upload_sessions failed")?;
     }
-    tally.finish();
     let copy_secs = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     for (name, def) in &indexes {
@@ -184,7 +204,8 @@ pub async fn bulk_load(url: &str, n: u64) -> anyhow::Result<(Loaded, LoadStats)>
         bail!("the load wrote {files} files and {session_rows} sessions, not {n}");
     }
     Ok((
-        Loaded { tally, ids, now },
+        ids,
+        now,
         LoadStats {
             files,
             sessions: session_rows,
@@ -272,12 +293,12 @@ fn file_line(
     Ok(())
 }
 
-fn opt(v: Option<i64>) -> String {
+pub(super) fn opt(v: Option<i64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "\\N".into())
 }
 
 /// Escapes a value for `COPY`'s text format: backslash, tab, newline and carriage return.
-fn copy_escape(s: &str) -> String {
+pub(super) fn copy_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

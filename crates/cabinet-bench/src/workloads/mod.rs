@@ -1,6 +1,9 @@
 //! The workloads. Each measures cabinet and its peer in one run and records [`Figure`]s; a failure of one
 //! server or one endpoint becomes an error figure, and the run goes on.
 
+mod assets;
+mod assets_data;
+mod assets_load;
 mod cluster;
 mod cluster_load;
 mod large;
@@ -69,6 +72,7 @@ pub async fn run(ctx: &mut Ctx, w: Workload) {
         Workload::Metadata => (metadata::SECTION, metadata::run(ctx).await),
         Workload::Scale => (scale::SECTION, scale::run(ctx).await),
         Workload::Cluster => (cluster::SECTION, cluster::run(ctx).await),
+        Workload::Assets => (assets::SECTION, assets::run(ctx).await),
     };
     if let Err(e) = r {
         crate::log(&format!("workload {} failed: {e:#}", w.title()));

@@ -227,7 +227,7 @@ impl DiskWatch {
 
 /// Waits until the store's threads in this process (writer, checkpointer) have exited, so the database is
 /// closed and no checkpoint holds a lock when the server opens it.
-async fn wait_for_store_threads() {
+pub(super) async fn wait_for_store_threads() {
     let deadline = Instant::now() + Duration::from_secs(300);
     while Instant::now() < deadline {
         let busy = std::fs::read_dir("/proc/self/task")

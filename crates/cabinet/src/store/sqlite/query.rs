@@ -355,6 +355,11 @@ mod tests {
 
     fn plan_of(conn: &Connection, filter: serde_json::Value, sorted: Option<bool>) -> String {
         let filter = FileFilter::from_json(filter.as_object().unwrap()).unwrap();
+        plan_of_filter(conn, &filter, sorted)
+    }
+
+    fn plan_of_filter(conn: &Connection, filter: &FileFilter, sorted: Option<bool>) -> String {
+        let filter = filter.clone();
         let sorted = sorted.unwrap_or(translate(&filter, 1).unordered);
         let f = if sorted {
             translate(&filter, 1)
@@ -388,6 +393,29 @@ mod tests {
             })
             .unwrap();
         rows.map(|r| r.unwrap()).collect::<Vec<_>>().join(" | ")
+    }
+
+    /// A resolved asset set (a subtree of 1,011 assets) in both plans of a list page: driving, each id
+    /// looked up in file_assets' primary key once; walking in listing order, each file's own entries
+    /// found through file_assets_by_file, never each id of the list per file.
+    #[test]
+    fn an_asset_set_probes_each_file_through_its_own_entries() {
+        let (_dir, conn) = schema_db();
+        let filter = FileFilter {
+            asset_sets: vec![(1..=1011).collect()],
+            ..FileFilter::default()
+        };
+        let walk = plan_of_filter(&conn, &filter, Some(false));
+        assert!(
+            walk.contains("INDEX file_assets_by_file (file_seq=?"),
+            "{walk}"
+        );
+        assert!(!walk.contains("asset_id=?"), "{walk}");
+        let drive = plan_of_filter(&conn, &filter, Some(true));
+        assert!(
+            drive.contains("file_assets USING PRIMARY KEY (project_id=? AND asset_id=?)"),
+            "{drive}"
+        );
     }
 
     #[test]
