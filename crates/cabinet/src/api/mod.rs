@@ -7,6 +7,7 @@ pub mod extract;
 pub mod iam_model;
 mod middleware;
 pub mod model;
+pub mod openapi;
 pub mod page;
 mod routes;
 pub mod transfers;
@@ -217,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable());
 
     Router::new()
+        .route("/openapi.json", get(openapi::serve))
         .merge(api)
         .merge(content)
         .fallback(middleware::unknown_route)

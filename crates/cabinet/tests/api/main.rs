@@ -27,6 +27,7 @@ mod labels;
 mod list;
 mod multipart;
 mod oidc;
+mod openapi;
 mod query;
 mod retrieve;
 mod search;
