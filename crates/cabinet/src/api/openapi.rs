@@ -619,26 +619,52 @@ pub fn document() -> utoipa::openapi::OpenApi {
             ));
         }
         let (status, schema) = o.ok;
-        if status != "400" {
-            let content = match (o.id, schema) {
-                ("getContent", _) => Content::new(Some(
+        if o.id == "putContent" {
+            b = b.response(
+                status,
+                ResponseBuilder::new()
+                    .description("Stored; the `ETag` header names the content")
+                    .build(),
+            );
+        } else if o.id == "getContent" {
+            let bytes = || {
+                Content::new(Some(
                     ObjectBuilder::new()
                         .schema_type(Type::String)
                         .content_media_type("application/octet-stream"),
-                )),
-                (_, Some(name)) => json_ref(name),
-                (_, None) => Content::new(Some(typed(Type::Object))),
+                ))
             };
-            let media = if o.id == "getContent" {
-                "application/octet-stream"
-            } else {
-                "application/json"
+            b = b
+                .response(
+                    "200",
+                    ResponseBuilder::new()
+                        .description("The content")
+                        .content("application/octet-stream", bytes())
+                        .build(),
+                )
+                .response(
+                    "206",
+                    ResponseBuilder::new()
+                        .description("The requested range")
+                        .content("application/octet-stream", bytes())
+                        .build(),
+                )
+                .response(
+                    "304",
+                    ResponseBuilder::new()
+                        .description("Not modified (`If-None-Match`)")
+                        .build(),
+                );
+        } else if status != "400" {
+            let content = match schema {
+                Some(name) => json_ref(name),
+                None => Content::new(Some(typed(Type::Object))),
             };
             b = b.response(
                 status,
                 ResponseBuilder::new()
                     .description("Success")
-                    .content(media, content)
+                    .content("application/json", content)
                     .build(),
             );
         }

@@ -85,7 +85,7 @@ async fn the_document_and_the_router_have_the_same_routes_and_methods() {
     let doc_paths: BTreeSet<String> = ops.iter().map(|(p, _)| p.clone()).collect();
 
     // Every route of the router's source is documented; a trailing-slash alias is documented by its
-    // path without the slash (it must route the same methods, checked below).
+    // path without the slash (it may route no method that path lacks, checked below).
     let router = router_paths();
     assert!(router.len() >= 40, "read only {} routes", router.len());
     for path in &router {
@@ -125,11 +125,19 @@ async fn the_document_and_the_router_have_the_same_routes_and_methods() {
                     .unwrap();
                 let r = reply(resp).await;
                 let in_doc = ops.iter().any(|(p, m)| p == path && m == method);
-                assert_eq!(
-                    !unrouted(&r),
-                    in_doc,
-                    "{method} {alias}: documented {in_doc}, answered {r:?}"
-                );
+                if alias == path {
+                    assert_eq!(
+                        !unrouted(&r),
+                        in_doc,
+                        "{method} {alias}: documented {in_doc}, answered {r:?}"
+                    );
+                } else {
+                    // A trailing-slash alias (for the SDKs) routes some of its path's methods, no other.
+                    assert!(
+                        in_doc || unrouted(&r),
+                        "{method} {alias}: undocumented, answered {r:?}"
+                    );
+                }
             }
         }
     }
