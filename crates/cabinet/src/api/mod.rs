@@ -8,6 +8,7 @@ pub mod iam_model;
 mod middleware;
 pub mod model;
 pub mod ops;
+pub mod openapi;
 pub mod page;
 mod routes;
 pub mod transfers;
@@ -229,6 +230,7 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
 
     Router::new()
+        .route("/openapi.json", get(openapi::serve))
         .merge(api)
         .merge(content)
         .merge(ops)

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use crate::domain::{FileRecord, FileSpec, GeoLocation, Identifier, Invalid, Metadata};
 
 /// A label reference on the wire: `{"externalId": "…"}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelRef {
     /// The label's externalId.
@@ -79,7 +79,7 @@ impl TryFrom<FileWrite> for FileSpec {
 }
 
 /// A file as the API returns it, plus the upload fields some endpoints add.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileView {
     id: i64,
@@ -92,6 +92,7 @@ pub struct FileView {
     source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     mime_type: Option<String>,
+    #[schema(value_type = std::collections::HashMap<String, String>)]
     metadata: Metadata,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     asset_ids: Vec<i64>,
@@ -106,6 +107,7 @@ pub struct FileView {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     labels: Vec<LabelRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     geo_location: Option<GeoLocation>,
     uploaded: bool,
     #[serde(skip_serializing_if = "Option::is_none")]

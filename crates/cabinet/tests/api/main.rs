@@ -28,6 +28,7 @@ mod list;
 mod multipart;
 mod oidc;
 mod ops;
+mod openapi;
 mod query;
 mod retrieve;
 mod search;
