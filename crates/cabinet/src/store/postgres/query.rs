@@ -14,6 +14,8 @@
 //! or collects the matches of a selective condition (GIN, GiST, a range) and sorts only those. When one
 //! range is the whole condition ([`PgFilter::reads_late`]), the page's `seq`s come first from that range's
 //! index alone and the rows after, by primary key, so that only the page's rows are read from the table.
+//! When one asset set is the whole condition ([`PgFilter::assets_alone`]), the page's `seq`s come from
+//! the set's entries in `file_assets` (migration 0008) and its count counts them.
 
 use tokio_postgres::types::ToSql;
 
