@@ -3,6 +3,11 @@
 -- walking the files in listing order and testing `asset_ids && $set` on each (3 × 1,000 comparisons per
 -- row for a subtree of 1,000 assets). Kept in step with files.asset_ids by the triggers below; the table
 -- holds no row the files do not imply, and `asset_ids` stays the truth that the rows are read from.
+-- Other nodes may still be writing files while this runs: the lock (the one CREATE TRIGGER takes anyway,
+-- taken first) makes them wait until the backfill and the triggers commit together, so that no file is
+-- written between the backfill's snapshot and the triggers. Reads go on.
+LOCK TABLE files IN SHARE ROW EXCLUSIVE MODE;
+
 CREATE TABLE file_assets (
     project_id bigint NOT NULL,
     asset_id   bigint NOT NULL,
