@@ -11,7 +11,8 @@
 //! - time ranges: a range on `(project_id, <time>, seq)`.
 //! - metadata (`@>` on jsonb), labels (`&&`, `@>` on arrays): GIN.
 //! - assetIds and the asset sets (subtrees, roots, externalIds): `seq IN` the set's entries of
-//!   `file_assets (project_id, asset_id, seq)`; alone, the page is read from them ([`PgFilter::assets_alone`]).
+//!   `file_assets (project_id, asset_id, seq)`; alone, the page is read from them
+//!   ([`PgFilter::assets_alone`]).
 //! - geoLocation: INTERSECTS and WITHIN are pre-filtered by the GiST index on `geo_box` (the bounding box);
 //!   DISJOINT by `geo_location IS NOT NULL`; the exact relation is then evaluated in Rust ([`GeoMatcher`]),
 //!   within a time budget, as on SQLite.
