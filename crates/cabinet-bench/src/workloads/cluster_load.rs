@@ -180,7 +180,8 @@ pub(super) async fn load_files(
     let index_secs = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     // One statement per message: VACUUM refuses to run in the implicit transaction of several.
-    for table in ["files", "upload_sessions"] {
+    // file_assets: filled by the COPY's trigger (migration 0008), read by the asset filters' plans.
+    for table in ["files", "upload_sessions", "file_assets"] {
         client
             .batch_execute(&format!("VACUUM ANALYZE {table}"))
             .await?;

@@ -9,7 +9,10 @@
 //!   the database's collation) on `(project_id, directory COLLATE "C", seq)` /
 //!   `(project_id, external_id COLLATE "C")`, then an exact `starts_with`.
 //! - time ranges: a range on `(project_id, <time>, seq)`.
-//! - metadata (`@>` on jsonb), assetIds and labels (`&&`, `@>` on arrays): GIN.
+//! - metadata (`@>` on jsonb), labels (`&&`, `@>` on arrays): GIN.
+//! - assetIds and the asset sets (subtrees, roots, externalIds): `seq IN` the set's entries of
+//!   `file_assets (project_id, asset_id, seq)`; alone, the page is read from them
+//!   ([`PgFilter::assets_alone`]).
 //! - geoLocation: INTERSECTS and WITHIN are pre-filtered by the GiST index on `geo_box` (the bounding box);
 //!   DISJOINT by `geo_location IS NOT NULL`; the exact relation is then evaluated in Rust ([`GeoMatcher`]),
 //!   within a time budget, as on SQLite.
@@ -35,6 +38,20 @@ pub(super) struct PgFilter {
     remaining: std::time::Duration,
     /// Whether a page is better read in two steps ([`PgFilter::reads_late`]).
     late: bool,
+    /// When one asset set is the whole condition: the placeholders of the project and of the set
+    /// ([`PgFilter::assets_alone`]).
+    assets_alone: Option<(String, String)>,
+}
+
+/// Whether `f` has no condition but its asset sets (assetIds, and the resolved asset references).
+fn only_assets(f: &FileFilter) -> bool {
+    let rest = FileFilter {
+        asset_ids: None,
+        asset_refs: Vec::new(),
+        asset_sets: Vec::new(),
+        ..f.clone()
+    };
+    rest == FileFilter::default()
 }
 
 /// See [`PgFilter::reads_late`]: one range condition, alone but for the project.
@@ -79,6 +96,7 @@ impl PgFilter {
                 .map(|g| g.budget)
                 .unwrap_or_default(),
             late: false,
+            assets_alone: None,
         };
         let mut parts: Vec<String> = Vec::new();
         let pid = f.bind(project_id);
@@ -104,16 +122,18 @@ impl PgFilter {
             let p = f.bind(Json(serde_json::Value::Object(pairs)));
             parts.push(format!("files.metadata @> {p}::jsonb"));
         }
-        if let Some(ids) = &filter.asset_ids {
+        // assetIds and each resolved asset set: the files linked to one of the set's assets, from
+        // file_assets (migration 0008) by its primary key.
+        let sets: Vec<&Vec<i64>> = filter.asset_ids.iter().chain(&filter.asset_sets).collect();
+        let alone = sets.len() == 1 && only_assets(filter);
+        for ids in sets {
+            let set = f.bind(ids.clone());
+            if alone {
+                f.assets_alone = Some((pid.clone(), set.clone()));
+            }
             parts.push(format!(
-                "files.asset_ids && {}::bigint[]",
-                f.bind(ids.clone())
-            ));
-        }
-        for ids in &filter.asset_sets {
-            parts.push(format!(
-                "files.asset_ids && {}::bigint[]",
-                f.bind(ids.clone())
+                "files.seq IN (SELECT fa.seq FROM file_assets AS fa \
+                 WHERE fa.project_id = {pid} AND fa.asset_id = ANY({set}::bigint[]))"
             ));
         }
         if let Some(ids) = &filter.data_set_ids {
@@ -189,6 +209,18 @@ impl PgFilter {
     /// condition needs the row anyway (GIN, categories, location).
     pub(super) fn reads_late(&self) -> bool {
         self.late
+    }
+
+    /// When one asset set (assetIds, a subtree, roots, externalIds) is the whole condition, the
+    /// placeholders of the project id and of the set: a page is then the first `seq`s of the set's
+    /// entries in file_assets (an index-only scan of its primary key, deduplicated, the top n kept), and
+    /// only those files are read; a count is `count(DISTINCT seq)` of the entries. Both read the entries
+    /// of the set's assets and no file that does not match. With other conditions the set is a
+    /// `seq IN (…)` condition like any other, and the planner chooses what drives.
+    pub(super) fn assets_alone(&self) -> Option<(&str, &str)> {
+        self.assets_alone
+            .as_ref()
+            .map(|(p, s)| (p.as_str(), s.as_str()))
     }
 
     /// Adds a parameter and returns its placeholder.

@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "file_counts",
         include_str!("migrations/0007_file_counts.sql"),
     ),
+    (
+        8,
+        "file_assets",
+        include_str!("migrations/0008_file_assets.sql"),
+    ),
 ];
 
 /// The advisory lock key of the migrations ("cabinet" and 1); locks are per database.

@@ -14,6 +14,8 @@
 //! or collects the matches of a selective condition (GIN, GiST, a range) and sorts only those. When one
 //! range is the whole condition ([`PgFilter::reads_late`]), the page's `seq`s come first from that range's
 //! index alone and the rows after, by primary key, so that only the page's rows are read from the table.
+//! When one asset set is the whole condition ([`PgFilter::assets_alone`]), the page's `seq`s come from
+//! the set's entries in `file_assets` (migration 0008) and its count counts them.
 
 use tokio_postgres::types::ToSql;
 
@@ -55,6 +57,23 @@ pub(super) fn page_sql(filter: &PgFilter, partitioned: bool) -> String {
         window.push_str(&format!(" AND files.seq % ${next} = ${}", next + 1));
         next += 2;
     }
+    if let Some((pid, set)) = filter.assets_alone() {
+        // DISTINCT: a file linked to several of the set's assets has one entry for each. `= ANY(ARRAY(…))`
+        // rather than `IN (…)`: the page's seqs are then looked up by primary key, where `IN` lets the
+        // planner hash-join them against a sequential read of the files when the table is small.
+        let mut entries = format!(
+            "fa.project_id = {pid} AND fa.asset_id = ANY({set}::bigint[]) AND fa.seq > ${}",
+            n + 1
+        );
+        if partitioned {
+            entries.push_str(&format!(" AND fa.seq % ${} = ${}", n + 2, n + 3));
+        }
+        return format!(
+            "SELECT {FILE_COLUMNS}, seq FROM files WHERE files.project_id = {pid} AND files.seq = ANY(ARRAY\
+             (SELECT DISTINCT fa.seq FROM file_assets AS fa WHERE {entries} ORDER BY fa.seq LIMIT ${next})) \
+             ORDER BY files.seq"
+        );
+    }
     match filter.reads_late() {
         true => format!(
             "SELECT {FILE_COLUMNS}, seq FROM files WHERE files.seq IN \
@@ -64,6 +83,17 @@ pub(super) fn page_sql(filter: &PgFilter, partitioned: bool) -> String {
         false => format!(
             "SELECT {FILE_COLUMNS}, seq FROM files WHERE {window} ORDER BY files.seq LIMIT ${next}"
         ),
+    }
+}
+
+/// The statement counting the files of a filter without a spatial condition (the filter's placeholders).
+pub(super) fn count_sql(filter: &PgFilter) -> String {
+    match filter.assets_alone() {
+        Some((pid, set)) => format!(
+            "SELECT count(DISTINCT fa.seq) FROM file_assets AS fa \
+             WHERE fa.project_id = {pid} AND fa.asset_id = ANY({set}::bigint[])"
+        ),
+        None => format!("SELECT count(*) FROM files WHERE {}", filter.clause),
     }
 }
 
@@ -181,13 +211,7 @@ impl PgStore {
         }
         let mut filter = PgFilter::new(filter, pid);
         if !filter.has_post() {
-            let st = client
-                .prepare(&format!(
-                    "SELECT count(*) FROM files WHERE {}",
-                    filter.clause
-                ))
-                .await
-                .map_err(pg_err)?;
+            let st = client.prepare(&count_sql(&filter)).await.map_err(pg_err)?;
             let n: i64 = client
                 .query_one(&st, &filter.refs())
                 .await
@@ -254,10 +278,7 @@ impl PgStore {
         let mut plans = Vec::new();
         for (sql, params) in [
             (page_sql(&filter, page.partition.is_some()), params),
-            (
-                format!("SELECT count(*) FROM files WHERE {}", filter.clause),
-                filter.refs(),
-            ),
+            (count_sql(&filter), filter.refs()),
         ] {
             let rows = client
                 .query(&format!("EXPLAIN {sql}"), &params)
