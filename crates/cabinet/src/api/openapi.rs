@@ -534,6 +534,11 @@ fn operations() -> Vec<Op> {
             .query_required("signature", text_q())
             .ok("200", None),
         op(Get, "/openapi.json".into(), "openapi", "meta", "This document").ok("200", None),
+        op(Get, "/metrics".into(), "metrics", "meta", "Prometheus metrics (open on loopback, else a token)")
+            .ok("200", None),
+        op(Get, "/healthz".into(), "healthz", "meta", "The process answers").ok("200", None),
+        op(Get, "/readyz".into(), "readyz", "meta", "The stores answer and the disk has room")
+            .ok("200", None),
     ]
 }
 
@@ -554,6 +559,20 @@ fn path_parameter(name: &str) -> utoipa::openapi::path::Parameter {
         .required(Required::True)
         .schema(Some(schema))
         .build()
+}
+
+/// The body of `/healthz` and `/readyz`: `{"status", "checks"?}` (see `api/ops.rs`).
+fn health_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    let schema = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("status", typed(Type::String))
+        .required("status")
+        .property("checks", typed(Type::Object));
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", Content::new(Some(schema)))
+        .build()
+        .into()
 }
 
 fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
@@ -655,6 +674,16 @@ pub fn document() -> utoipa::openapi::OpenApi {
                         .description("Not modified (`If-None-Match`)")
                         .build(),
                 );
+        } else if o.id == "metrics" {
+            b = b.response(
+                status,
+                ResponseBuilder::new()
+                    .description("Prometheus text format 0.0.4")
+                    .content("text/plain", Content::new(Some(typed(Type::String))))
+                    .build(),
+            );
+        } else if o.id == "healthz" || o.id == "readyz" {
+            b = b.response(status, health_response("Ready (or, for healthz, alive)"));
         } else if status != "400" {
             let content = match schema {
                 Some(name) => json_ref(name),
@@ -696,6 +725,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
                 "default",
                 error_response("Any other error, in the same envelope"),
             );
+        if o.id == "readyz" {
+            // Not the error envelope: the same body as a 200, naming the check that failed.
+            b = b.response(
+                "503",
+                health_response("A store does not answer or the disk is full"),
+            );
+        }
         paths = paths.path(o.path, PathItem::new(o.method, b.build()));
     }
     doc.paths = paths.build();

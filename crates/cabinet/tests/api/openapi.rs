@@ -38,6 +38,9 @@ fn concrete(app: &TestApp, path: &str) -> String {
     format!("{}{filled}", app.base)
 }
 
+/// The routes outside `/api/v1/projects/{project}` that the router names without a prefix.
+const TOP_LEVEL: [&str; 4] = ["/openapi.json", "/metrics", "/healthz", "/readyz"];
+
 /// The paths the router's source names in `.route(` calls, the nested ones with their prefix.
 fn router_paths() -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
@@ -49,7 +52,8 @@ fn router_paths() -> BTreeSet<String> {
         let Some(end) = rest.find('"') else { continue };
         let path = &rest[..end];
         let full =
-            if path.starts_with("/api/") || path.starts_with("/blob/") || path == "/openapi.json" {
+            if path.starts_with("/api/") || path.starts_with("/blob/") || TOP_LEVEL.contains(&path)
+            {
                 path.to_string()
             } else {
                 format!("{PROJECT}{path}")
