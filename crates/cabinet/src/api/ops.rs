@@ -211,7 +211,7 @@ pub async fn observe(State(metrics): State<SharedMetrics>, req: Request, next: N
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_string();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let bytes_in = Arc::new(AtomicU64::new(0));
     let req = req.map(|body| {
         Body::new(Counted {
@@ -246,6 +246,22 @@ pub async fn observe(State(metrics): State<SharedMetrics>, req: Request, next: N
             done: Some(done),
         })
     })
+}
+
+/// The method as a metrics label: the standard methods by name, any other as `OTHER`, so that a client
+/// inventing methods cannot grow the number of series without bound.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 /// The `{project}` segment of `path`, found where the route template has it.
@@ -299,7 +315,7 @@ struct Done {
     metrics: SharedMetrics,
     start: Instant,
     route: String,
-    method: String,
+    method: &'static str,
     status: u16,
     request_id: String,
     project: Option<String>,
@@ -312,7 +328,7 @@ impl Drop for Done {
     fn drop(&mut self) {
         let elapsed = self.start.elapsed();
         self.metrics
-            .request_done(&self.route, &self.method, self.status, elapsed);
+            .request_done(&self.route, self.method, self.status, elapsed);
         tracing::info!(
             target: "cabinet::access",
             request_id = %self.request_id,
@@ -332,6 +348,17 @@ impl Drop for Done {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        use axum::http::Method;
+        assert_eq!(method_label(&Method::POST), "POST");
+        assert_eq!(method_label(&Method::HEAD), "HEAD");
+        for m in ["FOO1", "FOO2", "CONNECT"] {
+            let m = Method::from_bytes(m.as_bytes()).unwrap();
+            assert_eq!(method_label(&m), "OTHER");
+        }
+    }
 
     #[test]
     fn the_project_comes_from_where_the_template_has_it() {
