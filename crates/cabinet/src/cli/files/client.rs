@@ -84,7 +84,7 @@ impl Client {
                         .with_context(|| format!("POST /files{path}: the answer is not JSON"))
                 };
             }
-            if attempt < ATTEMPTS && matches!(status.as_u16(), 429 | 502 | 503 | 504) {
+            if attempt < ATTEMPTS && retried(path, status.as_u16()) {
                 tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
                 continue;
             }
@@ -191,4 +191,34 @@ pub fn error_message(status: reqwest::StatusCode, body: &[u8]) -> String {
         })
         .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(300).collect());
     format!("{status}: {message}")
+}
+
+/// Whether an answer of `status` to `POST /files{path}` is tried again: 429 always (nothing was done);
+/// 502, 503 and 504 only where replaying is harmless, not for a create (`""`, `"?overwrite=…"`) or a
+/// delete, whose first attempt may have been carried out (as the Python SDK decides).
+fn retried(path: &str, status: u16) -> bool {
+    let replayable = !(path.is_empty() || path.starts_with('?') || path == "/delete");
+    status == 429 || (replayable && (502..=504).contains(&status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retried;
+
+    #[test]
+    fn creates_and_deletes_are_replayed_only_after_a_429() {
+        for path in ["", "?overwrite=true", "/delete"] {
+            assert!(retried(path, 429), "{path}");
+            assert!(!retried(path, 503), "{path}");
+        }
+        for path in [
+            "/list",
+            "/byids",
+            "/downloadlink",
+            "/initmultipartupload?parts=3",
+        ] {
+            assert!(retried(path, 502) && retried(path, 504), "{path}");
+        }
+        assert!(!retried("/list", 500));
+    }
 }
