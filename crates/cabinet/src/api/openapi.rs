@@ -210,26 +210,13 @@ pub struct AggregateBody {
     filter: Option<Value>,
 }
 
-/// `{"items": [...]}` of objects whose fields each endpoint checks itself (groups, security
-/// categories, data sets, labels, assets, updates).
+/// `{"items": [...]}` of objects whose fields the endpoint checks itself (the file updates).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct ObjectItems {
     /// The objects.
     #[schema(value_type = Vec<Object>)]
     items: Vec<Value>,
-}
-
-/// [`ObjectItems`] with `ignoreUnknownIds`: byids of labels, byids and delete of assets.
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct ObjectItemsIgnoringUnknown {
-    /// The objects.
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
-    /// Skip unknown identifiers instead of a 400 with `missing`.
-    ignore_unknown_ids: Option<bool>,
 }
 
 /// `{"items": [ids]}`: the body of the group and security-category deletes.
@@ -317,7 +304,6 @@ pub struct CountItems {
         SearchBody,
         AggregateBody,
         ObjectItems,
-        ObjectItemsIgnoringUnknown,
         IdNumbers,
         CompleteMultipart,
         ObjectPage,
@@ -400,7 +386,7 @@ fn json_ref(name: &str) -> Content {
 
 /// Every operation of the HTTP surface, in the router's order.
 fn operations() -> Vec<Op> {
-    use HttpMethod::{Get, Post, Put};
+    use HttpMethod::{Get, Head, Post, Put};
     let f = |s: &str| format!("{P}/files{s}");
     let ids = || json!({"items": [{"externalId": "openapi-example"}], "ignoreUnknownIds": true});
     let one = || json!({"items": [{"externalId": "openapi-example"}]});
@@ -458,70 +444,82 @@ fn operations() -> Vec<Op> {
             .body("CompleteMultipart", json!({"externalId": "openapi-multi", "uploadId": "0"}))
             .ok("200", None),
         op(Get, format!("{P}/groups"), "listGroups", "iam", "List groups")
-            .query("all", bool_q()),
+            .query("all", bool_q())
+            .ok("200", Some("GroupList")),
         op(Post, format!("{P}/groups"), "createGroups", "iam", "Create groups")
-            .body("ObjectItems", json!({"items": [{"name": "openapi-example", "capabilities": [{"filesAcl": {"actions": ["READ"], "scope": {"all": {}}}}]}]}))
-            .ok("201", Some("ObjectPage")),
+            .body("GroupItems", json!({"items": [{"name": "openapi-example", "capabilities": [{"filesAcl": {"actions": ["READ"], "scope": {"all": {}}}}]}]}))
+            .ok("201", Some("GroupList")),
         op(Post, format!("{P}/groups/delete"), "deleteGroups", "iam", "Delete groups")
             .body("IdNumbers", json!({"items": [9_007_199_254_740_000_i64]}))
-            .ok("200", None),
+            .ok("200", Some("Empty")),
         op(Get, format!("{P}/securitycategories"), "listSecurityCategories", "iam", "List security categories")
             .query("sort", text_q())
             .query("cursor", text_q())
-            .query("limit", integer(1, 1000)),
+            .query("limit", integer(1, 1000))
+            .ok("200", Some("SecurityCategoryPage")),
         op(Post, format!("{P}/securitycategories"), "createSecurityCategories", "iam", "Create security categories")
-            .body("ObjectItems", json!({"items": [{"name": "openapi-example"}]}))
-            .ok("201", Some("ObjectPage")),
+            .body("SecurityCategoryItems", json!({"items": [{"name": "openapi-example"}]}))
+            .ok("201", Some("SecurityCategoryPage")),
         op(Post, format!("{P}/securitycategories/delete"), "deleteSecurityCategories", "iam", "Delete security categories")
             .body("IdNumbers", json!({"items": [9_007_199_254_740_000_i64]}))
-            .ok("200", None),
+            .ok("200", Some("Empty")),
         op(Post, format!("{P}/datasets"), "createDataSets", "datasets", "Create data sets")
-            .body("ObjectItems", json!({"items": [{"externalId": "openapi-example-ds", "name": "openapi-example"}]}))
-            .ok("201", Some("ObjectPage")),
+            .body("DataSetItems", json!({"items": [{"externalId": "openapi-example-ds", "name": "openapi-example"}]}))
+            .ok("201", Some("DataSetPage")),
         op(Post, format!("{P}/datasets/byids"), "retrieveDataSets", "datasets", "Retrieve data sets")
-            .body("IdentifierItems", ids()),
+            .body("IdentifierItems", ids())
+            .ok("200", Some("DataSetPage")),
         op(Post, format!("{P}/datasets/list"), "listDataSets", "datasets", "List data sets")
-            .body("ListBody", json!({"limit": 10})),
+            .body("DataSetListBody", json!({"filter": {"writeProtected": false}, "limit": 10}))
+            .ok("200", Some("DataSetPage")),
         op(Post, format!("{P}/datasets/aggregate"), "aggregateDataSets", "datasets", "Count data sets")
-            .body("AggregateBody", json!({"filter": {}}))
+            .body("DataSetAggregateBody", json!({"filter": {"createdTime": {"min": 0}}}))
             .ok("200", Some("CountItems")),
         op(Post, format!("{P}/datasets/update"), "updateDataSets", "datasets", "Update data sets")
-            .body("ObjectItems", json!({"items": [{"externalId": "openapi-example-ds", "update": {"description": {"set": "openapi"}}}]})),
+            .body("DataSetUpdateItems", json!({"items": [{"externalId": "openapi-example-ds", "update": {"description": {"set": "openapi"}, "metadata": {"add": {"k": "v"}}}}]}))
+            .ok("200", Some("DataSetPage")),
         op(Post, format!("{P}/labels"), "createLabels", "labels", "Create label definitions")
-            .body("ObjectItems", json!({"items": [{"externalId": "openapi-example", "name": "openapi example"}]}))
-            .ok("201", Some("ObjectPage")),
+            .body("LabelItems", json!({"items": [{"externalId": "openapi-example", "name": "openapi example"}]}))
+            .ok("201", Some("LabelPage")),
         op(Post, format!("{P}/labels/list"), "listLabels", "labels", "List label definitions")
-            .body("ListBody", json!({"limit": 10})),
+            .body("LabelListBody", json!({"filter": {"externalIdPrefix": "openapi"}, "limit": 10}))
+            .ok("200", Some("LabelPage")),
         op(Post, format!("{P}/labels/byids"), "retrieveLabels", "labels", "Retrieve label definitions")
-            .body("ObjectItemsIgnoringUnknown", json!({"items": [{"externalId": "openapi-example-absent"}], "ignoreUnknownIds": true})),
+            .body("ExternalIdItemsIgnoringUnknown", json!({"items": [{"externalId": "openapi-example-absent"}], "ignoreUnknownIds": true}))
+            .ok("200", Some("LabelPage")),
         op(Post, format!("{P}/labels/delete"), "deleteLabels", "labels", "Delete label definitions")
-            .body("ObjectItems", json!({"items": [{"externalId": "openapi-example"}]}))
-            .ok("200", None),
+            .body("ExternalIdItems", json!({"items": [{"externalId": "openapi-example"}]}))
+            .ok("200", Some("Empty")),
         op(Get, format!("{P}/assets"), "listAssetsGet", "assets", "List assets (query-string filters)")
             .query("limit", integer(1, 1000))
             .query("cursor", text_q())
-            .query("partition", text_q()),
+            .query("partition", text_q())
+            .ok("200", Some("AssetPage")),
         op(Post, format!("{P}/assets"), "createAssets", "assets", "Create assets")
-            .body("ObjectItems", json!({"items": [{"externalId": "openapi-example-asset", "name": "openapi example"}]}))
-            .ok("201", Some("ObjectPage")),
+            .body("AssetItems", json!({"items": [{"externalId": "openapi-example-asset", "name": "openapi example", "metadata": {"k": "v"}}]}))
+            .ok("201", Some("AssetList")),
         op(Post, format!("{P}/assets/byids"), "retrieveAssets", "assets", "Retrieve assets")
-            .body("ObjectItemsIgnoringUnknown", json!({"items": [{"externalId": "openapi-example-absent"}], "ignoreUnknownIds": true})),
+            .body("AssetByIds", json!({"items": [{"externalId": "openapi-example-asset"}], "ignoreUnknownIds": true, "aggregatedProperties": ["childCount", "depth", "path"]}))
+            .ok("200", Some("AssetList")),
         op(Post, format!("{P}/assets/list"), "listAssets", "assets", "List assets")
-            .body("ListBody", json!({"limit": 10})),
+            .body("AssetListBody", json!({"filter": {"root": true, "metadata": {"k": "v"}}, "limit": 10}))
+            .ok("200", Some("AssetPage")),
         op(Post, format!("{P}/assets/search"), "searchAssets", "assets", "Search assets")
-            .body("SearchBody", json!({"limit": 5})),
+            .body("AssetSearchBody", json!({"search": {"name": "openapi"}, "limit": 5}))
+            .ok("200", Some("AssetList")),
         op(Post, format!("{P}/assets/aggregate"), "aggregateAssets", "assets", "Count assets")
-            .body("AggregateBody", json!({"filter": {}}))
+            .body("AssetAggregateBody", json!({"filter": {"externalIdPrefix": "openapi"}, "aggregate": "count"}))
             .ok("200", Some("CountItems")),
         op(Post, format!("{P}/assets/update"), "updateAssets", "assets", "Update assets")
-            .body("ObjectItems", json!({"items": [{"externalId": "openapi-example-asset", "update": {"description": {"set": "openapi"}}}]})),
+            .body("AssetUpdateItems", json!({"items": [{"externalId": "openapi-example-asset", "update": {"description": {"set": "openapi"}, "labels": {"remove": [{"externalId": "openapi-absent"}]}}}]}))
+            .ok("200", Some("AssetList")),
         op(Post, format!("{P}/assets/delete"), "deleteAssets", "assets", "Delete assets")
-            .body("ObjectItemsIgnoringUnknown", json!({"items": [{"externalId": "openapi-example-absent"}], "ignoreUnknownIds": true}))
-            .ok("200", None),
+            .body("AssetDelete", json!({"items": [{"externalId": "openapi-example-absent"}], "ignoreUnknownIds": true, "recursive": true}))
+            .ok("200", Some("Empty")),
         op(Get, P.to_string(), "getProject", "projects", "The project and its identity provider settings")
-            .ok("200", None),
+            .ok("200", Some("Project")),
         op(Get, "/api/v1/token/inspect".into(), "inspectToken", "projects", "What the caller's token grants")
-            .ok("200", None),
+            .ok("200", Some("TokenInspection")),
         op(Put, "/blob/v1/{project}/files/{file_id}/uploads/{session}".into(), "putContent", "content", "Upload content to a signed URL")
             .query("part", integer(0, 249))
             .query_required("expires", typed(Type::Integer))
@@ -529,6 +527,11 @@ fn operations() -> Vec<Op> {
             .query_required("signature", text_q())
             .ok("200", None),
         op(Get, "/blob/v1/{project}/files/{file_id}/content".into(), "getContent", "content", "Download content from a signed URL")
+            .query_required("expires", typed(Type::Integer))
+            .query("kid", text_q())
+            .query_required("signature", text_q())
+            .ok("200", None),
+        op(Head, "/blob/v1/{project}/files/{file_id}/content".into(), "headContent", "content", "The size and validators of the content behind a signed URL")
             .query_required("expires", typed(Type::Integer))
             .query("kid", text_q())
             .query_required("signature", text_q())
@@ -586,6 +589,7 @@ fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
 /// Builds the whole document.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Schemas::openapi();
+    doc.merge(super::openapi_resources::ResourceSchemas::openapi());
     let mut paths = PathsBuilder::new();
     for o in operations() {
         let mut b = OperationBuilder::new()
@@ -666,6 +670,20 @@ pub fn document() -> utoipa::openapi::OpenApi {
                     ResponseBuilder::new()
                         .description("The requested range")
                         .content("application/octet-stream", bytes())
+                        .build(),
+                )
+                .response(
+                    "304",
+                    ResponseBuilder::new()
+                        .description("Not modified (`If-None-Match`)")
+                        .build(),
+                );
+        } else if o.id == "headContent" {
+            b = b
+                .response(
+                    "200",
+                    ResponseBuilder::new()
+                        .description("As the GET would answer, without the body")
                         .build(),
                 )
                 .response(
