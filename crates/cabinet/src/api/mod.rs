@@ -227,7 +227,10 @@ pub fn router(state: AppState) -> Router {
     let ops = Router::new()
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz));
+        .route("/readyz", get(ops::readyz))
+        .layer(axum::Extension(std::sync::Arc::new(
+            ops::ReadyCache::default(),
+        )));
     let metrics = state.metrics.clone();
 
     Router::new()

@@ -28,6 +28,19 @@ use crate::metrics::{SharedMetrics, UNMATCHED_ROUTE};
 /// How long each readiness check may take before it counts as failed.
 const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long a readiness answer is reused. `/readyz` is not behind authentication and writes a probe
+/// object to the content store, so without this anyone who reaches the port could make the store take
+/// writes as fast as they can send requests; with it, at most one probe runs per second, whatever the
+/// rate of calls. A second is well below any orchestrator's probe period, so no decision is made on a
+/// stale answer.
+pub const READY_CACHE_FOR: Duration = Duration::from_secs(1);
+
+/// The last readiness answer of one server and when it was obtained (its age counts from the end of the
+/// checks, so that callers who waited for a slow probe still share it). Callers that arrive while a
+/// probe runs wait on the lock and share its answer, so concurrent calls never start probes of their own.
+#[derive(Default)]
+pub struct ReadyCache(tokio::sync::Mutex<Option<(Instant, StatusCode, serde_json::Value)>>);
+
 /// Who may read `/metrics`.
 #[derive(Clone, Default)]
 pub enum MetricsAccess {
@@ -125,9 +138,32 @@ pub async fn healthz() -> Response {
 
 /// `GET /readyz`: 200 when the metadata store answers a query, the content store takes and removes a
 /// small probe object, and the disk has room for uploads; 503 otherwise. The body names each check and
-/// whether it passed; why a check failed goes to the log only.
-pub async fn readyz(State(app): State<AppState>) -> Response {
-    let (metadata, content) = tokio::join!(metadata_ready(&app), content_ready(&app));
+/// whether it passed; why a check failed goes to the log only. An answer is reused for
+/// [`READY_CACHE_FOR`] (see there).
+pub async fn readyz(
+    State(app): State<AppState>,
+    axum::Extension(cache): axum::Extension<Arc<ReadyCache>>,
+) -> Response {
+    let mut last = cache.0.lock().await;
+    let fresh = match last.as_ref() {
+        Some((at, status, body)) if at.elapsed() < READY_CACHE_FOR => Some((*status, body.clone())),
+        _ => None,
+    };
+    let (status, body) = match fresh {
+        Some(answer) => answer,
+        None => {
+            let (status, body) = check_readiness(&app).await;
+            *last = Some((Instant::now(), status, body.clone()));
+            (status, body)
+        }
+    };
+    drop(last);
+    (status, axum::Json(body)).into_response()
+}
+
+/// Runs the three checks of `/readyz`.
+async fn check_readiness(app: &AppState) -> (StatusCode, serde_json::Value) {
+    let (metadata, content) = tokio::join!(metadata_ready(app), content_ready(app));
     let disk = match &app.disk {
         None => true,
         Some(disk) => disk.check_room(0).is_ok(),
@@ -147,7 +183,7 @@ pub async fn readyz(State(app): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, axum::Json(body)).into_response()
+    (status, body)
 }
 
 async fn metadata_ready(app: &AppState) -> bool {

@@ -212,6 +212,35 @@ async fn healthz_answers_and_readyz_checks_the_stores() {
     );
 }
 
+/// The number of content-store puts the metrics have seen (the readiness probe is one put).
+fn blob_puts(text: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("cabinet_blob_store_duration_seconds_count{"))
+        .filter(|l| l.contains("operation=\"put\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn readyz_shares_one_probe_between_callers_within_a_second() {
+    let app = TestApp::spawn().await;
+    let before = blob_puts(&app.scrape().await);
+    // Many callers at once: one probe object is written, and every caller gets its answer.
+    let calls: Vec<_> = (0..8).map(|_| app.ops_get("/readyz")).collect();
+    for (status, body) in futures_util::future::join_all(calls).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "ready", "{body}");
+    }
+    assert_eq!(app.ops_get("/readyz").await.0, StatusCode::OK);
+    let after = blob_puts(&app.scrape().await);
+    assert_eq!(after - before, 1.0, "one probe for nine calls");
+    // Once the answer is older than the reuse time, the next call probes again.
+    tokio::time::sleep(cabinet::api::ops::READY_CACHE_FOR + Duration::from_millis(100)).await;
+    assert_eq!(app.ops_get("/readyz").await.0, StatusCode::OK);
+    let again = blob_puts(&app.scrape().await);
+    assert_eq!(again - before, 2.0, "a second probe after the reuse time");
+}
+
 #[tokio::test]
 async fn readyz_is_503_when_the_content_directory_is_unusable() {
     if !content_in_data_dir("readyz_is_503_when_the_content_directory_is_unusable") {
@@ -234,6 +263,8 @@ async fn readyz_is_503_when_the_content_directory_is_unusable() {
 
     std::fs::remove_file(&blobs).unwrap();
     std::fs::rename(&aside, &blobs).unwrap();
+    // Past the time an answer is reused.
+    tokio::time::sleep(cabinet::api::ops::READY_CACHE_FOR + Duration::from_millis(100)).await;
     let (status, body) = app.ops_get("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -275,6 +306,7 @@ async fn readyz_is_503_when_the_database_is_gone() {
         .unwrap();
     drop(admin);
     let _ = driver.await;
+    tokio::time::sleep(cabinet::api::ops::READY_CACHE_FOR + Duration::from_millis(100)).await;
     let (status, body) = app.ops_get("/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["checks"]["metadata"], "failed", "{body}");
