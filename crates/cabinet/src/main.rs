@@ -143,9 +143,14 @@ struct ServeArgs {
     /// The S3 region [default: AWS_REGION, else us-east-1].
     #[arg(long, env = "CABINET_S3_REGION", value_name = "REGION")]
     s3_region: Option<String>,
-    /// Path-style S3 requests (ENDPOINT/BUCKET/KEY), which most self-hosted S3 servers need.
-    #[arg(long, env = "CABINET_S3_PATH_STYLE")]
-    s3_path_style: bool,
+    /// Path-style S3 requests (ENDPOINT/BUCKET/KEY), which most self-hosted S3 servers need;
+    /// `--s3-path-style=false` turns off a `true` of the configuration file.
+    #[arg(long, env = "CABINET_S3_PATH_STYLE", num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL")]
+    s3_path_style: Option<bool>,
     /// A file holding the root secret that every node of a deployment must share (text of at least 32
     /// characters, e.g. from `openssl rand -hex 32`); the variable CABINET_SECRET may hold it instead
     /// [default: the data directory's secret.key; with --metadata postgres://, one kept in the database].
@@ -153,8 +158,13 @@ struct ServeArgs {
     secret_file: Option<PathBuf>,
     /// Serve in open mode (any bearer token, every project) on an address other than loopback, where it
     /// is otherwise refused. Anyone who reaches the port can then read and write everything.
-    #[arg(long, env = "CABINET_OPEN")]
-    open: bool,
+    /// `--open=false` turns off a `true` of the configuration file.
+    #[arg(long, env = "CABINET_OPEN", num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL")]
+    open: Option<bool>,
     /// Log lines on stderr as text or as one JSON object per line [default: text].
     #[arg(long, env = "CABINET_LOG_FORMAT", value_name = "text|json")]
     log_format: Option<String>,
@@ -167,9 +177,14 @@ struct ServeArgs {
         hide_env_values = true
     )]
     metrics_token: Option<String>,
-    /// Serve GET /metrics without a token on an address other than loopback.
-    #[arg(long, env = "CABINET_METRICS_PUBLIC")]
-    metrics_public: bool,
+    /// Serve GET /metrics without a token on an address other than loopback;
+    /// `--metrics-public=false` turns off a `true` of the configuration file.
+    #[arg(long, env = "CABINET_METRICS_PUBLIC", num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL")]
+    metrics_public: Option<bool>,
     #[command(flatten)]
     guards: GuardFlags,
 }
@@ -189,8 +204,9 @@ impl ServeArgs {
             content: self.content.clone(),
             content_transfer: self.content_transfer.clone(),
         })?;
-        config.open |= self.open;
-        config.metrics_public |= self.metrics_public;
+        // A boolean given as a flag or variable wins over the file either way (`--open=false`).
+        config.open = self.open.unwrap_or(config.open);
+        config.metrics_public = self.metrics_public.unwrap_or(config.metrics_public);
         if let Some(token) = &self.metrics_token {
             if token.trim().is_empty() {
                 anyhow::bail!("--metrics-token must not be empty");
@@ -208,7 +224,7 @@ impl ServeArgs {
             if let Some(region) = &self.s3_region {
                 s3.region = Some(region.clone());
             }
-            s3.path_style |= self.s3_path_style;
+            s3.path_style = self.s3_path_style.unwrap_or(s3.path_style);
         }
         self.guards.apply(&mut config.guards);
         Ok(config)
@@ -690,6 +706,65 @@ mod tests {
         );
         assert_eq!(config.content.unwrap().region.as_deref(), Some("us-west-2"));
         assert!(serve_args(&["--log-format", "xml"]).log_format().is_err());
+    }
+
+    /// The file's `true` can be turned off by `--flag=false` or `CABINET_FLAG=false`; a bare flag still
+    /// means true, and a flag wins over the variable.
+    #[test]
+    fn a_boolean_of_the_file_can_be_turned_off_by_a_flag_or_a_variable() {
+        let _env = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        for var in [
+            "CABINET_CONFIG",
+            "CABINET_OPEN",
+            "CABINET_METRICS_PUBLIC",
+            "CABINET_S3_PATH_STYLE",
+        ] {
+            std::env::remove_var(var);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let on = dir.path().join("on.toml");
+        std::fs::write(
+            &on,
+            "open = true\nmetrics_public = true\ncontent = \"s3://b/p\"\ns3_path_style = true\n",
+        )
+        .unwrap();
+        let off = dir.path().join("off.toml");
+        std::fs::write(&off, "content = \"s3://b/p\"\n").unwrap();
+        let (on, off) = (on.to_str().unwrap(), off.to_str().unwrap());
+        let flags = |c: &ServeConfig| {
+            (
+                c.open,
+                c.metrics_public,
+                c.content.as_ref().is_some_and(|s3| s3.path_style),
+            )
+        };
+
+        let config = serve_args(&["--config", on]).serve_config().unwrap();
+        assert_eq!(flags(&config), (true, true, true));
+        let config = serve_args(&[
+            "--config",
+            on,
+            "--open=false",
+            "--metrics-public=false",
+            "--s3-path-style=false",
+        ])
+        .serve_config()
+        .unwrap();
+        assert_eq!(flags(&config), (false, false, false));
+        let config = serve_args(&["--config", off, "--open", "--metrics-public=true"])
+            .serve_config()
+            .unwrap();
+        assert_eq!(flags(&config), (true, true, false));
+
+        std::env::set_var("CABINET_OPEN", "false");
+        std::env::set_var("CABINET_S3_PATH_STYLE", "0");
+        let from_env = serve_args(&["--config", on]).serve_config();
+        let over_env = serve_args(&["--config", on, "--open"]).serve_config();
+        std::env::remove_var("CABINET_OPEN");
+        std::env::remove_var("CABINET_S3_PATH_STYLE");
+        assert_eq!(flags(&from_env.unwrap()), (false, true, false));
+        assert!(over_env.unwrap().open, "the flag wins over the variable");
+        assert!(Cli::try_parse_from(["cabinet", "serve", "--open=maybe"]).is_err());
     }
 
     /// The guard flags state their defaults in words (a clap default would win over the file): they must
