@@ -185,6 +185,20 @@ impl Application {
             meta,
             metrics.clone(),
         ));
+        // The other stores are timed into the same series, by their methods' names.
+        let iam: Arc<dyn crate::store::iam::IamStore> = Arc::new(
+            crate::store::metered_resources::Metered::new(iam, metrics.clone()),
+        );
+        let data_sets: Arc<dyn DataSetStore> = Arc::new(
+            crate::store::metered_resources::Metered::new(data_sets, metrics.clone()),
+        );
+        let labels: Arc<dyn LabelStore> = Arc::new(crate::store::metered_resources::Metered::new(
+            labels,
+            metrics.clone(),
+        ));
+        let assets: Arc<dyn crate::store::assets::AssetStore> = Arc::new(
+            crate::store::metered_resources::Metered::new(assets, metrics.clone()),
+        );
         let mut direct = None;
         let blobs: Arc<dyn BlobStore> = match &config.content {
             None => Arc::new(

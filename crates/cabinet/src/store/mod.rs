@@ -12,6 +12,7 @@ pub mod iam;
 pub mod ids;
 pub mod labels;
 pub mod metered;
+pub mod metered_resources;
 pub mod name_search;
 pub mod postgres;
 mod query;

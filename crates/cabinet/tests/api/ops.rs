@@ -105,6 +105,49 @@ async fn a_request_counts_in_its_route_series_only() {
     assert!(!after.contains(&app.project), "{after}");
 }
 
+/// The IAM, data-set, label and asset stores are timed into the metadata store's series by method name;
+/// an unknown id is the store's answer, not its failure.
+#[tokio::test]
+async fn the_other_stores_are_timed_too() {
+    let app = TestApp::spawn().await;
+    for (path, body) in [
+        ("/securitycategories", json!({"items": [{"name": "timed"}]})),
+        ("/datasets", json!({"items": [{"externalId": "timed-ds"}]})),
+        (
+            "/labels",
+            json!({"items": [{"externalId": "timed-label", "name": "timed"}]}),
+        ),
+        (
+            "/assets",
+            json!({"items": [{"externalId": "timed-asset", "name": "timed"}]}),
+        ),
+    ] {
+        let r = app.post(path, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}: {r:?}");
+    }
+    let r = app
+        .post(
+            "/assets/byids",
+            json!({"items": [{"externalId": "absent"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{r:?}");
+    let series = |op: &str, outcome: &str| {
+        format!("cabinet_metadata_store_duration_seconds_count{{operation=\"{op}\",outcome=\"{outcome}\"}}")
+    };
+    let text = scrape_until(&app, |t| value(t, &series("assets_by_refs", "ok")) >= 1.0).await;
+    for op in [
+        "create_security_categories",
+        "create_data_sets",
+        "create_labels",
+        "create_assets",
+        "assets_by_refs",
+    ] {
+        assert!(value(&text, &series(op, "ok")) >= 1.0, "{op}: {text}");
+        assert_eq!(value(&text, &series(op, "error")), 0.0, "{op}: {text}");
+    }
+}
+
 #[tokio::test]
 async fn unknown_paths_share_one_series() {
     let app = TestApp::spawn().await;
