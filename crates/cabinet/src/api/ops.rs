@@ -252,7 +252,7 @@ pub async fn observe(State(metrics): State<SharedMetrics>, req: Request, next: N
     let req = req.map(|body| {
         Body::new(Counted {
             inner: body,
-            seen: bytes_in.clone(),
+            seen: Some(bytes_in.clone()),
             total: metrics.bytes_in.clone(),
             done: None,
         })
@@ -277,7 +277,7 @@ pub async fn observe(State(metrics): State<SharedMetrics>, req: Request, next: N
     response.map(|body| {
         Body::new(Counted {
             inner: body,
-            seen: Arc::new(AtomicU64::new(0)),
+            seen: None,
             total: metrics.bytes_out.clone(),
             done: Some(done),
         })
@@ -310,7 +310,8 @@ fn project_of(route: &str, path: &str) -> Option<String> {
 /// accounting when it is done or dropped.
 struct Counted {
     inner: Body,
-    seen: Arc<AtomicU64>,
+    /// The request's own count, read by its access line (a response counts into its [`Done`]).
+    seen: Option<Arc<AtomicU64>>,
     total: prometheus_client::metrics::counter::Counter,
     done: Option<Done>,
 }
@@ -327,7 +328,9 @@ impl HttpBody for Counted {
         if let Poll::Ready(Some(Ok(frame))) = &polled {
             if let Some(data) = frame.data_ref() {
                 let n = data.len() as u64;
-                self.seen.fetch_add(n, Ordering::Relaxed);
+                if let Some(seen) = &self.seen {
+                    seen.fetch_add(n, Ordering::Relaxed);
+                }
                 self.total.inc_by(n);
                 if let Some(done) = self.done.as_mut() {
                     done.bytes_out += n;
