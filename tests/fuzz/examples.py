@@ -9,6 +9,7 @@ or any other error. Usage: examples.py BASE_URL
 from __future__ import annotations
 
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -16,7 +17,9 @@ import uuid
 
 import jsonschema_rs
 
-PROJECT = f"examples-{uuid.uuid4().hex[:12]}"
+# With access control on (run.sh's FUZZ_ACCESS), the configured project and its token.
+PROJECT = os.environ.get("FUZZ_PROJECT") or f"examples-{uuid.uuid4().hex[:12]}"
+TOKEN = os.environ.get("FUZZ_TOKEN", "fuzz")
 # Query parameters the operations need besides the body.
 QUERY = {"initMultipartUpload": "?parts=1", "createMultipartUploadLink": "?parts=1"}
 # Examples name the objects other examples create: creates go first, deletes last.
@@ -39,7 +42,7 @@ def rank(op_id: str) -> int:
 
 def send(method: str, url: str, body: object) -> tuple[int, str]:
     data = json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", "Authorization": "Bearer fuzz"}
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
     )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
