@@ -734,27 +734,8 @@ async fn client_credentials_from_a_token_endpoint() {
         let root = tempfile::tempdir().unwrap();
         let root = root.path();
         // Access control on: only the token the endpoint issues is a service token of the project.
-        let config = root.join("cabinet.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"
-[[project]]
-name = "{PROJECT}"
-
-[[project.group]]
-name = "admins"
-capabilities = [{{ filesAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
-
-[[project.service_token]]
-subject = "cli"
-sha256 = "{}"
-groups = ["admins"]
-"#,
-                cabinet::auth::token_sha256_hex("issued-token")
-            ),
-        )
-        .unwrap();
+        let config =
+            common::config::write_service_token_config(root, PROJECT, "cli", "issued-token", "");
         let s = server(root, &["--config", config.to_str().unwrap()]).await;
         let forms = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let token_url = token_endpoint(forms.clone()).await;

@@ -19,29 +19,13 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 /// A configuration with the process tests' project, a service token `process-test` with full files
 /// access, and `extra` keys.
 fn write_config(root: &Path, extra: &str) -> PathBuf {
-    let path = root.join("cabinet.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"{extra}
-
-[[project]]
-name = "{PROJECT}"
-
-[[project.group]]
-name = "admins"
-capabilities = [{{ filesAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
-
-[[project.service_token]]
-subject = "process-test"
-sha256 = "{}"
-groups = ["admins"]
-"#,
-            cabinet::auth::token_sha256_hex("process-test-token")
-        ),
+    common::config::write_service_token_config(
+        root,
+        PROJECT,
+        "process-test",
+        "process-test-token",
+        extra,
     )
-    .unwrap();
-    path
 }
 
 /// The access-log entries of a JSON log, once `count` of them are there (at most 5 s). Every line of the

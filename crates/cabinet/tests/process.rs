@@ -684,29 +684,13 @@ async fn token_hash_prints_the_sha256_of_stdin() {
 /// A configuration with the process tests' project and token as a service token with full files access;
 /// its `listen` is not loopback, so only the harness's `--listen` flag lets it start on loopback.
 fn write_config(root: &Path) -> PathBuf {
-    let path = root.join("cabinet.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"listen = "0.0.0.0:8765"
-
-[[project]]
-name = "{PROJECT}"
-
-[[project.group]]
-name = "admins"
-capabilities = [{{ filesAcl = {{ actions = ["READ", "WRITE"], scope = {{ all = {{}} }} }} }}]
-
-[[project.service_token]]
-subject = "process-test"
-sha256 = "{}"
-groups = ["admins"]
-"#,
-            cabinet::auth::token_sha256_hex("process-test-token")
-        ),
+    common::config::write_service_token_config(
+        root,
+        PROJECT,
+        "process-test",
+        "process-test-token",
+        r#"listen = "0.0.0.0:8765""#,
     )
-    .unwrap();
-    path
 }
 
 #[tokio::test]

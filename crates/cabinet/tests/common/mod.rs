@@ -1,4 +1,5 @@
 //! What the process-level test binaries share.
 
+pub mod config;
 pub mod postgres;
 pub mod server;
