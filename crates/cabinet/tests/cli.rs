@@ -513,6 +513,74 @@ async fn a_killed_multipart_upload_resumes() {
     .expect("the test finishes in time");
 }
 
+/// Two uploads at once share the state file: each keeps the other's session (a run that wrote back its
+/// own copy would drop it), and both resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_runs_at_once_keep_each_others_sessions() {
+    let _serial = SERIAL.lock().await;
+    tokio::time::timeout(LIMIT, async {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        let s = server(root, &[]).await;
+        let part = (5 * MIB).to_string();
+        let mut args = Vec::new();
+        for (name, seed) in [("one.bin", 5), ("two.bin", 6)] {
+            let data = content(15 * MIB, seed);
+            let file = root.join(name);
+            write(&file, &data);
+            args.push((name, data, file.to_str().unwrap().to_string()));
+        }
+        let command = |file: &str| {
+            let upload = [
+                "upload",
+                file,
+                "--part-size",
+                &part,
+                "--multipart-threshold",
+                &part,
+                "--parallel",
+                "1",
+            ];
+            let mut command = files_command(&s, root, &upload);
+            command.env("CDF_TOKEN", "cli-token");
+            command
+        };
+        let paused = |file: &str| {
+            let mut c = command(file);
+            c.env("CABINET_FILES_PAUSE_AFTER_PARTS", "1");
+            run_until_paused(c)
+        };
+        futures_util::future::join(paused(&args[0].2), paused(&args[1].2)).await;
+        let state: Value =
+            serde_json::from_slice(&std::fs::read(root.join("state/upload-state.json")).unwrap())
+                .unwrap();
+        let keys: Vec<&String> = state.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 2, "both sessions are recorded: {keys:?}");
+
+        let (a, b) =
+            futures_util::future::join(output(command(&args[0].2)), output(command(&args[1].2)))
+                .await;
+        for out in [a, b] {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(text.contains("resumed 1"), "{text}");
+        }
+        for (name, data, _) in &args {
+            assert_eq!(&s.download(name).await, data);
+        }
+        let state: Value =
+            serde_json::from_slice(&std::fs::read(root.join("state/upload-state.json")).unwrap())
+                .unwrap();
+        assert_eq!(state, serde_json::json!({}));
+    })
+    .await
+    .expect("the test finishes in time");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_download_resumes_with_a_range() {
     let _serial = SERIAL.lock().await;

@@ -499,22 +499,77 @@ struct Entry {
 }
 
 /// The state file: every session in flight, rewritten (to a temporary file, then renamed) on each change.
+///
+/// Several runs may share it (two uploads started at once, from one shell or two). Each change is made
+/// under an exclusive `flock` of `upload-state.json.lock` beside it, to the file as it is on disk then
+/// (re-read under the lock), so that a run never writes back a copy that lacks another run's sessions.
 struct State {
     path: PathBuf,
     entries: Mutex<BTreeMap<String, Entry>>,
 }
 
+/// The sessions recorded in `path`; none when it does not exist (or is not a state file).
+fn read_entries(path: &Path) -> anyhow::Result<BTreeMap<String, Entry>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(e).with_context(|| format!("{}", path.display())),
+    }
+}
+
+/// An exclusive `flock` of a lock file, released when dropped (the descriptor closes, also when the
+/// process dies, so a killed run leaves no lock behind).
+struct FileLock {
+    _file: std::fs::File,
+}
+
+impl FileLock {
+    fn take(path: &Path) -> anyhow::Result<FileLock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("{}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            loop {
+                // SAFETY: flock takes a descriptor this function owns for the duration of the call.
+                if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                    break;
+                }
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e).with_context(|| format!("locking {}", path.display()));
+                }
+            }
+        }
+        Ok(FileLock { _file: file })
+    }
+}
+
 impl State {
     fn load(path: PathBuf) -> anyhow::Result<State> {
-        let entries = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-            Err(e) => return Err(e).with_context(|| format!("{}", path.display())),
-        };
+        let entries = read_entries(&path)?;
         Ok(State {
             path,
             entries: Mutex::new(entries),
         })
+    }
+
+    /// Applies `change` to the file under its lock and writes it back; this run's copy becomes the result.
+    fn change<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Entry>) -> T) -> anyhow::Result<T> {
+        let mut entries = self.lock();
+        let _locked = FileLock::take(&self.path.with_extension("json.lock"))?;
+        let mut on_disk = read_entries(&self.path)?;
+        let out = f(&mut on_disk);
+        self.save(&on_disk)?;
+        *entries = on_disk;
+        Ok(out)
     }
 
     fn key(&self, client: &Client, external_id: &str) -> String {
@@ -530,31 +585,31 @@ impl State {
     }
 
     fn put(&self, key: &str, entry: Entry) -> anyhow::Result<()> {
-        let mut entries = self.lock();
-        entries.insert(key.to_string(), entry);
-        self.save(&entries)
+        self.change(|entries| {
+            entries.insert(key.to_string(), entry);
+        })
     }
 
     fn remove(&self, key: &str) -> anyhow::Result<()> {
-        let mut entries = self.lock();
-        if entries.remove(key).is_some() {
-            self.save(&entries)?;
+        if !self.lock().contains_key(key) && !read_entries(&self.path)?.contains_key(key) {
+            return Ok(());
         }
-        Ok(())
+        self.change(|entries| {
+            entries.remove(key);
+        })
     }
 
     /// Records part `i` as done; returns how many parts of the session are done.
     fn mark_done(&self, key: &str, i: usize) -> anyhow::Result<usize> {
-        let mut entries = self.lock();
-        let Some(entry) = entries.get_mut(key) else {
-            return Ok(0);
-        };
-        if let Some(d) = entry.done.get_mut(i) {
-            *d = true;
-        }
-        let done = entry.done.iter().filter(|d| **d).count();
-        self.save(&entries)?;
-        Ok(done)
+        self.change(|entries| {
+            let Some(entry) = entries.get_mut(key) else {
+                return 0;
+            };
+            if let Some(d) = entry.done.get_mut(i) {
+                *d = true;
+            }
+            entry.done.iter().filter(|d| **d).count()
+        })
     }
 
     fn save(&self, entries: &BTreeMap<String, Entry>) -> anyhow::Result<()> {
