@@ -772,17 +772,34 @@ async fn token_endpoint(forms: Forms) -> String {
                 let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
                     .collect();
-                forms.lock().unwrap().push(form.clone());
                 let get = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+                let earlier = {
+                    let mut forms = forms.lock().unwrap();
+                    let earlier = forms
+                        .iter()
+                        .filter(|f| f.iter().any(|(k, v)| k == "client_id" && Some(v.as_str()) == get("client_id")))
+                        .count();
+                    forms.push(form.clone());
+                    earlier
+                };
+                let client = get("client_id");
                 if get("grant_type") == Some("client_credentials")
-                    && get("client_id") == Some("cli-client")
+                    && matches!(client, Some("cli-client" | "cli-stale-first" | "cli-short"))
                     && get("client_secret") == Some("cli-secret")
                     && get("scope") == Some("files:all other")
                 {
-                    (
-                        StatusCode::OK,
-                        r#"{"access_token":"issued-token","token_type":"Bearer","expires_in":3600}"#,
-                    )
+                    let body = match (client, earlier) {
+                        // A token the API will refuse (revoked, say), then a good one.
+                        (Some("cli-stale-first"), 0) => {
+                            r#"{"access_token":"stale-token","token_type":"Bearer","expires_in":3600}"#
+                        }
+                        // A good token that expires within the client's margin.
+                        (Some("cli-short"), _) => {
+                            r#"{"access_token":"issued-token","token_type":"Bearer","expires_in":"30"}"#
+                        }
+                        _ => r#"{"access_token":"issued-token","token_type":"Bearer","expires_in":3600}"#,
+                    };
+                    (StatusCode::OK, body)
                 } else {
                     (StatusCode::UNAUTHORIZED, r#"{"error":"invalid_client"}"#)
                 }
@@ -855,6 +872,43 @@ async fn client_credentials_from_a_token_endpoint() {
         assert!(err.contains("401"), "{err}");
         let err = fails(&s, root, None, &["ls"]).await;
         assert!(err.contains("no credentials"), "{err}");
+
+        // A 401 to a token from the endpoint: one new token, and the call is tried again.
+        let count = |client: &str| {
+            forms
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|f| f.iter().any(|(k, v)| k == "client_id" && v == client))
+                .count()
+        };
+        let refreshed = |client: &'static str| {
+            let mut command = files_command(&s, root, &["ls", "--json"]);
+            command
+                .args(["--client-id", client, "--token-url", &token_url])
+                .env("CDF_CLIENT_SECRET", "cli-secret")
+                .env("CDF_SCOPES", "files:all,other");
+            output(command)
+        };
+        let out = refreshed("cli-stale-first").await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            count("cli-stale-first"),
+            2,
+            "the refused token was replaced once"
+        );
+        // A token that expires within a minute is replaced before the next call.
+        let out = refreshed("cli-short").await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(count("cli-short") >= 2, "a new token before the call");
     })
     .await
     .expect("the test finishes in time");

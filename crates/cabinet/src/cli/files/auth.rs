@@ -2,14 +2,30 @@
 //! SDKs use (`OAuthClientCredentials`): a form POST of `grant_type=client_credentials`, `client_id`,
 //! `client_secret` and `scope` to the token URL, whose JSON answer carries `access_token`.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{anyhow, bail, Context};
 
 use super::Connection;
 
+/// A bearer token and, for one from the token endpoint, when it expires (`expires_in` of the answer).
+pub struct Token {
+    /// What to send as `Authorization: Bearer …`.
+    pub value: String,
+    /// When the endpoint said it expires; `None` for a given token or an answer without `expires_in`.
+    pub expires_at: Option<Instant>,
+    /// Whether it came from the token endpoint, so that a new one can be fetched.
+    pub renewable: bool,
+}
+
 /// The token to send as `Authorization: Bearer …`.
-pub async fn token(http: &reqwest::Client, c: &Connection) -> anyhow::Result<String> {
+pub async fn token(http: &reqwest::Client, c: &Connection) -> anyhow::Result<Token> {
     if let Some(token) = c.token.as_deref().filter(|t| !t.is_empty()) {
-        return Ok(token.to_string());
+        return Ok(Token {
+            value: token.to_string(),
+            expires_at: None,
+            renewable: false,
+        });
     }
     let (Some(client_id), Some(secret), Some(url)) = (&c.client_id, &c.client_secret, &c.token_url)
     else {
@@ -54,8 +70,19 @@ pub async fn token(http: &reqwest::Client, c: &Connection) -> anyhow::Result<Str
     }
     let value: serde_json::Value =
         serde_json::from_slice(&body).context("the token response is not JSON")?;
-    value["access_token"]
+    let token = value["access_token"]
         .as_str()
         .map(str::to_string)
-        .ok_or_else(|| anyhow!("the token response has no access_token"))
+        .ok_or_else(|| anyhow!("the token response has no access_token"))?;
+    // A number of seconds, sometimes sent as a string.
+    let expires_in = value["expires_in"].as_u64().or_else(|| {
+        value["expires_in"]
+            .as_str()
+            .and_then(|s| s.trim().parse().ok())
+    });
+    Ok(Token {
+        value: token,
+        expires_at: expires_in.map(|s| Instant::now() + Duration::from_secs(s)),
+        renewable: true,
+    })
 }

@@ -13,8 +13,14 @@ pub struct Client {
     pub http: reqwest::Client,
     base: String,
     project: String,
-    token: String,
+    /// The current token; replaced when it nears its expiry or the API answers 401 (client credentials).
+    token: tokio::sync::Mutex<super::auth::Token>,
+    connection: Connection,
 }
+
+/// How long before its expiry a token from the token endpoint is replaced: a long upload's next call
+/// must not be sent with a token that expires on the way.
+const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 /// Attempts per API call on 429, 502, 503 and 504 (the answers that say "try again").
 const ATTEMPTS: u32 = 4;
@@ -44,8 +50,24 @@ impl Client {
             http,
             base,
             project,
-            token,
+            token: tokio::sync::Mutex::new(token),
+            connection: c.clone(),
         })
+    }
+
+    /// The token to send: the current one, or a new one from the token endpoint when the current one
+    /// expires within [`REFRESH_MARGIN`], or when `rejected` (the value a 401 answered) is still the
+    /// current one. Concurrent callers wait for one fetch and share it.
+    async fn bearer(&self, rejected: Option<&str>) -> anyhow::Result<String> {
+        let mut token = self.token.lock().await;
+        let near_expiry = token
+            .expires_at
+            .is_some_and(|at| at <= std::time::Instant::now() + REFRESH_MARGIN);
+        let refused = rejected.is_some_and(|r| r == token.value);
+        if token.renewable && (near_expiry || refused) {
+            *token = super::auth::token(&self.http, &self.connection).await?;
+        }
+        Ok(token.value.clone())
     }
 
     /// `BASE/api/v1/projects/PROJECT`: names the project in resume state.
@@ -62,12 +84,14 @@ impl Client {
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         let bytes = serde_json::to_vec(body)?;
         let mut attempt = 0;
+        let mut rejected: Option<String> = None;
         loop {
             attempt += 1;
+            let token = self.bearer(rejected.as_deref()).await?;
             let response = self
                 .http
                 .post(self.url(path))
-                .bearer_auth(&self.token)
+                .bearer_auth(&token)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(bytes.clone())
                 .timeout(Duration::from_secs(120))
@@ -83,6 +107,16 @@ impl Client {
                     serde_json::from_slice(&text)
                         .with_context(|| format!("POST /files{path}: the answer is not JSON"))
                 };
+            }
+            // A 401 with a token from the token endpoint: one new token, one more try (the token may
+            // have been revoked or expired early; a second 401 is the answer).
+            if status == reqwest::StatusCode::UNAUTHORIZED
+                && rejected.is_none()
+                && self.token.lock().await.renewable
+            {
+                rejected = Some(token);
+                attempt -= 1;
+                continue;
             }
             if attempt < ATTEMPTS && retried(path, status.as_u16()) {
                 tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
