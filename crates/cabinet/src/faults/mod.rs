@@ -62,7 +62,8 @@ pub struct ArmedFault {
     /// The rule as given.
     #[serde(flatten)]
     pub spec: FaultSpec,
-    /// Requests it matched.
+    /// Requests it matched while armed, used up or not, unless an earlier rule fired on them: with
+    /// `times`, how many requests the server saw.
     pub matched: u64,
     /// Requests it fired on.
     pub fired: u64,
@@ -197,10 +198,13 @@ impl Faults {
         let mut inner = self.lock();
         let Inner { rules, rng, .. } = &mut *inner;
         for rule in rules.iter_mut() {
-            if rule.remaining == Some(0) || !rule.spec.matches(target) {
+            if !rule.spec.matches(target) {
                 continue;
             }
             rule.matched += 1;
+            if rule.remaining == Some(0) {
+                continue;
+            }
             if let Some(p) = rule.spec.probability {
                 if rng.gen::<f64>() >= p {
                     continue;
@@ -252,6 +256,7 @@ mod tests {
         assert!(faults.fire(&LIST).is_none());
         let (rules, _) = faults.list();
         assert_eq!((rules[0].fired, rules[0].remaining), (2, Some(0)));
+        assert_eq!(rules[0].matched, 3);
         assert_eq!(faults.reset(), 1);
         assert!(!faults.armed());
     }
