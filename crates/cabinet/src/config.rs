@@ -564,6 +564,15 @@ pub fn describe(file: &ConfigFile, access: Option<&AccessConfig>) -> String {
     if let Some(v) = file.janitor_interval_secs {
         let _ = writeln!(out, "janitor_interval_secs: {v} s");
     }
+    if let Some(faults) = &file.faults {
+        let _ = writeln!(
+            out,
+            "faults: {} rule(s) armed at start, seed {}, admins [{}] (used with access control on)",
+            faults.items.len(),
+            faults.seed.unwrap_or(crate::faults::DEFAULT_SEED),
+            faults.admin.join(", ")
+        );
+    }
     let Some(access) = access else {
         let _ = writeln!(
             out,

@@ -311,6 +311,11 @@ async fn rules_from_the_configuration_are_armed_at_start() {
         "[faults]\nseed = 9\nitems = [{ route = \"files/list\", status = 503, times = 1 }]\n",
     )
     .unwrap();
+    let described = cabinet::config::describe(&config, None);
+    assert!(
+        described.contains("faults: 1 rule(s) armed at start, seed 9"),
+        "{described}"
+    );
     let faults = config.faults.clone().unwrap().checked().unwrap();
     let app = TestApp::spawn_with(|c| c.faults = faults).await;
     assert_error(&list(&app).await, 503);
