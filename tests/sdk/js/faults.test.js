@@ -1,15 +1,16 @@
 // Fault injection (/_cabinet/faults) against @cognite/sdk: which injected statuses its own retries ride
 // out, and what a download cut short looks like to a client.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { makeClient, newProject, patternBytes, startServer } from './server.js';
+import { makeClient, patternBytes, startServer } from './server.js';
 
 describe('fault injection', { timeout: 120_000 }, () => {
   let server;
   let client;
   let project;
+  let configPath;
 
   async function admin(method, path = '', body) {
     const res = await fetch(`${server.baseUrl}/_cabinet/faults${path}`, {
@@ -34,15 +35,17 @@ describe('fault injection', { timeout: 120_000 }, () => {
 
   before(async () => {
     // Its own configuration: an open server (whatever the suite's access mode) with a fixed seed.
-    const dir = join(process.env.TMPDIR || '/tmp', `cabinet-faults-${process.pid}.toml`);
-    writeFileSync(dir, '[faults]\nseed = 7\n');
-    server = await startServer({ args: ['--config', dir] });
-    project = newProject();
-    client = await makeClient(server.baseUrl, project);
+    configPath = join(process.env.TMPDIR || '/tmp', `cabinet-faults-${process.pid}.toml`);
+    writeFileSync(configPath, '[faults]\nseed = 7\n');
+    server = await startServer({ args: ['--config', configPath] });
+    // An open server takes any project and any token, also when the suite runs with OIDC.
+    project = `faults-${process.pid}`;
+    client = await makeClient(server.baseUrl, project, { tokenProvider: async () => 'test-token' });
     await client.files.upload({ name: 'a.txt', externalId: 'a' }, 'x', false, true);
   });
   after(async () => {
     if (server) await server.stop();
+    if (configPath) rmSync(configPath, { force: true });
   });
 
   test('a 429 on files/list twice: the SDK retries, the third request succeeds', async () => {
