@@ -1,24 +1,48 @@
 """Fault injection (``/_cabinet/faults``) against the official SDK: its own retries ride out 429 and 503, and
 what it does with a download cut short.
 
-Rules name the test's own project, so they never touch the other tests sharing the session's server.
+The module runs its own open server (so it runs in the suite's OIDC mode too); rules name the test's own
+project and are removed after it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import pytest
 from cognite.client.exceptions import CogniteAPIError, CogniteRequestError
 
-import suite_access
-from sdk_helpers import distinct_blocks, http_request
+from conftest import start_server, stop_server
+from sdk_helpers import distinct_blocks, http_request, make_client
 
-pytestmark = pytest.mark.skipif(
-    suite_access.ACTIVE is not None,
-    reason="the suite's access-control server names no [faults] admin; the HTTP tests cover the refusal",
-)
+
+@pytest.fixture(scope="module")
+def faults_server(tmp_path_factory: pytest.TempPathFactory):
+    """An open server of this module's own (whatever the suite's access mode), with a fixed seed."""
+    tmp = tmp_path_factory.mktemp("faults")
+    config = tmp / "faults.toml"
+    config.write_text("[faults]\nseed = 7\n")
+    srv = start_server(tmp / "data", tmp, name="faults", args=("--config", str(config)))
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def base_url(faults_server) -> str:
+    return faults_server.base_url
+
+
+@pytest.fixture
+def project() -> str:
+    return f"faults-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def client(base_url: str, project: str):
+    # An open server takes any token, also when the suite runs with OIDC.
+    return make_client(base_url, project, token="test-token")
 
 
 def admin(base_url: str, method: str, path: str = "", body: dict | None = None) -> dict:
