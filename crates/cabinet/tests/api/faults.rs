@@ -390,3 +390,30 @@ async fn with_access_control_only_the_configured_admins_may_arm_faults() {
         403,
     );
 }
+
+#[tokio::test]
+async fn rules_fire_before_authentication_and_never_on_the_admin_api_or_probes() {
+    let app = TestApp::spawn().await;
+    arm(&app, json!({"items": [{"route": "*", "status": 503}]})).await;
+    // No token: the injected 503 comes first, as a gateway's would.
+    let r = reply(
+        app.client
+            .post(app.url("/files/list"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&r, 503);
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(admin(&app, Method::GET, "", None).await.status, 200);
+    assert_eq!(admin(&app, Method::POST, "/reset", None).await.status, 200);
+    assert_eq!(list(&app).await.status, 200);
+}
