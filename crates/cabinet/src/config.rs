@@ -75,6 +75,8 @@ pub struct ConfigFile {
     /// The projects clients may use; none means open mode.
     #[serde(default)]
     pub project: Vec<ProjectEntry>,
+    /// `[faults]`: fault injection's admins, seed and rules armed at start.
+    pub faults: Option<crate::faults::FaultsConfig>,
 }
 
 impl ConfigFile {
@@ -472,6 +474,7 @@ impl ConfigFile {
             metrics_token,
             metrics_public: self.metrics_public.unwrap_or(false),
             guards,
+            faults: self.faults.clone().unwrap_or_default().checked()?,
             ..ServeConfig::new(listen, data_dir)
         })
     }
@@ -560,6 +563,15 @@ pub fn describe(file: &ConfigFile, access: Option<&AccessConfig>) -> String {
     }
     if let Some(v) = file.janitor_interval_secs {
         let _ = writeln!(out, "janitor_interval_secs: {v} s");
+    }
+    if let Some(faults) = &file.faults {
+        let _ = writeln!(
+            out,
+            "faults: {} rule(s) armed at start, seed {}, admins [{}] (used with access control on)",
+            faults.items.len(),
+            faults.seed.unwrap_or(crate::faults::DEFAULT_SEED),
+            faults.admin.join(", ")
+        );
     }
     let Some(access) = access else {
         let _ = writeln!(
