@@ -21,8 +21,10 @@ CABINET_BIN="$bin" WHEEL_DIR="$work/dist" "$repo_root/scripts/build-wheel" >&2
 wheel="$(ls "$work"/dist/pytest_cabinet-*.whl)"
 
 echo "-- fresh virtualenv: $(basename "$wheel") and $here/requirements.txt" >&2
-"${PYTHON:-python3}" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --disable-pip-version-check -q -r "$here/requirements.txt" "$wheel" >&2
+# Without its own pip (ensurepip alone takes ~25 s here): the caller's pip installs into it (--python).
+"${PYTHON:-python3}" -m venv --without-pip "$work/venv"
+"${PYTHON:-python3}" -m pip --python "$work/venv/bin/python" install --disable-pip-version-check -q \
+    -r "$here/requirements.txt" "$wheel" >&2
 
 unset CABINET_BIN CABINET_CONFIG
 # Copies, so that nothing is written into the repository (pytester and pytest work in their own dirs).
@@ -34,4 +36,4 @@ echo "-- example user suite, pytest -n 2" >&2
 
 echo "-- plugin options and cabinet_faults" >&2
 cd "$work/plugin-tests"
-exec timeout 300 "$work/venv/bin/python" -m pytest -q "$@"
+exec timeout 300 "$work/venv/bin/python" -m pytest -q -n 2 "$@"
