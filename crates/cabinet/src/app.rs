@@ -66,6 +66,8 @@ pub struct ServeConfig {
     pub metrics_token: Option<crate::api::ops::MetricsToken>,
     /// Serve `/metrics` without a token on an address other than loopback (`--metrics-public`).
     pub metrics_public: bool,
+    /// `[faults]`: the admins of the fault injection API, its seed and the rules armed at start.
+    pub faults: crate::faults::FaultsConfig,
 }
 
 impl ServeConfig {
@@ -84,6 +86,7 @@ impl ServeConfig {
             secret: None,
             metrics_token: None,
             metrics_public: false,
+            faults: crate::faults::FaultsConfig::default(),
         }
     }
 }
@@ -250,6 +253,7 @@ impl Application {
             direct,
             metrics,
             metrics_access: metrics_access(&config, local_addr),
+            faults: Arc::new(crate::faults::Faults::new(&config.faults)),
         };
         Ok(Self {
             listener,

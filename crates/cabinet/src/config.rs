@@ -75,6 +75,8 @@ pub struct ConfigFile {
     /// The projects clients may use; none means open mode.
     #[serde(default)]
     pub project: Vec<ProjectEntry>,
+    /// `[faults]`: fault injection's admins, seed and rules armed at start.
+    pub faults: Option<crate::faults::FaultsConfig>,
 }
 
 impl ConfigFile {
@@ -472,6 +474,7 @@ impl ConfigFile {
             metrics_token,
             metrics_public: self.metrics_public.unwrap_or(false),
             guards,
+            faults: self.faults.clone().unwrap_or_default().checked()?,
             ..ServeConfig::new(listen, data_dir)
         })
     }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod direct;
 pub mod disk;
 pub mod domain;
+pub mod faults;
 pub mod guards;
 pub mod janitor;
 pub mod logging;

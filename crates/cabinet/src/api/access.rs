@@ -172,7 +172,7 @@ pub async fn retrieve_covered(
 }
 
 /// The value of `Authorization: Bearer <token>`, when there is a non-empty one.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -1,6 +1,6 @@
 //! The HTTP layer: routes, extractors, wire types and the error envelope.
 
-mod access;
+pub(crate) mod access;
 pub mod cursor;
 pub mod error;
 pub mod extract;
@@ -77,6 +77,8 @@ pub struct AppState {
     pub metrics: crate::metrics::SharedMetrics,
     /// Who may read `/metrics`.
     pub metrics_access: ops::MetricsAccess,
+    /// The armed fault rules (`/_cabinet/faults`).
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 /// The whole HTTP surface.
@@ -228,12 +230,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     let metrics = state.metrics.clone();
+    let faults = state.faults.clone();
 
     Router::new()
         .route("/openapi.json", get(openapi::serve))
         .merge(api)
         .merge(content)
         .merge(ops)
+        .merge(crate::faults::admin::router())
         .fallback(middleware::unknown_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state)
@@ -245,6 +249,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(TraceLayer::new_for_http().make_span_with(middleware::span_with_request_id))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(axum::middleware::from_fn(middleware::ensure_error_envelope))
-                .layer(middleware::cors()),
+                .layer(middleware::cors())
+                .layer(axum::middleware::from_fn_with_state(
+                    faults,
+                    crate::faults::layer::inject,
+                )),
         )
 }

@@ -21,6 +21,7 @@ mod delete;
 mod direct;
 mod disk_full;
 mod errors;
+mod faults;
 mod guards;
 mod iam;
 mod labels;

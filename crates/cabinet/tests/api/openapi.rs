@@ -242,3 +242,26 @@ async fn every_request_example_is_accepted_by_the_server() {
     }
     assert!(sent >= 30, "only {sent} examples");
 }
+
+/// The fault injection admin API (`/_cabinet/…`, routed from src/faults/admin.rs, which the parity test
+/// above does not read) is a testing tool of this server, not part of the CDF API the document describes:
+/// it stays out of the document on purpose (docs/decisions.md, "Fault injection").
+#[tokio::test]
+async fn the_fault_injection_admin_api_is_routed_but_left_out_of_the_document() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(
+        paths.keys().all(|p| !p.starts_with("/_cabinet/")),
+        "{:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    assert!(!router_paths().iter().any(|p| p.contains("/_cabinet/")));
+    let resp = app
+        .client
+        .get(format!("{}/_cabinet/faults", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
