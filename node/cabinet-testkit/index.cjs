@@ -75,10 +75,11 @@ const CAMEL = { latency_ms: 'latencyMs', retry_after: 'retryAfter' };
 
 /**
  * The fault injection admin API of a server (`/_cabinet/faults`).
- * arm(item | [items]) adds faults, list() returns the armed ones, reset() removes them all, and
- * with(item, fn) arms, runs `await fn()` and resets whatever happens.
+ * arm(item | [items], {seed}?) adds faults (a seed makes `probability` repeatable), list() returns the
+ * armed ones, reset() removes them all, and with(item, fn) arms, runs `await fn()` and resets whatever
+ * happens.
  * An item: {route: 'files/list', method: 'POST', status: 429, times: 3} (also probability, latencyMs,
- * fault: 'reset' | 'truncate', retryAfter seconds, seed).
+ * fault: 'reset' | 'truncate', retryAfter seconds).
  */
 function faultsFor(baseUrl, token) {
   async function call(method, p, body) {
@@ -102,12 +103,15 @@ function faultsFor(baseUrl, token) {
         .map(([k, v]) => [CAMEL[k] || k, v]),
     );
   const faults = {
-    arm: (items) =>
-      call('POST', '/_cabinet/faults', { items: (Array.isArray(items) ? items : [items]).map(norm) }),
+    arm: (items, { seed } = {}) =>
+      call('POST', '/_cabinet/faults', {
+        items: (Array.isArray(items) ? items : [items]).map(norm),
+        ...(seed === undefined ? {} : { seed }),
+      }),
     list: async () => ((await call('GET', '/_cabinet/faults')) || {}).items || [],
     reset: () => call('POST', '/_cabinet/faults/reset', {}),
-    async with(items, fn) {
-      await faults.arm(items);
+    async with(items, fn, opts) {
+      await faults.arm(items, opts);
       try {
         return await fn();
       } finally {

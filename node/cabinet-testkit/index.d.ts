@@ -9,15 +9,14 @@ export interface FaultItem {
   latencyMs?: number;
   fault?: 'reset' | 'truncate';
   retryAfter?: number;
-  seed?: number;
   [key: string]: unknown;
 }
 
 export interface Faults {
-  arm(items: FaultItem | FaultItem[]): Promise<unknown>;
+  arm(items: FaultItem | FaultItem[], opts?: { seed?: number }): Promise<unknown>;
   list(): Promise<FaultItem[]>;
   reset(): Promise<unknown>;
-  with<T>(items: FaultItem | FaultItem[], fn: () => Promise<T> | T): Promise<T>;
+  with<T>(items: FaultItem | FaultItem[], fn: () => Promise<T> | T, opts?: { seed?: number }): Promise<T>;
 }
 
 export interface StartOptions {

@@ -57,3 +57,18 @@ def test_fixture_resets_what_a_test_left_armed_1(cabinet_faults: Faults) -> None
 
 def test_fixture_resets_what_a_test_left_armed_2(cabinet_faults: Faults) -> None:
     assert cabinet_faults.list() == []
+
+
+def test_truncated_download_does_not_pass_for_the_file(cognite_client, cabinet_faults: Faults) -> None:
+    data = bytes(range(256)) * 1024
+    cognite_client.files.upload_bytes(data, name="t.bin", external_id="faults-truncated")
+    # Every download of the content stops half-way: the SDK must fail, not return a short body.
+    with cabinet_faults(route="files/download", fault="truncate"):
+        with pytest.raises(Exception):
+            cognite_client.files.download_bytes(external_id="faults-truncated")
+    assert cognite_client.files.download_bytes(external_id="faults-truncated") == data
+
+
+def test_seed_is_sent_next_to_the_items(cabinet_faults: Faults) -> None:
+    cabinet_faults.arm(status=503, route="files/aggregate", probability=0.5, seed=42)
+    assert cabinet_faults.list()[0]["probability"] == 0.5

@@ -62,7 +62,11 @@ def test_keep_data_dir_on_command_line(pytester: pytest.Pytester, tmp_path: Path
         shutil.rmtree(data_dir.parent, ignore_errors=True)
 
 
-def test_fixed_port_and_project_in_ini(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def test_fixed_port_and_project_in_ini(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This test may itself run in an xdist worker, whose number would offset the inner run's port.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

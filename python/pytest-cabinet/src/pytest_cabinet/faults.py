@@ -2,7 +2,8 @@
 
 The wire shape: ``POST /_cabinet/faults`` with ``{"items": [{"route": "files/list", "method": "POST",
 "status": 429, "times": 3}]}`` (also ``probability``, ``latencyMs``, ``fault`` = ``reset`` | ``truncate``,
-``retryAfter`` seconds, ``seed``); ``GET /_cabinet/faults`` lists them; ``POST /_cabinet/faults/reset``
+``retryAfter`` seconds; ``seed``, next to ``items``, makes ``probability`` repeatable);
+``GET /_cabinet/faults`` lists them; ``POST /_cabinet/faults/reset``
 removes them all. Keyword arguments may be given in Python style (``latency_ms``, ``retry_after``).
 """
 
@@ -51,12 +52,18 @@ class Faults:
             raise FaultsError(f"{method} {path} -> {e.code}: {e.read()[:500]!r}") from None
         return json.loads(raw) if raw.strip() else None
 
-    def arm(self, *items: dict[str, Any], **fields: Any) -> Any:
-        """Add faults: whole items (dicts in the wire shape) and/or one item from keyword arguments."""
+    def arm(self, *items: dict[str, Any], seed: int | None = None, **fields: Any) -> Any:
+        """Add faults: whole items (dicts in the wire shape) and/or one item from keyword arguments.
+
+        ``seed`` restarts the server's generator behind ``probability``, for a repeatable run.
+        """
         all_items = [dict(i) for i in items]
         if fields:
             all_items.append(fault_item(**fields))
-        return self._request("POST", "/_cabinet/faults", {"items": all_items})
+        body: dict[str, Any] = {"items": all_items}
+        if seed is not None:
+            body["seed"] = seed
+        return self._request("POST", "/_cabinet/faults", body)
 
     def list(self) -> list[dict[str, Any]]:
         """The armed faults, as the server lists them (``items``)."""
@@ -68,8 +75,8 @@ class Faults:
         self._request("POST", "/_cabinet/faults/reset", {})
 
     @contextlib.contextmanager
-    def __call__(self, *items: dict[str, Any], **fields: Any) -> Iterator["Faults"]:
-        self.arm(*items, **fields)
+    def __call__(self, *items: dict[str, Any], seed: int | None = None, **fields: Any) -> Iterator["Faults"]:
+        self.arm(*items, seed=seed, **fields)
         try:
             yield self
         finally:

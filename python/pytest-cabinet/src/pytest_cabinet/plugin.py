@@ -197,9 +197,9 @@ def cabinet_faults(cabinet_server: CabinetServer) -> Iterator[Faults]:
     used: list[bool] = []
     arm = faults.arm
 
-    def arm_and_note(*items: Any, **fields: Any) -> Any:
+    def arm_and_note(*items: Any, seed: int | None = None, **fields: Any) -> Any:
         used.append(True)
-        return arm(*items, **fields)
+        return arm(*items, seed=seed, **fields)
 
     faults.arm = arm_and_note  # type: ignore[method-assign]
     try:
