@@ -535,11 +535,13 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    // Before the ready line: whoever reads it may send SIGTERM at once.
+    let shutdown = shutdown_signal();
     // The first line on stdout tells scripts and tests where the server is, once it accepts connections.
     println!("cabinet listening on http://{}", app.local_addr());
     let _ = std::io::stdout().flush();
     tracing::info!(public_url = app.public_url(), "serving");
-    match app.run_until(shutdown_signal()).await {
+    match app.run_until(shutdown).await {
         Ok(()) => {
             tracing::info!("stopped");
             std::process::ExitCode::SUCCESS

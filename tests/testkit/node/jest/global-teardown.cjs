@@ -1,0 +1,1 @@
+module.exports = () => require('cabinet-testkit').globalTeardown();
