@@ -3,6 +3,7 @@
 //! a root's subtree walks `assets_by_root` in id order and reads only its own rows; a subtree below a
 //! root reads no other hierarchy. The answers themselves are checked against `AssetFilter::matches` by
 //! tests/asset_properties.rs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
