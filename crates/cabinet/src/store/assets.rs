@@ -741,6 +741,36 @@ impl Where {
         format!("(path >= {lo} AND path < {hi})")
     }
 
+    /// The subtree of asset `id`, whose strict descendants' paths start with `prefix`, in a form that
+    /// walks `assets_by_root` (project, root_id, id) in listing order: a subtree lies inside its root's
+    /// hierarchy, and the root is the first id of the prefix. The subtree of a root is its whole
+    /// hierarchy, `root_id = id` alone; below a root, the path range is tested on the hierarchy's rows.
+    /// Without the root, a page walked the primary key and skipped every other hierarchy's rows (32,000
+    /// for a page of 1,000 of the last of ten roots), or sorted the whole range on every page.
+    fn subtree(&mut self, id: i64, prefix: &str) -> String {
+        let root = prefix
+            .split('/')
+            .find(|s| !s.is_empty())
+            .and_then(|s| s.parse::<i64>().ok());
+        match root {
+            Some(root) if prefix == format!("/{root}/") && root == id => {
+                let p = self.bind(Arg::Int(root));
+                format!("root_id = {p}")
+            }
+            Some(root) => {
+                let r = self.bind(Arg::Int(root));
+                let p = self.bind(Arg::Int(id));
+                let below = self.below(prefix);
+                format!("(root_id = {r} AND (id = {p} OR {below}))")
+            }
+            None => {
+                let p = self.bind(Arg::Int(id));
+                let below = self.below(prefix);
+                format!("(id = {p} OR {below})")
+            }
+        }
+    }
+
     fn has_label(&mut self, label: &str) -> String {
         let p = self.bind(Arg::Text(label.to_string()));
         match self.dialect {
@@ -803,9 +833,7 @@ impl Where {
         if let Some(trees) = &f.subtrees {
             let mut ors = Vec::new();
             for (id, prefix) in trees {
-                let p = self.bind(Arg::Int(*id));
-                let below = self.below(prefix);
-                ors.push(format!("id = {p} OR {below}"));
+                ors.push(self.subtree(*id, prefix));
             }
             if ors.is_empty() {
                 ors.push("1 = 0".into());

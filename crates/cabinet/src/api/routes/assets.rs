@@ -15,6 +15,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::assets_json::{AssetItem, AssetPageBody};
 use super::iam_common::require;
 use crate::api::cursor::CursorCodec;
 use crate::api::error::{ApiError, ErrorKind};
@@ -361,9 +362,9 @@ pub async fn create_assets(
 async fn with_aggregates(
     app: &AppState,
     project: &ProjectName,
-    assets: &[Asset],
+    assets: Vec<Asset>,
     wanted: Option<&[String]>,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<AssetItem>, ApiError> {
     let wanted = wanted.unwrap_or_default();
     for w in wanted {
         if !matches!(w.as_str(), "childCount" | "depth" | "path") {
@@ -383,11 +384,13 @@ async fn with_aggregates(
         HashMap::new()
     };
     Ok(assets
-        .iter()
+        .into_iter()
         .map(|a| {
-            let mut j = a.to_json();
             if wanted.is_empty() {
-                return j;
+                return AssetItem {
+                    asset: a,
+                    aggregates: None,
+                };
             }
             let mut agg = Map::new();
             for w in wanted {
@@ -406,8 +409,10 @@ async fn with_aggregates(
                     }
                 }
             }
-            j["aggregates"] = Value::Object(agg);
-            j
+            AssetItem {
+                asset: a,
+                aggregates: Some(agg),
+            }
         })
         .collect())
 }
@@ -462,7 +467,7 @@ pub async fn retrieve_assets(
     let items = with_aggregates(
         &app,
         &project,
-        &ordered,
+        ordered,
         body.aggregated_properties.as_deref(),
     )
     .await?;
@@ -670,7 +675,7 @@ async fn list(
     cursor: Option<String>,
     part: Option<String>,
     aggregated: Option<&[String]>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AssetPageBody>, ApiError> {
     let filter = readable_filter(app, project, &raw, scope).await?;
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -704,12 +709,12 @@ async fn list(
         .map_err(asset_error)?;
     let more = page.len() > limit as usize;
     page.truncate(limit as usize);
-    let items = with_aggregates(app, project, &page, aggregated).await?;
-    let mut body = json!({ "items": items });
-    if let (true, Some(last)) = (more, page.last()) {
-        body["nextCursor"] = json!(app.cursors.seal(last.id, fingerprint));
-    }
-    Ok(Json(body))
+    let next_cursor = match (more, page.last()) {
+        (true, Some(last)) => Some(app.cursors.seal(last.id, fingerprint)),
+        _ => None,
+    };
+    let items = with_aggregates(app, project, page, aggregated).await?;
+    Ok(Json(AssetPageBody { items, next_cursor }))
 }
 
 /// `POST /assets/list`: pages in id order, with keyset cursors and partitions.
@@ -718,7 +723,7 @@ pub async fn list_assets(
     project: ProjectName,
     Extension(principal): Extension<Principal>,
     CdfJson(body): CdfJson<ListBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AssetPageBody>, ApiError> {
     let scope = read(&principal, &project)?;
     list(
         &app,
@@ -749,7 +754,7 @@ pub async fn list_assets_get(
     project: ProjectName,
     Extension(principal): Extension<Principal>,
     CdfQuery(q): CdfQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AssetPageBody>, ApiError> {
     let scope = read(&principal, &project)?;
     let mut raw = Map::new();
     for (k, v) in &q.filter {

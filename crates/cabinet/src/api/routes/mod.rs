@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod assets;
+mod assets_json;
 mod assets_scope;
 mod conditional;
 pub mod content;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use super::{pg_err, PgStore};
@@ -64,13 +64,54 @@ fn decode(r: &Row) -> Result<Asset, StoreError> {
     })
 }
 
-async fn query<C: deadpool_postgres::GenericClient>(
-    c: &C,
-    sql: &str,
-    args: Vec<Arg>,
-) -> Result<Vec<Asset>, StoreError> {
+/// `query_typed` of the pool's client and transaction (deadpool's `GenericClient` lacks it).
+#[async_trait]
+trait TypedQuery: Sync {
+    async fn typed(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error>;
+}
+
+#[async_trait]
+impl TypedQuery for deadpool_postgres::Client {
+    async fn typed(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.query_typed(sql, params).await
+    }
+}
+
+#[async_trait]
+impl TypedQuery for deadpool_postgres::Transaction<'_> {
+    async fn typed(
+        &self,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        self.query_typed(sql, params).await
+    }
+}
+
+/// One statement in one round trip: parse, bind and execute go out together (`query_typed`), where
+/// `query` with a text first prepares (a round trip of its own) and then closes the statement. A page
+/// of the subtree walk made four round trips; each waits for the server process to be scheduled, which
+/// on a busy machine costs more than the statement.
+async fn query<C: TypedQuery>(c: &C, sql: &str, args: Vec<Arg>) -> Result<Vec<Asset>, StoreError> {
+    // Every placeholder of `Where` is cast to its type: bigint or text.
+    let types: Vec<Type> = args
+        .iter()
+        .map(|a| match a {
+            Arg::Int(_) => Type::INT8,
+            Arg::Text(_) => Type::TEXT,
+        })
+        .collect();
     let p = pg_args(args);
-    c.query(sql, &refs_of(&p))
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = refs_of(&p).into_iter().zip(types).collect();
+    c.typed(sql, &typed)
         .await
         .map_err(pg_err)?
         .iter()
@@ -78,7 +119,7 @@ async fn query<C: deadpool_postgres::GenericClient>(
         .collect()
 }
 
-async fn by_refs<C: deadpool_postgres::GenericClient>(
+async fn by_refs<C: TypedQuery>(
     c: &C,
     project: &str,
     refs: &[ParentRef],
@@ -87,12 +128,19 @@ async fn by_refs<C: deadpool_postgres::GenericClient>(
     let sql = format!(
         "SELECT {COLUMNS} FROM assets WHERE project = $1 AND (id = ANY($2) OR external_id = ANY($3))"
     );
-    c.query(&sql, &[&project, &ids, &xids])
-        .await
-        .map_err(pg_err)?
-        .iter()
-        .map(decode)
-        .collect()
+    c.typed(
+        &sql,
+        &[
+            (&project, Type::TEXT),
+            (&ids, Type::INT8_ARRAY),
+            (&xids, Type::TEXT_ARRAY),
+        ],
+    )
+    .await
+    .map_err(pg_err)?
+    .iter()
+    .map(decode)
+    .collect()
 }
 
 pub(crate) async fn insert(

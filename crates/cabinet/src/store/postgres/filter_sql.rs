@@ -18,7 +18,7 @@
 //!   within a time budget, as on SQLite.
 //! - the caller's security categories ([`FileFilter::within_categories`]): `<@` on the row, never driving.
 
-use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::types::{Json, ToSql, Type};
 
 use crate::domain::{FileFilter, GeoFilter, GeoLocation, GeoMatcher, GeoRelation, TimeRange};
 use crate::store::filter_sql::{prefix_end, time_ranges};
@@ -26,12 +26,42 @@ use crate::store::filter_sql::{prefix_end, time_ranges};
 /// A query parameter; `Send` so that queries can be awaited inside `async_trait` methods.
 pub(super) type Param = Box<dyn ToSql + Sync + Send>;
 
+/// The PostgreSQL type a filter sends a value as, so that a statement can go out with its values in
+/// one round trip (`query_typed`) instead of being prepared first: the type the server would infer for
+/// the placeholder where the filter puts it.
+pub(super) trait PgType {
+    /// The parameter's type.
+    fn pg_type() -> Type;
+}
+
+macro_rules! pg_type {
+    ($($t:ty => $ty:expr),* $(,)?) => {
+        $(impl PgType for $t {
+            fn pg_type() -> Type {
+                $ty
+            }
+        })*
+    };
+}
+
+pg_type! {
+    i64 => Type::INT8,
+    f64 => Type::FLOAT8,
+    bool => Type::BOOL,
+    String => Type::TEXT,
+    Vec<i64> => Type::INT8_ARRAY,
+    Vec<String> => Type::TEXT_ARRAY,
+    Json<serde_json::Value> => Type::JSONB,
+}
+
 /// A filter as a SQL condition on `files` with its parameters, plus what SQL cannot decide.
 pub(super) struct PgFilter {
     /// A boolean expression over `files` (columns qualified `files.`), placeholders `$1`… in order.
     pub(super) clause: String,
     /// The values of the placeholders.
     pub(super) params: Vec<Param>,
+    /// Their types, in the same order.
+    types: Vec<Type>,
     /// A spatial condition to check on each row the SQL condition let through ([`PgFilter::post_check`]).
     geo: Option<GeoFilter>,
     /// What is left of the spatial condition's time budget.
@@ -89,6 +119,7 @@ impl PgFilter {
         let mut f = PgFilter {
             clause: String::new(),
             params: Vec::new(),
+            types: Vec::new(),
             geo: filter.geo_location.clone(),
             remaining: filter
                 .geo_location
@@ -224,9 +255,19 @@ impl PgFilter {
     }
 
     /// Adds a parameter and returns its placeholder.
-    pub(super) fn bind(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+    pub(super) fn bind<T: ToSql + PgType + Sync + Send + 'static>(&mut self, value: T) -> String {
         self.params.push(Box::new(value));
+        self.types.push(T::pg_type());
         format!("${}", self.params.len())
+    }
+
+    /// The parameters with their types, for `query_typed`.
+    pub(super) fn typed_refs(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        self.params
+            .iter()
+            .zip(&self.types)
+            .map(|(p, t)| (p.as_ref() as &(dyn ToSql + Sync), t.clone()))
+            .collect()
     }
 
     /// The parameters as the driver takes them.

@@ -62,6 +62,9 @@ pub struct PgStore {
     /// File ids from the `files_seq` counter, keyed by the database's `file_id_seed`: the same on every
     /// node.
     ids: IdPermutation,
+    /// Project ids by name, as read from `projects`: a row is never changed or deleted once written,
+    /// so a read of a list, count or search needs no round trip to look its project up again.
+    project_ids: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<String, i64>>>,
 }
 
 impl PgStore {
@@ -97,6 +100,7 @@ impl PgStore {
         Ok(Self {
             pool,
             ids: IdPermutation::new(seed as u64),
+            project_ids: Default::default(),
         })
     }
 

@@ -17,7 +17,7 @@
 //! When one asset set is the whole condition ([`PgFilter::assets_alone`]), the page's `seq`s come from
 //! the set's entries in `file_assets` (migration 0008) and its count counts them.
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::files::{file_from_row, FILE_COLUMNS};
 use super::filter_sql::PgFilter;
@@ -45,6 +45,30 @@ pub(super) async fn project_of(
         .map(|r| r.try_get(0))
         .transpose()
         .map_err(pg_err)
+}
+
+impl PgStore {
+    /// [`project_of`], remembered once found (a project's id never changes; one not yet written to is
+    /// asked again next time).
+    pub(super) async fn project_id(
+        &self,
+        client: &deadpool_postgres::Client,
+        project: &ProjectName,
+    ) -> Result<Option<i64>, StoreError> {
+        let known = self
+            .project_ids
+            .read()
+            .ok()
+            .and_then(|m| m.get(project.as_str()).copied());
+        if known.is_some() {
+            return Ok(known);
+        }
+        let found = project_of(client, project).await?;
+        if let (Some(id), Ok(mut m)) = (found, self.project_ids.write()) {
+            m.insert(project.as_str().to_string(), id);
+        }
+        Ok(found)
+    }
 }
 
 /// The statement of one batch of a page: the filter's placeholders, then `after`, the partition's count
@@ -125,14 +149,12 @@ impl PgStore {
             return Ok(empty);
         }
         let client = self.client().await?;
-        let Some(pid) = project_of(&client, project).await? else {
+        let Some(pid) = self.project_id(&client, project).await? else {
             return Ok(empty);
         };
         let mut filter = PgFilter::new(&page.filter, pid);
-        let st = client
-            .prepare(&page_sql(&filter, page.partition.is_some()))
-            .await
-            .map_err(pg_err)?;
+        // Sent with its values in one round trip (no prepare, no close), planned for them.
+        let sql = page_sql(&filter, page.partition.is_some());
         // With a spatial post-check, read in larger batches until the page is full.
         let batch = match filter.has_post() {
             true => (page.limit + 1).max(256),
@@ -144,9 +166,13 @@ impl PgStore {
         let mut cut_at = None;
         loop {
             let window = page_params(&page, after, batch);
-            let mut params: Vec<&(dyn ToSql + Sync)> = filter.refs();
-            params.extend(window.iter().map(|p| p as &(dyn ToSql + Sync)));
-            let rows = client.query(&st, &params).await.map_err(pg_err)?;
+            let mut params = filter.typed_refs();
+            params.extend(
+                window
+                    .iter()
+                    .map(|p| (p as &(dyn ToSql + Sync), Type::INT8)),
+            );
+            let rows = client.query_typed(&sql, &params).await.map_err(pg_err)?;
             let fetched = rows.len();
             let mut read = Vec::with_capacity(fetched);
             for row in &rows {
@@ -191,7 +217,7 @@ impl PgStore {
         filter: &FileFilter,
     ) -> Result<u64, StoreError> {
         let client = self.client().await?;
-        let Some(pid) = project_of(&client, project).await? else {
+        let Some(pid) = self.project_id(&client, project).await? else {
             return Ok(0);
         };
         if *filter == FileFilter::default() {
@@ -270,7 +296,7 @@ impl PgStore {
         page: &PageRequest,
     ) -> Result<Vec<String>, StoreError> {
         let client = self.client().await?;
-        let pid = project_of(&client, project).await?.unwrap_or(0);
+        let pid = self.project_id(&client, project).await?.unwrap_or(0);
         let filter = PgFilter::new(&page.filter, pid);
         let window = page_params(page, START, page.limit + 1);
         let mut params: Vec<&(dyn ToSql + Sync)> = filter.refs();

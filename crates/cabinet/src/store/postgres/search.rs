@@ -25,7 +25,6 @@ use tokio_postgres::types::ToSql;
 
 use super::files::{file_from_row, FILE_COLUMNS};
 use super::filter_sql::PgFilter;
-use super::query::project_of;
 use super::{pg_err, PgStore};
 use crate::domain::{FileFilter, FileRecord, ProjectName};
 use crate::store::filter_sql::prefix_end;
@@ -88,7 +87,7 @@ impl PgStore {
             SearchPlan::List(page) => return Ok(self.list_files(project, *page).await?.items),
         };
         let client = self.client().await?;
-        let Some(pid) = project_of(&client, project).await? else {
+        let Some(pid) = self.project_id(&client, project).await? else {
             return Ok(vec![]);
         };
         let search = Search {

@@ -541,3 +541,55 @@ pub(crate) fn export_all(conn: &Connection) -> Result<(Vec<(String, Asset)>, i64
         .map_err(sql_err)?;
     Ok((assets, last))
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    /// The plan of a page of `/assets/list` by `assetSubtreeIds` of `top`, after `after`.
+    fn plan(conn: &Connection, top: (i64, &str), after: i64) -> String {
+        let filter = AssetFilter {
+            subtrees: Some(vec![(top.0, top.1.to_string())]),
+            ..AssetFilter::default()
+        };
+        let mut w = Where::new(Dialect::Sqlite, "p");
+        w.filter("p", &filter);
+        let tail = w.page(AssetPage {
+            after: Some(after),
+            limit: 1001,
+            partition: None,
+        });
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM assets WHERE {} {tail}",
+            w.clause()
+        );
+        let mut st = conn.prepare(&sql).unwrap();
+        let rows = st
+            .query_map(params_from_iter(sql_args(w.args)), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(|r| r.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// A root's subtree is walked through `assets_by_root` in id order, reading only its own rows (not
+    /// the primary key, skipping every other hierarchy's); below a root, the hierarchy's rows are tested.
+    #[test]
+    fn a_subtree_page_walks_its_hierarchy_in_id_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.sqlite3");
+        drop(SqliteStore::open(&path, 1).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let root = plan(&conn, (10, "/10/"), -1);
+        assert!(
+            root.contains("USING INDEX assets_by_root (project=? AND root_id=? AND id>?)"),
+            "{root}"
+        );
+        assert!(!root.contains("TEMP B-TREE"), "{root}");
+        let child = plan(&conn, (110, "/10/110/"), 5000);
+        assert!(
+            !child.starts_with("SCAN") && !child.contains("\nSCAN"),
+            "{child}"
+        );
+    }
+}
