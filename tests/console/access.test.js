@@ -103,7 +103,7 @@ test('a pasted token sees only its data set, and not another project', async () 
   await page.press('#search-input', 'Enter');
   await page.waitForFunction(() => document.getElementById('page-info').textContent.includes('matches'));
   assert.deepEqual(await names(page), ['visible-report.txt']);
-  await shot(page, '08-access-token');
+  await shot(page, '09-access-token');
   await page.fill('#project-input', 'other');
   await page.press('#project-input', 'Enter');
   await page.locator('#signin').waitFor({ state: 'visible' });

@@ -161,6 +161,22 @@ test('edit a metadata value', async () => {
   await shot(page, '05-detail-edited');
 });
 
+test('the directory tree is built from directory values and filters the table', async () => {
+  await rowOf('pump-photo.png').click();
+  await page.locator('#detail input[name=directory]').fill('/site/pumps');
+  await page.click('#save');
+  const pumps = page.locator('#tree [role=treeitem][data-path="/site/pumps"]');
+  await pumps.waitFor();
+  assert.equal(await page.locator('#tree [role=treeitem][data-path="/site"]').textContent(), 'site');
+  await pumps.click();
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr[data-id]').length === 1);
+  assert.deepEqual(await listed(), ['pump-photo.png']);
+  assert.match(await page.locator('#crumbs').textContent(), /in \/site\/pumps/);
+  await shot(page, '06-directory-tree');
+  await page.click('#tree [role=treeitem]:text("All files")');
+  await page.waitForFunction(() => document.querySelectorAll('#rows tr[data-id]').length === 3);
+});
+
 test('download a file: the bytes are those uploaded', async () => {
   await rowOf('survey-large.bin').click();
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
@@ -175,12 +191,26 @@ test('delete a file after the confirmation', async () => {
   await rowOf('inspection-notes.txt').click();
   await page.click('#delete');
   await page.locator('#confirm[open]').waitFor();
-  await shot(page, '06-confirm-delete');
+  await shot(page, '07-confirm-delete');
   await page.click('#confirm-ok');
   await page.waitForFunction(() => document.querySelectorAll('#rows tr[data-id]').length === 2);
   assert.ok(!(await listed()).includes('inspection-notes.txt'));
   const left = await api(server.baseUrl, 'x', 'POST', `/api/v1/projects/${PROJECT}/files/list`, { limit: 10 });
   assert.deepEqual(left.items.map((f) => f.name).sort(), ['pump-photo.png', 'survey-large.bin']);
+});
+
+test('cancel stops an upload under way', async () => {
+  // Hold the content PUT so that the cancel comes while it is in flight.
+  let held;
+  const reached = new Promise((resolve) => { held = resolve; });
+  await page.route('**/uploads/**', async (route) => { held(); await new Promise((r) => setTimeout(r, 10_000)); await route.continue().catch(() => {}); });
+  await page.setInputFiles('#file-input', { name: 'cancelled.txt', mimeType: 'text/plain', buffer: Buffer.from('never stored') });
+  await reached;
+  await page.click('.upload[data-name="cancelled.txt"] button:text("Cancel")');
+  await page.locator('.upload[data-name="cancelled.txt"][data-state="cancelled"]').waitFor();
+  await page.unroute('**/uploads/**');
+  const found = await api(server.baseUrl, 'x', 'POST', `/api/v1/projects/${PROJECT}/files/list`, { filter: { name: 'cancelled.txt' } });
+  assert.ok(found.items.every((f) => f.uploaded === false), JSON.stringify(found.items));
 });
 
 test('keyboard: arrows move between rows, Enter opens, Escape closes', async () => {
@@ -206,7 +236,7 @@ test('phone width: one column, no horizontal scroll of the page', async () => {
     assert.fail(`page scrolls sideways by ${overflow}px: ${wide.join(', ')}`);
   }
   assert.ok(overflow <= 0, `page scrolls sideways by ${overflow}px`);
-  await shot(page, '07-phone');
+  await shot(page, '08-phone');
   await page.setViewportSize({ width: 1280, height: 800 });
 });
 

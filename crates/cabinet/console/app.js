@@ -171,7 +171,7 @@ function openFile(file, tr) {
     api: state.api,
     dataSetName,
     close: closeDetail,
-    onChanged: (f) => { loadPage().then(() => { const row = document.querySelector(`#rows tr[data-id="${f.id}"]`); openFile(f, row); }); },
+    onChanged: (f) => { loadTree(); loadPage().then(() => { const row = document.querySelector(`#rows tr[data-id="${f.id}"]`); openFile(f, row); }); },
     onDeleted: () => { closeDetail(); loadPage(); loadTree(); },
   });
 }

@@ -11,10 +11,11 @@ export const MULTIPART_THRESHOLD = 8 * 1024 * 1024;
 const MIN_PART = 5 * 1024 * 1024;
 const PARALLEL_PARTS = 3;
 
-function threshold() {
+/** Read once when the console loads: the address loses its query when a project opens. */
+const THRESHOLD = (() => {
   const q = Number(new URLSearchParams(location.search).get('multipartThreshold'));
   return q > 0 ? q : MULTIPART_THRESHOLD;
-}
+})();
 
 /** PUT with upload progress; resolves on 2xx, rejects otherwise or when aborted. */
 function put(url, body, contentType, onProgress, signal) {
@@ -54,7 +55,7 @@ async function uploadOne(api, file, directory, container, done) {
     ...(directory ? { directory } : {}),
   };
   try {
-    if (file.size >= threshold()) {
+    if (file.size >= THRESHOLD) {
       await multipart(api, file, spec, bar, status, controller.signal);
     } else {
       const created = await api.create(spec, controller.signal);
