@@ -9,6 +9,9 @@ import { chromium } from 'playwright-core';
 
 export const CABINET_BIN = process.env.CABINET_BIN;
 export const OUT = process.env.CONSOLE_TEST_OUT || join(tmpdir(), 'console-test');
+// CABINET_SERVE_ARGS (words separated by white space) adds arguments to every server, e.g. PostgreSQL
+// metadata and S3 content from scripts/with-postgres and scripts/with-seaweedfs, as in the SDK suites.
+const SERVE_ARGS = (process.env.CABINET_SERVE_ARGS || '').split(/\s+/).filter((w) => w !== '');
 const READY_RE = /^cabinet listening on (http:\/\/127\.0\.0\.1:\d+)$/;
 
 /** Starts `cabinet serve` on 127.0.0.1:0 with a fresh data directory (or `dataDir`). */
@@ -21,6 +24,7 @@ export async function startServer({ config, dataDir } = {}) {
     writeFileSync(path, config);
     args.push('--config', path);
   }
+  args.push(...SERVE_ARGS);
   const child = spawn(CABINET_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = join(tmp, 'stderr.log');
   child.stderr.pipe(createWriteStream(log));

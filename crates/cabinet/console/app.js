@@ -24,6 +24,7 @@ const state = {
   dataSets: new Map(),
   files: [],
   selected: null,
+  namesReady: Promise.resolve(),
 };
 
 const dataSetName = (id) => state.dataSets.get(id) || String(id);
@@ -84,6 +85,8 @@ async function loadPage() {
       state.cursors[state.page + 1] = next;
     }
     state.files = items;
+    // Data set names label the rows: wait for them (they load alongside the first page).
+    await state.namesReady;
     showRows(tbody, items, { open: openFile, dataSetName });
     $('empty').hidden = items.length > 0;
     $('prev').disabled = state.search !== '' || state.page === 0;
@@ -192,7 +195,7 @@ function openProject(name) {
   $('main').classList.add('no-detail');
   $('detail').hidden = true;
   document.title = `${project} · cabinet console`;
-  loadNames();
+  state.namesReady = loadNames();
   loadTree();
   loadPage();
 }
