@@ -70,7 +70,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn index(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    serve("index.html", &app, &headers)
+    serve("index.html", &app, &headers).await
 }
 
 async fn file(
@@ -81,12 +81,12 @@ async fn file(
     if name == "index.html" {
         return Redirect::permanent("/console/").into_response();
     }
-    serve(&name, &app, &headers)
+    serve(&name, &app, &headers).await
 }
 
 /// An embedded file, or 404 in the API's error envelope. Browsers revalidate every time (`no-cache`) so a
 /// new binary's console is picked up at once, and the ETag makes the revalidation a 304.
-fn serve(name: &str, app: &AppState, headers: &HeaderMap) -> Response {
+async fn serve(name: &str, app: &AppState, headers: &HeaderMap) -> Response {
     let Some((_, asset)) = ASSETS.iter().find(|(n, _)| *n == name) else {
         return super::error::ApiError::new(
             super::error::ErrorKind::NotFound,
@@ -123,27 +123,44 @@ fn serve(name: &str, app: &AppState, headers: &HeaderMap) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(app)) {
+    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(app).await) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     response
 }
 
 /// Only this server's own scripts, styles and connections, plus the identity providers' origins (for
-/// their discovery document and token endpoint). Previews are `blob:` URLs of content fetched through the
-/// API's download links, so no media comes from elsewhere either.
-fn content_security_policy(app: &AppState) -> String {
+/// their discovery document and token endpoint) and, with direct transfer, the bucket's origin (uploads,
+/// previews and downloads go to presigned S3 URLs). Previews are `blob:` URLs of content fetched through
+/// the API's download links; video and audio play from the download URL.
+async fn content_security_policy(app: &AppState) -> String {
     let mut connect = vec!["'self'".to_string()];
+    let mut media = vec!["'self'".to_string()];
+    let push = |list: &mut Vec<String>, origin: String| {
+        if !list.contains(&origin) {
+            list.push(origin);
+        }
+    };
     for p in console_projects(app) {
         if let Some(origin) = p["issuer"].as_str().and_then(origin_of) {
-            if !connect.contains(&origin) {
-                connect.push(origin);
-            }
+            push(&mut connect, origin);
         }
     }
+    if let Some(direct) = &app.direct {
+        if let Some(origin) = direct
+            .sample_url("console-origin")
+            .await
+            .as_deref()
+            .and_then(origin_of)
+        {
+            push(&mut connect, origin.clone());
+            push(&mut media, origin);
+        }
+    }
+    let media = media.join(" ");
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
-         media-src 'self' blob:; frame-src 'self' blob:; object-src 'self' blob:; connect-src {}; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src {media} blob: data:; \
+         media-src {media} blob:; frame-src 'self' blob:; object-src 'self' blob:; connect-src {}; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         connect.join(" ")
     )
