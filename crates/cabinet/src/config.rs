@@ -157,6 +157,10 @@ pub struct OidcEntry {
     /// Allowed clock skew in milliseconds.
     #[serde(default)]
     pub skew_ms: u64,
+    /// The OAuth2 client id the web console signs in with (a public client, PKCE); without it the
+    /// console offers only a pasted token for this project.
+    #[serde(default)]
+    pub console_client_id: Option<String>,
 }
 
 /// `[[project.group]]`.
@@ -304,6 +308,7 @@ impl OidcEntry {
             access_claims: self.access_claims.clone(),
             scope_claims: self.scope_claims.clone(),
             skew_ms: self.skew_ms,
+            console_client_id: self.console_client_id.clone(),
             keys: std::sync::Arc::new(KeyCache::new(match (&self.jwks_url, &self.jwks_file) {
                 (Some(url), _) => KeySource::Url(url.clone()),
                 (None, Some(file)) => KeySource::File(file.clone()),

@@ -210,6 +210,15 @@ impl DirectTransfer {
             .await
     }
 
+    /// The URL of a presigned GET of `key` (nothing is read): the web console takes the origin of its
+    /// presigned URLs from it, for the page's Content-Security-Policy.
+    pub async fn sample_url(&self, key: &str) -> Option<String> {
+        self.s3
+            .presign_get(key, std::time::Duration::from_secs(60), None)
+            .await
+            .ok()
+    }
+
     /// The open sessions of `project` among `file_ids`.
     fn marks_of(&self, project: &ProjectName, file_ids: &[i64]) -> Vec<Mark> {
         let known = self.known();

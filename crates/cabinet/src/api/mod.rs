@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, extractors, wire types and the error envelope.
 
 pub(crate) mod access;
+mod console;
 pub mod cursor;
 pub mod error;
 pub mod extract;
@@ -242,6 +243,7 @@ pub fn router(state: AppState) -> Router {
         .merge(content)
         .merge(ops)
         .merge(crate::faults::admin::router())
+        .merge(console::routes())
         .fallback(middleware::unknown_route)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state)

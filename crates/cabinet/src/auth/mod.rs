@@ -60,6 +60,8 @@ pub struct Oidc {
     pub scope_claims: Vec<String>,
     /// Allowed clock skew on `exp` and `nbf`, in milliseconds.
     pub skew_ms: u64,
+    /// The client id of the web console's authorization-code sign-in (`/console/config.json`).
+    pub console_client_id: Option<String>,
     /// The signing keys, shared by every clone of the configuration.
     pub keys: std::sync::Arc<jwks::KeyCache>,
 }

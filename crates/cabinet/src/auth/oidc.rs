@@ -345,6 +345,7 @@ mod tests {
             access_claims: vec!["groups".into()],
             scope_claims: vec!["scp".into(), "scope".into()],
             skew_ms: 0,
+            console_client_id: None,
             keys: std::sync::Arc::new(super::super::jwks::KeyCache::new(
                 super::super::jwks::KeySource::File("k.json".into()),
             )),

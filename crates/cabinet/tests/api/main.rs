@@ -13,6 +13,7 @@ mod assets_access;
 mod bounds;
 mod collector;
 mod conditional;
+mod console;
 mod content;
 mod create;
 mod dataset_scope;
