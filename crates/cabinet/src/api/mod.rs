@@ -203,6 +203,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/projects/{project}",
             get(routes::project::get_project),
         )
+        .route("/api/v1/projects", get(routes::projects::list_projects))
         .route("/api/v1/token/inspect", get(routes::token::inspect_token))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(

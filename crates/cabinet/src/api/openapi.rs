@@ -518,6 +518,8 @@ fn operations() -> Vec<Op> {
             .ok("200", Some("Empty")),
         op(Get, P.to_string(), "getProject", "projects", "The project and its identity provider settings")
             .ok("200", Some("Project")),
+        op(Get, "/api/v1/projects".into(), "listProjects", "projects", "The projects: in open mode those that hold files, else the caller's")
+            .ok("200", Some("ProjectList")),
         op(Get, "/api/v1/token/inspect".into(), "inspectToken", "projects", "What the caller's token grants")
             .ok("200", Some("TokenInspection")),
         op(Put, "/blob/v1/{project}/files/{file_id}/uploads/{session}".into(), "putContent", "content", "Upload content to a signed URL")

@@ -286,6 +286,22 @@ pub struct TokenInspection {
     capabilities: Vec<Capability>,
 }
 
+/// One entry of `GET /api/v1/projects`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectListItem {
+    /// The project's name.
+    project_url_name: String,
+}
+
+/// The answer of `GET /api/v1/projects`: in open mode the projects that hold files, with access control
+/// the projects where the caller has a group.
+#[derive(ToSchema)]
+pub struct ProjectList {
+    /// The projects, in name order.
+    items: Vec<ProjectListItem>,
+}
+
 /// `{"claimName": "…"}`.
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -911,6 +927,7 @@ pub struct AssetUpdateItems {
     SecurityCategoryItems,
     SecurityCategoryPage,
     TokenInspection,
+    ProjectList,
     Project,
     DataSetItems,
     DataSetPage,

@@ -221,6 +221,11 @@ impl<S: MetadataStore + ?Sized> MetadataStore for MeteredMetadata<S> {
             .await
     }
 
+    async fn projects_with_files(&self) -> Result<Vec<String>, StoreError> {
+        self.timed("projects_with_files", self.inner.projects_with_files())
+            .await
+    }
+
     async fn expire(&self, now: i64) -> Result<Expired, StoreError> {
         self.timed("expire", self.inner.expire(now)).await
     }

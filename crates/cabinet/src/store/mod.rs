@@ -290,6 +290,12 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// in any project (the parts of the others are of no use any more).
     async fn open_sessions(&self, ids: &[String]) -> Result<Vec<String>, StoreError>;
 
+    /// For the console's project picker (`GET /api/v1/projects` in open mode): the names of the projects
+    /// that hold at least one file (uploaded or not), in name order. The one method that spans projects
+    /// and returns their names; it reads the projects table and asks per project whether one file exists
+    /// (an index probe), so it costs the number of projects, not of files.
+    async fn projects_with_files(&self) -> Result<Vec<String>, StoreError>;
+
     /// Removes, as of `now`, files that got no content within a week of their creation and have no
     /// session left that could still deliver some, and upload sessions past their expiry (spec §7.1).
     /// Removes at most a batch per call; callers repeat until nothing is returned.

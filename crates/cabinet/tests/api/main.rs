@@ -31,6 +31,7 @@ mod multipart;
 mod oidc;
 mod openapi;
 mod ops;
+mod projects;
 mod query;
 mod retrieve;
 mod search;

@@ -17,6 +17,7 @@ pub mod labels;
 pub mod list;
 pub mod multipart;
 pub mod project;
+pub mod projects;
 pub mod retrieve;
 pub mod search;
 pub mod security_categories;

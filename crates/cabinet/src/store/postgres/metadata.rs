@@ -112,6 +112,10 @@ impl MetadataStore for PgStore {
         PgStore::open_sessions(self, ids).await
     }
 
+    async fn projects_with_files(&self) -> Result<Vec<String>, StoreError> {
+        PgStore::projects_with_files(self).await
+    }
+
     async fn expire(&self, now: i64) -> Result<Expired, StoreError> {
         PgStore::expire(self, now).await
     }

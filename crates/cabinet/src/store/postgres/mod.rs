@@ -20,6 +20,7 @@ mod import_datasets;
 mod labels;
 mod metadata;
 pub mod migrate;
+mod projects;
 mod query;
 mod search;
 mod writes;

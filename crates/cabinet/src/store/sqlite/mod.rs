@@ -489,6 +489,27 @@ impl MetadataStore for SqliteStore {
             .await
     }
 
+    async fn projects_with_files(&self) -> Result<Vec<String>, StoreError> {
+        self.readers
+            .read(|conn| {
+                // One probe of `files_by_project` per project.
+                let mut st = conn
+                    .prepare_cached(
+                        "SELECT p.name FROM projects p \
+                         WHERE EXISTS (SELECT 1 FROM files f WHERE f.project_id = p.id) \
+                         ORDER BY p.name",
+                    )
+                    .map_err(sql_err)?;
+                let names = st
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(sql_err)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(sql_err)?;
+                Ok(names)
+            })
+            .await
+    }
+
     async fn expire(&self, now: i64) -> Result<Expired, StoreError> {
         self.writer.write(move |ctx| expiry::expire(ctx, now)).await
     }
