@@ -200,6 +200,24 @@ test('delete a file after the confirmation', async () => {
   assert.deepEqual(left.items.map((f) => f.name).sort(), ['pump-photo.png', 'survey-large.bin']);
 });
 
+test('the project picker offers the project that holds files', async () => {
+  // A fresh browser context: nothing remembered, so the option comes from GET /api/v1/projects.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  try {
+    const fresh = await context.newPage();
+    const pickerErrors = watchErrors(fresh);
+    const listing = fresh.waitForResponse((r) => r.url() === `${server.baseUrl}/api/v1/projects`);
+    await fresh.goto(`${server.baseUrl}/console/`);
+    assert.equal((await listing).status(), 200);
+    await fresh.locator(`#project-list option[value="${PROJECT}"]`).waitFor({ state: 'attached' });
+    const offered = await fresh.locator('#project-list option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(offered, [PROJECT]);
+    assert.deepEqual(pickerErrors, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('cancel stops an upload under way', async () => {
   // Hold the content PUT so that the cancel comes while it is in flight.
   let held;

@@ -47,4 +47,5 @@ export class Api {
   labels() { return this.post('/labels/list', { limit: 1000 }); }
   assets(ids) { return this.post('/assets/byids', { items: ids.map((id) => ({ id })), ignoreUnknownIds: true }); }
   inspect() { return this.call('GET', '/api/v1/token/inspect'); }
+  projects() { return this.call('GET', '/api/v1/projects'); }
 }

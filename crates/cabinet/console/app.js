@@ -42,6 +42,13 @@ function remember(project) {
 async function fillProjectList() {
   const names = new Set(recentProjects());
   for (const p of state.config.signIn) names.add(p.name);
+  if (state.config.mode !== 'access' || auth.token()) {
+    // The projects the API lists: in open mode those that hold files, with access control the caller's.
+    try {
+      const listed = await new Api('-', () => auth.token() || 'console').projects();
+      for (const p of listed.items || []) names.add(p.projectUrlName);
+    } catch { /* a server without the listing: the recent projects (and token/inspect's) remain */ }
+  }
   if (state.config.mode === 'access' && auth.token()) {
     // The projects this token is valid for, as the API itself reports them.
     try {
