@@ -338,3 +338,51 @@ pub struct DownloadLinks {
     DownloadLinks,
 )))]
 pub struct FileSchemas;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Map, Value};
+
+    use crate::domain::{FileFilter, FilePatch};
+
+    /// The property names of a component schema of the whole document.
+    fn properties(schema: &str) -> Vec<String> {
+        let doc = serde_json::to_value(super::super::openapi::document()).unwrap();
+        let props = doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema} has no properties"));
+        props.keys().cloned().collect()
+    }
+
+    #[test]
+    fn every_documented_filter_member_is_one_the_parser_takes() {
+        let members = properties("FileFilter");
+        assert!(members.len() >= 19, "{members:?}");
+        for m in members {
+            // An empty object is wrong for most members; what matters is why it is refused.
+            let filter: Map<String, Value> = [(m.clone(), json!({}))].into_iter().collect();
+            if let Err(e) = FileFilter::from_json(&filter) {
+                assert!(!e.reason.contains("is not a field"), "{m}: {e}");
+            }
+        }
+        let unknown: Map<String, Value> = [("nope".to_string(), json!(1))].into_iter().collect();
+        let e = FileFilter::from_json(&unknown).unwrap_err();
+        assert!(e.reason.contains("is not a field"), "{e}");
+    }
+
+    #[test]
+    fn every_documented_change_is_one_the_parser_takes() {
+        let fields = properties("FileChanges");
+        assert!(fields.len() >= 12, "{fields:?}");
+        assert!(!fields.contains(&"name".to_string()));
+        for f in fields {
+            let e = FilePatch::parse(&json!({ f.clone(): {} })).unwrap_err();
+            assert!(
+                !e.reason.contains("is not a field") && !e.reason.contains("cannot be updated"),
+                "{f}: {e}"
+            );
+        }
+        let e = FilePatch::parse(&json!({"nope": {}})).unwrap_err();
+        assert!(e.reason.contains("is not a field"), "{e}");
+    }
+}
