@@ -3,7 +3,7 @@
 //! Schemas come from the code's types through `utoipa::ToSchema`: the file as the API returns it
 //! ([`FileView`]) derives its schema where it is defined; request bodies that the handlers parse by hand
 //! (`serde_json::Value` items, filters checked field by field) are described by the documentation types
-//! below. Two tests keep the document honest: `tests/api/openapi.rs` checks that the document and the
+//! below, in `openapi_files.rs` (the files filter and update) and in `openapi_resources.rs`. Two tests keep the document honest: `tests/api/openapi.rs` checks that the document and the
 //! router list the same routes and methods, and that every request example is accepted (not a 400) by a
 //! live server; the fuzzing suite (`tests/fuzz/run.sh`) checks that responses conform to the document.
 //!
@@ -294,6 +294,14 @@ impl Op {
         self.query.push((name, schema, false));
         self
     }
+    fn queries(mut self, params: Vec<(&'static str, Schema)>) -> Self {
+        self.query.extend(
+            params
+                .into_iter()
+                .map(|(name, schema)| (name, schema, false)),
+        );
+        self
+    }
     fn query_required(mut self, name: &'static str, schema: Schema) -> Self {
         self.query.push((name, schema, true));
         self
@@ -340,6 +348,7 @@ fn operations() -> Vec<Op> {
             .query("limit", integer(1, 1000))
             .query("cursor", text_q())
             .query("partition", text_q())
+            .queries(super::openapi_files::list_query_parameters())
             .ok("200", Some("FileItems")),
         op(Get, f("/{id}"), "getFile", "files", "Retrieve one file by id").ok("200", Some("FileView")),
         op(Get, f("/icon"), "getFileIcon", "files", "Thumbnails: always a 400, cabinet makes none")

@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use utoipa::openapi::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{OpenApi, ToSchema};
 
 use super::model::LabelRef;
@@ -328,6 +329,59 @@ pub struct DownloadLinks {
     items: Vec<DownloadLink>,
 }
 
+// ---- GET /files ----------------------------------------------------------------------------------
+
+/// The filter members `GET /files` takes as query parameters (`FileFilter::from_query`): texts, `uploaded`,
+/// the id lists as JSON text (`[1,2]`, `[{"externalId":"a"}]`) or comma-separated values
+/// (`assetSubtreeExternalIds` is `assetSubtreeIds` by externalId), and the time ranges as
+/// `minCreatedTime`/`maxCreatedTime` and so on.
+pub(super) fn list_query_parameters() -> Vec<(&'static str, Schema)> {
+    let text = |max: usize| -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(max))
+            .into()
+    };
+    let ids = || -> Schema { ObjectBuilder::new().schema_type(Type::String).into() };
+    let time = || -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .into()
+    };
+    let mut out = vec![
+        ("name", text(256)),
+        ("mimeType", text(256)),
+        ("source", text(128)),
+        ("externalIdPrefix", text(255)),
+        (
+            "uploaded",
+            ObjectBuilder::new().schema_type(Type::Boolean).into(),
+        ),
+        ("assetIds", ids()),
+        ("assetExternalIds", ids()),
+        ("rootAssetIds", ids()),
+        ("assetSubtreeIds", ids()),
+        ("assetSubtreeExternalIds", ids()),
+        ("dataSetIds", ids()),
+    ];
+    for name in [
+        "minCreatedTime",
+        "maxCreatedTime",
+        "minLastUpdatedTime",
+        "maxLastUpdatedTime",
+        "minUploadedTime",
+        "maxUploadedTime",
+        "minSourceCreatedTime",
+        "maxSourceCreatedTime",
+        "minSourceModifiedTime",
+        "maxSourceModifiedTime",
+    ] {
+        out.push((name, time()));
+    }
+    out
+}
+
 /// The schemas of this module, merged into the document by `openapi::document`.
 #[derive(OpenApi)]
 #[openapi(components(schemas(
@@ -384,5 +438,23 @@ mod tests {
         }
         let e = FilePatch::parse(&json!({"nope": {}})).unwrap_err();
         assert!(e.reason.contains("is not a field"), "{e}");
+    }
+
+    #[test]
+    fn every_documented_query_filter_is_one_get_files_takes() {
+        for (name, _) in super::list_query_parameters() {
+            let params = [(name.to_string(), "1".to_string())].into_iter().collect();
+            if let Err(e) = FileFilter::from_query(&params) {
+                assert!(
+                    !e.reason.contains("is not a query parameter"),
+                    "{name}: {e}"
+                );
+            }
+        }
+        let params = [("nope".to_string(), "1".to_string())]
+            .into_iter()
+            .collect();
+        let e = FileFilter::from_query(&params).unwrap_err();
+        assert!(e.reason.contains("is not a query parameter"), "{e}");
     }
 }
