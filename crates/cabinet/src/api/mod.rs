@@ -9,6 +9,7 @@ pub mod iam_model;
 mod middleware;
 pub mod model;
 pub mod openapi;
+mod openapi_files;
 mod openapi_resources;
 pub mod ops;
 pub mod page;

@@ -3,7 +3,7 @@
 //! Schemas come from the code's types through `utoipa::ToSchema`: the file as the API returns it
 //! ([`FileView`]) derives its schema where it is defined; request bodies that the handlers parse by hand
 //! (`serde_json::Value` items, filters checked field by field) are described by the documentation types
-//! below. Two tests keep the document honest: `tests/api/openapi.rs` checks that the document and the
+//! below, in `openapi_files.rs` (the files filter and update) and in `openapi_resources.rs`. Two tests keep the document honest: `tests/api/openapi.rs` checks that the document and the
 //! router list the same routes and methods, and that every request example is accepted (not a 400) by a
 //! live server; the fuzzing suite (`tests/fuzz/run.sh`) checks that responses conform to the document.
 //!
@@ -162,63 +162,6 @@ pub struct FileCreate {
     geo_location: Option<Value>,
 }
 
-/// The body of `POST /files/list` (and the list bodies of the other resources).
-#[derive(ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct ListBody {
-    /// Field filters, as CDF documents them for the resource.
-    #[schema(value_type = Option<Object>)]
-    filter: Option<Value>,
-    /// 1 to 1000 (more is read as 1000).
-    #[schema(minimum = 1)]
-    limit: Option<i64>,
-    /// From the previous page's `nextCursor`.
-    cursor: Option<String>,
-    /// `m/n`: the m-th of n partitions.
-    partition: Option<String>,
-}
-
-/// The search part of `POST /files/search`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SearchTerms {
-    /// Words of the name.
-    name: Option<String>,
-}
-
-/// The body of `POST /files/search`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SearchBody {
-    /// Field filters, as for list.
-    #[schema(value_type = Option<Object>)]
-    filter: Option<Value>,
-    /// What to look for.
-    search: Option<SearchTerms>,
-    /// 1 to 1000.
-    #[schema(minimum = 1)]
-    limit: Option<i64>,
-}
-
-/// The body of the aggregate endpoints.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct AggregateBody {
-    /// Field filters, as for list.
-    #[schema(value_type = Option<Object>)]
-    filter: Option<Value>,
-}
-
-/// `{"items": [...]}` of objects whose fields the endpoint checks itself (the file updates).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ObjectItems {
-    /// The objects.
-    #[schema(value_type = Vec<Object>)]
-    items: Vec<Value>,
-}
-
 /// `{"items": [ids]}`: the body of the group and security-category deletes.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -300,10 +243,6 @@ pub struct CountItems {
         FileView,
         LabelRef,
         FileItems,
-        ListBody,
-        SearchBody,
-        AggregateBody,
-        ObjectItems,
         IdNumbers,
         CompleteMultipart,
         ObjectPage,
@@ -355,6 +294,14 @@ impl Op {
         self.query.push((name, schema, false));
         self
     }
+    fn queries(mut self, params: Vec<(&'static str, Schema)>) -> Self {
+        self.query.extend(
+            params
+                .into_iter()
+                .map(|(name, schema)| (name, schema, false)),
+        );
+        self
+    }
     fn query_required(mut self, name: &'static str, schema: Schema) -> Self {
         self.query.push((name, schema, true));
         self
@@ -390,7 +337,6 @@ fn operations() -> Vec<Op> {
     let f = |s: &str| format!("{P}/files{s}");
     let ids = || json!({"items": [{"externalId": "openapi-example"}], "ignoreUnknownIds": true});
     let one = || json!({"items": [{"externalId": "openapi-example"}]});
-    let list = || json!({"filter": {"name": "openapi-example"}, "limit": 10});
     let bool_q = || typed(Type::Boolean);
     let text_q = || typed(Type::String);
     vec![
@@ -402,6 +348,7 @@ fn operations() -> Vec<Op> {
             .query("limit", integer(1, 1000))
             .query("cursor", text_q())
             .query("partition", text_q())
+            .queries(super::openapi_files::list_query_parameters())
             .ok("200", Some("FileItems")),
         op(Get, f("/{id}"), "getFile", "files", "Retrieve one file by id").ok("200", Some("FileView")),
         op(Get, f("/icon"), "getFileIcon", "files", "Thumbnails: always a 400, cabinet makes none")
@@ -410,24 +357,24 @@ fn operations() -> Vec<Op> {
             .body("IdentifierItems", ids())
             .ok("200", Some("FileItems")),
         op(Post, f("/list"), "listFiles", "files", "List files with a filter")
-            .body("ListBody", list())
+            .body("ListBody", json!({"filter": {"name": "openapi-example.txt", "directoryPrefix": "/", "mimeType": "text/plain", "externalIdPrefix": "openapi", "uploaded": true, "metadata": {"k": "v"}, "assetIds": [1], "dataSetIds": [{"externalId": "openapi-example-ds"}], "labels": {"containsAny": [{"externalId": "openapi-example"}]}, "createdTime": {"min": 0}, "uploadedTime": {"max": 4_102_444_800_000_i64}}, "limit": 10, "partition": "1/2"}))
             .ok("200", Some("FileItems")),
         op(Post, f("/search"), "searchFiles", "files", "Search files by name")
-            .body("SearchBody", json!({"search": {"name": "openapi"}, "limit": 5}))
+            .body("SearchBody", json!({"filter": {"source": "openapi", "assetSubtreeIds": [{"externalId": "openapi-example-asset"}], "geoLocation": {"relation": "INTERSECTS", "shape": {"type": "Polygon", "coordinates": [[[0.0, 0.0], [20.0, 0.0], [20.0, 70.0], [0.0, 70.0], [0.0, 0.0]]]}}}, "search": {"name": "openapi"}, "limit": 5}))
             .ok("200", Some("FileItems")),
         op(Post, f("/aggregate"), "aggregateFiles", "files", "Count files matching a filter")
-            .body("AggregateBody", json!({"filter": {"uploaded": false}}))
+            .body("AggregateBody", json!({"filter": {"uploaded": false, "rootAssetIds": [{"externalId": "openapi-example-asset"}], "assetExternalIds": ["openapi-example-asset"], "labels": {"containsAll": [{"externalId": "openapi-example"}]}, "lastUpdatedTime": {"min": 0}, "sourceCreatedTime": {"min": 0, "max": 4_102_444_800_000_i64}, "sourceModifiedTime": {"min": 0}}}))
             .ok("200", Some("CountItems")),
         op(Post, f("/delete"), "deleteFiles", "files", "Delete files")
             .body("IdentifierItems", json!({"items": [{"externalId": "openapi-example-absent"}], "ignoreUnknownIds": true}))
-            .ok("200", None),
+            .ok("200", Some("Empty")),
         op(Post, f("/update"), "updateFiles", "files", "Update fields of files")
-            .body("ObjectItems", json!({"items": [{"externalId": "openapi-example", "update": {"source": {"set": "openapi"}}}]}))
+            .body("FileUpdateItems", json!({"items": [{"externalId": "openapi-example", "update": {"source": {"set": "openapi"}, "metadata": {"add": {"k": "v"}, "remove": ["gone"]}, "assetIds": {"add": [9_007_199_254_740_000_i64]}, "sourceCreatedTime": {"set": 0}, "sourceModifiedTime": {"setNull": true}, "labels": {"remove": [{"externalId": "openapi-absent"}]}, "geoLocation": {"set": {"type": "Feature", "geometry": {"type": "Point", "coordinates": [10.0, 59.9]}}}}}]}))
             .ok("200", Some("FileItems")),
         op(Post, f("/downloadlink"), "createDownloadLinks", "files", "Signed download URLs")
             .body("IdentifierList", one())
             .query("extendedExpiration", bool_q())
-            .ok("200", Some("ObjectPage")),
+            .ok("200", Some("DownloadLinks")),
         op(Post, f("/uploadlink"), "createUploadLink", "files", "A new upload URL for a file")
             .body("IdentifierList", one())
             .ok("201", Some("FileItems")),
@@ -442,7 +389,7 @@ fn operations() -> Vec<Op> {
             .ok("201", Some("FileItems")),
         op(Post, f("/completemultipartupload"), "completeMultipartUpload", "files", "Finish a multipart upload")
             .body("CompleteMultipart", json!({"externalId": "openapi-multi", "uploadId": "0"}))
-            .ok("200", None),
+            .ok("200", Some("Empty")),
         op(Get, format!("{P}/groups"), "listGroups", "iam", "List groups")
             .query("all", bool_q())
             .ok("200", Some("GroupList")),
@@ -592,6 +539,7 @@ fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = Schemas::openapi();
     doc.merge(super::openapi_resources::ResourceSchemas::openapi());
+    doc.merge(super::openapi_files::FileSchemas::openapi());
     let mut paths = PathsBuilder::new();
     for o in operations() {
         let mut b = OperationBuilder::new()
