@@ -6,13 +6,13 @@
 //! shows only what the API returns for that token. `/console/config.json` tells the page the server's mode
 //! and, per project with `oidc.console_client_id`, what an authorization-code sign-in with PKCE needs.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -67,26 +67,36 @@ pub fn routes() -> Router<AppState> {
         .route("/console/", get(index))
         .route("/console/config.json", get(config))
         .route("/console/{file}", get(file))
+        .layer(Extension(Policy::default()))
 }
 
-async fn index(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    serve("index.html", &app, &headers).await
+/// The Content-Security-Policy, made once per router: it depends only on the configuration, and with
+/// direct transfer finding the bucket's origin presigns a URL.
+type Policy = Arc<OnceLock<String>>;
+
+async fn index(
+    State(app): State<AppState>,
+    Extension(policy): Extension<Policy>,
+    headers: HeaderMap,
+) -> Response {
+    serve("index.html", &app, &policy, &headers).await
 }
 
 async fn file(
     State(app): State<AppState>,
+    Extension(policy): Extension<Policy>,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
     if name == "index.html" {
         return Redirect::permanent("/console/").into_response();
     }
-    serve(&name, &app, &headers).await
+    serve(&name, &app, &policy, &headers).await
 }
 
 /// An embedded file, or 404 in the API's error envelope. Browsers revalidate every time (`no-cache`) so a
 /// new binary's console is picked up at once, and the ETag makes the revalidation a 304.
-async fn serve(name: &str, app: &AppState, headers: &HeaderMap) -> Response {
+async fn serve(name: &str, app: &AppState, policy: &Policy, headers: &HeaderMap) -> Response {
     let Some((_, asset)) = ASSETS.iter().find(|(n, _)| *n == name) else {
         return super::error::ApiError::new(
             super::error::ErrorKind::NotFound,
@@ -123,7 +133,17 @@ async fn serve(name: &str, app: &AppState, headers: &HeaderMap) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(app).await) {
+    let csp = match policy.get() {
+        Some(csp) => csp.clone(),
+        None => {
+            let (csp, complete) = content_security_policy(app).await;
+            if complete {
+                let _ = policy.set(csp.clone());
+            }
+            csp
+        }
+    };
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, csp);
     }
     response
@@ -133,7 +153,9 @@ async fn serve(name: &str, app: &AppState, headers: &HeaderMap) -> Response {
 /// their discovery document and token endpoint) and, with direct transfer, the bucket's origin (uploads,
 /// previews and downloads go to presigned S3 URLs). Previews are `blob:` URLs of content fetched through
 /// the API's download links; video and audio play from the download URL.
-async fn content_security_policy(app: &AppState) -> String {
+/// The flag is false when the bucket's origin could not be found this time: that policy is sent without
+/// it but not kept, so the next request tries again.
+async fn content_security_policy(app: &AppState) -> (String, bool) {
     let mut connect = vec!["'self'".to_string()];
     let mut media = vec!["'self'".to_string()];
     let push = |list: &mut Vec<String>, origin: String| {
@@ -146,24 +168,29 @@ async fn content_security_policy(app: &AppState) -> String {
             push(&mut connect, origin);
         }
     }
+    let mut complete = true;
     if let Some(direct) = &app.direct {
-        if let Some(origin) = direct
+        match direct
             .sample_url("console-origin")
             .await
             .as_deref()
             .and_then(origin_of)
         {
-            push(&mut connect, origin.clone());
-            push(&mut media, origin);
+            Some(origin) => {
+                push(&mut connect, origin.clone());
+                push(&mut media, origin);
+            }
+            None => complete = false,
         }
     }
     let media = media.join(" ");
-    format!(
+    let policy = format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src {media} blob: data:; \
          media-src {media} blob:; frame-src 'self' blob:; object-src 'self' blob:; connect-src {}; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         connect.join(" ")
-    )
+    );
+    (policy, complete)
 }
 
 /// `scheme://host[:port]` of an http(s) URL.
