@@ -205,6 +205,7 @@ async fn load(files: Vec<GenFile>, probe_limit: i64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let tuning = SqliteTuning {
         list_probe_limit: probe_limit,
+        list_set_probe_limit: probe_limit,
     };
     let store = SqliteStore::open_tuned(&dir.path().join("m.sqlite3"), 7, tuning).unwrap();
     let project = ProjectName::parse("prop").unwrap();

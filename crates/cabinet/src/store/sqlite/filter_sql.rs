@@ -77,6 +77,10 @@ pub(super) struct Candidate {
     /// For an index-table condition whose entries come in listing order: its place in `sides`, so that
     /// it can lead a walk.
     pub(super) leads: Option<usize>,
+    /// Whether testing it on each file of a walk is costly (an asset set: each of the file's entries
+    /// looked up in the set), so that collecting and sorting its matches pays off for more of them (see
+    /// [`super::query::DEFAULT_SET_PROBE_LIMIT`]).
+    pub(super) costly_probe: bool,
 }
 
 /// How conditions on index tables are written.
@@ -152,6 +156,7 @@ impl Builder {
             ),
             params: side.params.clone(),
             leads: ordered.then_some(self.sides.len()),
+            costly_probe: false,
         });
         self.sides.push(side.clone());
         if leads && ordered {
@@ -192,6 +197,7 @@ impl Builder {
             count_sql: format!("SELECT count(*) FROM (SELECT 1 FROM files WHERE files.project_id = ? AND {indexed} LIMIT ?)"),
             params: std::iter::once(self.project.clone()).chain(params.iter().cloned()).collect(),
             leads: None,
+            costly_probe: false,
         });
         self.push(rendered, params);
     }
@@ -317,6 +323,9 @@ pub(super) fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilt
             [pid.clone(), text(&list)],
             false,
         );
+        if let Some(set) = b.candidates.last_mut() {
+            set.costly_probe = true;
+        }
     }
     if let Some(ids) = &filter.data_set_ids {
         if ids.is_empty() {
@@ -367,6 +376,7 @@ pub(super) fn build(filter: &FileFilter, project_id: i64, mode: Mode) -> SqlFilt
             ),
             params: label_params,
             leads: None,
+            costly_probe: false,
         });
         let sql = if !drives {
             format!(

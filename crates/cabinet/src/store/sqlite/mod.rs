@@ -13,6 +13,7 @@ pub mod query;
 mod readers;
 mod rows;
 mod search;
+mod set_page;
 mod update;
 mod writer;
 
@@ -67,12 +68,15 @@ pub struct SqliteTuning {
     /// See [`query::DEFAULT_PROBE_LIMIT`]: with 1, every filtered list page walks files in id order;
     /// with `i64::MAX`, every one drives from the filter's index.
     pub list_probe_limit: i64,
+    /// The same bound for a resolved asset set, see [`query::DEFAULT_SET_PROBE_LIMIT`].
+    pub list_set_probe_limit: i64,
 }
 
 impl Default for SqliteTuning {
     fn default() -> Self {
         Self {
             list_probe_limit: query::DEFAULT_PROBE_LIMIT,
+            list_set_probe_limit: query::DEFAULT_SET_PROBE_LIMIT,
         }
     }
 }
@@ -344,10 +348,10 @@ impl MetadataStore for SqliteStore {
 
     async fn list(&self, project: &ProjectName, page: PageRequest) -> Result<Page, StoreError> {
         let project = project.as_str().to_string();
-        let probe_limit = self.tuning.list_probe_limit;
+        let tuning = self.tuning;
         self.readers
             .read(move |conn| match project_id(conn, &project)? {
-                Some(pid) => query::list_page(conn, pid, &page, probe_limit),
+                Some(pid) => query::list_page(conn, pid, &page, tuning),
                 None => Ok(Page {
                     items: vec![],
                     next: None,

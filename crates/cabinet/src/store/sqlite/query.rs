@@ -13,8 +13,10 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 
-use super::filter_sql::{build, translate_for_walk, Mode, Side, SqlFilter};
+use super::filter_sql::{build, translate_for_walk, Candidate, Mode, Side, SqlFilter};
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
+use super::set_page::{fetch_set_page, lone_set};
+use super::SqliteTuning;
 use crate::domain::{FileFilter, FileRecord};
 use crate::store::query::geo_count_refused;
 use crate::store::{Page, PageRequest, Partition, StoreError};
@@ -24,6 +26,13 @@ use crate::store::{Page, PageRequest, Partition, StoreError};
 /// costs at most about this many index entries either way: walking finds `limit` matches within about
 /// `limit × total / DEFAULT_PROBE_LIMIT` rows when matches are spread over the listing.
 pub const DEFAULT_PROBE_LIMIT: i64 = 10_000;
+
+/// [`DEFAULT_PROBE_LIMIT`] for a resolved asset set (a subtree, roots, externalIds). A walk tests each
+/// file by looking its 1–3 entries up in the set, several times what reading one index entry costs, so
+/// collecting and sorting the set's entries stays the cheaper plan for more matches: at 1,000,000 files a
+/// 1,011-asset subtree (20,000 files, 2 %) took 77 ms per page walking 50,000 files, where collecting its
+/// 20,000 entries reads each once.
+pub const DEFAULT_SET_PROBE_LIMIT: i64 = 50_000;
 
 /// Where a page starts and which files it may hold: after a position, inside a partition.
 struct Window {
@@ -145,19 +154,19 @@ fn led_sql(
     (sql, params)
 }
 
-/// How many files each candidate condition lets through, counted through its own index up to `bound`.
+/// How many files each candidate condition lets through, counted through its own index up to `bound` of it.
 /// Each count is an upper bound of what the whole filter matches.
 fn candidate_counts(
     conn: &Connection,
     filter: &SqlFilter,
-    bound: i64,
+    bound: impl Fn(&Candidate) -> i64,
 ) -> Result<Vec<i64>, StoreError> {
     filter
         .candidates
         .iter()
         .map(|c| {
             let mut params = c.params.clone();
-            params.push(SqlValue::Integer(bound));
+            params.push(SqlValue::Integer(bound(c)));
             conn.prepare_cached(&c.count_sql)
                 .and_then(|mut st| st.query_row(rusqlite::params_from_iter(params), |r| r.get(0)))
                 .map_err(sql_err)
@@ -193,7 +202,7 @@ fn best_driver(
     filter: &SqlFilter,
     bound: i64,
 ) -> Result<Option<(usize, i64)>, StoreError> {
-    Ok(fewest(&candidate_counts(conn, filter, bound)?))
+    Ok(fewest(&candidate_counts(conn, filter, |_| bound)?))
 }
 
 /// One page of the files matching the page's filter, in listing order.
@@ -201,24 +210,54 @@ pub(crate) fn list_page(
     conn: &Connection,
     project_id: i64,
     page: &PageRequest,
-    probe_limit: i64,
+    tuning: SqliteTuning,
 ) -> Result<Page, StoreError> {
     let walk = translate_for_walk(&page.filter, project_id);
     let mut window = Window {
         after: page.after.unwrap_or(0),
         partition: page.partition,
     };
+    let limit_of = |c: &Candidate| match c.costly_probe {
+        true => tuning.list_set_probe_limit,
+        false => tuning.list_probe_limit,
+    };
     let counts = match walk.unordered {
-        true => candidate_counts(conn, &walk, probe_limit)?,
+        true => candidate_counts(conn, &walk, limit_of)?,
         false => vec![],
     };
-    let driver = fewest(&counts).filter(|(_, n)| *n < probe_limit);
+    // The candidate with the fewest matches among those under their own limit.
+    let under: Vec<i64> = counts
+        .iter()
+        .zip(&walk.candidates)
+        .map(|(n, c)| if *n < limit_of(c) { *n } else { i64::MAX })
+        .collect();
+    let driver = fewest(&under).filter(|(_, n)| *n < i64::MAX);
     let sorted = driver.is_some();
     let filter = match (driver, leader(&walk, &counts)) {
         (Some((k, _)), _) => build(&page.filter, project_id, Mode::Drive(k)),
         (None, Some(k)) => build(&page.filter, project_id, Mode::Lead(k)),
         (None, None) => walk,
     };
+    if let (Some(ids), true) = (lone_set(&page.filter), sorted) {
+        let mut rows = fetch_set_page(
+            conn,
+            project_id,
+            ids,
+            window.after,
+            window.partition,
+            page.limit + 1,
+        )?;
+        let more = rows.len() > page.limit;
+        rows.truncate(page.limit);
+        return Ok(Page {
+            next: if more {
+                rows.last().map(|(seq, _)| *seq)
+            } else {
+                None
+            },
+            items: rows.into_iter().map(|(_, f)| f).collect(),
+        });
+    }
     // With a spatial post-filter, fetch in larger batches until the page is full.
     let batch = if filter.post.is_some() {
         (page.limit + 1).max(256)

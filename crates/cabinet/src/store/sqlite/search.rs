@@ -124,7 +124,7 @@ fn search_with(
         SearchPlan::Ranked(q) => q,
         SearchPlan::List(page) => {
             return Ok(
-                query::list_page(conn, project_id, &page, query::DEFAULT_PROBE_LIMIT)?.items,
+                query::list_page(conn, project_id, &page, super::SqliteTuning::default())?.items,
             );
         }
     };
