@@ -41,11 +41,37 @@ impl IdPermutation {
         }
     }
 
+    /// The counter value whose id is `id`, the inverse of [`IdPermutation::id_for`]; `None` for an id
+    /// outside 1..=2^53−1. Cycle-walking backwards: the values the forward walk skipped were all at or
+    /// above the limit, so the first one below it is where the walk began.
+    pub fn counter_of(&self, id: i64) -> Option<u64> {
+        if !(1..=MAX_ID).contains(&id) {
+            return None;
+        }
+        let limit = MAX_ID as u64;
+        let mut x = id as u64 - 1;
+        loop {
+            x = self.feistel_inverse(x);
+            if x < limit {
+                return Some(x);
+            }
+        }
+    }
+
     fn feistel(&self, x: u64) -> u64 {
         let (mut l, mut r) = (x >> HALF_BITS, x & HALF_MASK);
         for k in &self.keys {
             let f = splitmix64(r ^ k) & HALF_MASK;
             (l, r) = (r, l ^ f);
+        }
+        (l << HALF_BITS) | r
+    }
+
+    fn feistel_inverse(&self, x: u64) -> u64 {
+        let (mut l, mut r) = (x >> HALF_BITS, x & HALF_MASK);
+        for k in self.keys.iter().rev() {
+            let f = splitmix64(l ^ k) & HALF_MASK;
+            (l, r) = (r ^ f, l);
         }
         (l << HALF_BITS) | r
     }
@@ -69,6 +95,20 @@ mod tests {
         let ids: HashSet<i64> = (0..200_000).map(|n| p.id_for(n)).collect();
         assert_eq!(ids.len(), 200_000);
         assert!(ids.iter().all(|id| (1..=MAX_ID).contains(id)));
+    }
+
+    #[test]
+    fn counters_come_back_from_their_ids() {
+        let p = IdPermutation::new(42);
+        for n in (0..100_000).chain([MAX_ID as u64 - 2, MAX_ID as u64 - 1, 1 << 40]) {
+            assert_eq!(p.counter_of(p.id_for(n)), Some(n), "counter {n}");
+        }
+        assert_eq!(p.counter_of(0), None);
+        assert_eq!(p.counter_of(-5), None);
+        assert_eq!(p.counter_of(MAX_ID + 1), None);
+        // Another installation's key maps the same id to another counter.
+        let other = IdPermutation::new(43);
+        assert_ne!(other.counter_of(p.id_for(7)), Some(7));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use rusqlite::params;
 
+use super::file_seq::row_of_id;
 use super::rows::sql_err;
 use super::writer::WriteCtx;
 use crate::domain::UPLOAD_URL_TTL_MS;
@@ -28,18 +29,22 @@ pub(super) fn expire(ctx: &mut WriteCtx<'_>, now: i64) -> Result<Expired, StoreE
     let mut files = Vec::with_capacity(ids.len());
     for id in ids {
         let sessions = conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "DELETE FROM upload_sessions \
-                 WHERE file_seq = (SELECT seq FROM files WHERE id = ?1) RETURNING id",
-            )
+                 WHERE file_seq = (SELECT seq FROM files WHERE {}) RETURNING id",
+                row_of_id("files", "?1")
+            ))
             .and_then(|mut st| {
                 st.query_map([id], |r| r.get(0))?
                     .collect::<rusqlite::Result<Vec<String>>>()
             })
             .map_err(sql_err)?;
-        conn.prepare_cached("DELETE FROM files WHERE id = ?1")
-            .and_then(|mut st| st.execute([id]))
-            .map_err(sql_err)?;
+        conn.prepare_cached(&format!(
+            "DELETE FROM files WHERE {}",
+            row_of_id("files", "?1")
+        ))
+        .and_then(|mut st| st.execute([id]))
+        .map_err(sql_err)?;
         files.push(DeletedFile {
             id,
             content: None,

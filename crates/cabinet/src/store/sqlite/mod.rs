@@ -5,6 +5,7 @@ mod assets;
 mod datasets;
 mod expiry;
 pub mod export;
+mod file_seq;
 pub mod filter_sql;
 mod iam;
 mod labels;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0012_iam.sql"),
     include_str!("migrations/0013_datasets_labels.sql"),
     include_str!("migrations/0014_assets.sql"),
+    include_str!("migrations/0015_ids_without_index.sql"),
 ];
 
 /// Retrievals of at most this many ids run as point reads, on the request's own thread
@@ -131,10 +133,12 @@ impl SqliteStore {
     pub fn open_tuned(path: &Path, id_seed: u64, tuning: SqliteTuning) -> Result<Self, StoreError> {
         let mut conn = open_connection(path, false).map_err(sql_err)?;
         migrate(&mut conn)?;
-        let writer = Writer::start(conn, IdPermutation::new(id_seed))?;
+        let ids = IdPermutation::new(id_seed);
+        file_seq::register(&conn, &ids).map_err(sql_err)?;
+        let writer = Writer::start(conn, ids.clone())?;
         Ok(Self {
             writer,
-            readers: Readers::new(path.to_path_buf()),
+            readers: Readers::new(path.to_path_buf(), ids),
             tuning,
         })
     }
@@ -152,10 +156,11 @@ fn insert_session(
     s: &NewSession,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    conn.prepare_cached(&format!(
         "INSERT INTO upload_sessions (id, project_id, file_id, parts, created_time, expires_time, file_seq) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT seq FROM files WHERE id = ?3))",
-    )
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT seq FROM files WHERE {}))",
+        file_seq::row_of_id("files", "?3")
+    ))
     .and_then(|mut st| {
         st.execute(params![
             s.id,
@@ -225,8 +230,9 @@ impl MetadataStore for SqliteStore {
                         file
                     }
                     None => {
-                        let file = FileRecord::from_spec(ctx.next_id(), spec, now);
-                        insert_file(ctx.conn, pid, &file)?;
+                        let (seq, id) = ctx.next_file();
+                        let file = FileRecord::from_spec(id, spec, now);
+                        insert_file(ctx.conn, pid, Some(seq), &file)?;
                         file
                     }
                 };
@@ -385,17 +391,21 @@ impl MetadataStore for SqliteStore {
                     }
                     let sessions = ctx
                         .conn
-                        .prepare_cached(
+                        .prepare_cached(&format!(
                             "DELETE FROM upload_sessions \
-                             WHERE file_seq = (SELECT seq FROM files WHERE id = ?1) RETURNING id",
-                        )
+                             WHERE file_seq = (SELECT seq FROM files WHERE {}) RETURNING id",
+                            file_seq::row_of_id("files", "?1")
+                        ))
                         .and_then(|mut st| {
                             st.query_map([file.id], |r| r.get::<_, String>(0))?
                                 .collect::<rusqlite::Result<Vec<_>>>()
                         })
                         .map_err(sql_err)?;
                     ctx.conn
-                        .prepare_cached("DELETE FROM files WHERE id = ?1")
+                        .prepare_cached(&format!(
+                            "DELETE FROM files WHERE {}",
+                            file_seq::row_of_id("files", "?1")
+                        ))
                         .and_then(|mut st| st.execute([file.id]))
                         .map_err(sql_err)?;
                     deleted.push(DeletedFile {
@@ -457,9 +467,10 @@ impl MetadataStore for SqliteStore {
         self.readers
             .read(move |conn| {
                 let mut st = conn
-                    .prepare_cached(
-                        "SELECT content_key FROM files WHERE id = ?1 AND content_key IS NOT NULL",
-                    )
+                    .prepare_cached(&format!(
+                        "SELECT content_key FROM files WHERE {} AND content_key IS NOT NULL",
+                        file_seq::row_of_id("files", "?1")
+                    ))
                     .map_err(sql_err)?;
                 let mut found = Vec::with_capacity(file_ids.len());
                 for id in file_ids {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 
 use super::rows::sql_err;
+use crate::store::ids::IdPermutation;
 use crate::store::StoreError;
 
 /// Idle connections kept for reuse; more are opened under load and closed when returned to a full pool.
@@ -19,13 +20,16 @@ const MAX_IDLE: usize = 8;
 pub(crate) struct Readers {
     path: Arc<PathBuf>,
     idle: Arc<Mutex<Vec<Connection>>>,
+    /// For `file_seq(id)` on each connection.
+    ids: IdPermutation,
 }
 
 impl Readers {
-    pub(crate) fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf, ids: IdPermutation) -> Self {
         Self {
             path: Arc::new(path),
             idle: Arc::new(Mutex::new(Vec::new())),
+            ids,
         }
     }
 
@@ -62,7 +66,12 @@ impl Readers {
         let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         match pooled {
             Some(conn) => Ok(conn),
-            None => super::open_connection(&self.path, true).map_err(sql_err),
+            None => super::open_connection(&self.path, true)
+                .and_then(|conn| {
+                    super::file_seq::register(&conn, &self.ids)?;
+                    Ok(conn)
+                })
+                .map_err(sql_err),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::file_seq::row_of_id;
 use crate::domain::{ContentRef, FileRecord, GeoLocation, Identifier};
 use crate::store::{SessionRecord, StoreError};
 
@@ -81,25 +82,41 @@ pub(crate) fn file_from_row(row: &Row<'_>) -> rusqlite::Result<FileRecord> {
 // before anything of the row is written, so there is nothing to undo, and the writer's jobs already run
 // either in their own savepoint or under the rule that they fail before changing anything.
 
+/// Inserts a new file at `seq`, which must be its id counter + 1 (see `file_seq.rs`). With `None` (rows
+/// whose id is not the permutation's, as tests write them) the row takes the next rowid and is listed in
+/// `file_seq_exceptions`.
 pub(crate) fn insert_file(
     conn: &Connection,
     project_id: i64,
+    seq: Option<i64>,
     f: &FileRecord,
 ) -> Result<(), StoreError> {
+    let mut params = file_params(project_id, f);
+    params.push(Box::new(seq));
     conn.prepare_cached(&format!(
-        "INSERT OR FAIL INTO files (project_id, {FILE_COLUMNS}) VALUES \
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+        "INSERT OR FAIL INTO files (project_id, {FILE_COLUMNS}, seq) VALUES \
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
     ))
-    .and_then(|mut st| st.execute(rusqlite::params_from_iter(file_params(project_id, f))))
+    .and_then(|mut st| st.execute(rusqlite::params_from_iter(params)))
     .map_err(|e| unique_violation(e, f))?;
+    if seq.is_none() {
+        conn.prepare_cached(
+            "INSERT INTO file_seq_exceptions (id, seq) VALUES (?1, last_insert_rowid())",
+        )
+        .and_then(|mut st| st.execute([f.id]))
+        .map_err(sql_err)?;
+    }
     insert_geo_location(conn, f)
 }
 
 /// Replaces the file's bounding box in the spatial index, after its geoLocation may have changed.
 pub(crate) fn reindex_geo_location(conn: &Connection, f: &FileRecord) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM file_geo WHERE seq = (SELECT seq FROM files WHERE id = ?1)")
-        .and_then(|mut st| st.execute([f.id]))
-        .map_err(sql_err)?;
+    conn.prepare_cached(&format!(
+        "DELETE FROM file_geo WHERE seq = (SELECT seq FROM files WHERE {})",
+        row_of_id("files", "?1")
+    ))
+    .and_then(|mut st| st.execute([f.id]))
+    .map_err(sql_err)?;
     insert_geo_location(conn, f)
 }
 
@@ -114,32 +131,44 @@ fn insert_geo_box(
     file_id: i64,
     geo_location: Option<&GeoLocation>,
 ) -> Result<(), StoreError> {
-    let rect = geo_location
-        .and_then(GeoLocation::geometry)
-        .and_then(|g| geo::BoundingRect::bounding_rect(&g));
-    if let Some(r) = rect {
-        conn.prepare_cached(
+    if let Some(r) = geo_box(geo_location) {
+        conn.prepare_cached(&format!(
             "INSERT INTO file_geo (seq, min_x, max_x, min_y, max_y) \
-             SELECT seq, ?2, ?3, ?4, ?5 FROM files WHERE id = ?1",
-        )
+             SELECT seq, ?2, ?3, ?4, ?5 FROM files WHERE {}",
+            row_of_id("files", "?1")
+        ))
         .and_then(|mut st| st.execute(params![file_id, r.min().x, r.max().x, r.min().y, r.max().y]))
         .map_err(sql_err)?;
     }
     Ok(())
 }
 
+/// The bounding box of a geoLocation, if it has a geometry.
+fn geo_box(geo_location: Option<&GeoLocation>) -> Option<geo::Rect<f64>> {
+    geo_location
+        .and_then(GeoLocation::geometry)
+        .and_then(|g| geo::BoundingRect::bounding_rect(&g))
+}
+
 /// Fills an empty `file_geo` from every file's geoLocation.
 pub(crate) fn rebuild_geo_index(conn: &Connection) -> Result<(), StoreError> {
+    // By seq: this runs in migration 0008, before lookups by id went through `file_seq.rs`.
     let located: Vec<(i64, String)> = conn
-        .prepare("SELECT id, geo_location FROM files WHERE geo_location IS NOT NULL")
+        .prepare("SELECT seq, geo_location FROM files WHERE geo_location IS NOT NULL")
         .and_then(|mut st| {
             st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()
         })
         .map_err(sql_err)?;
-    for (id, geo) in located {
+    for (seq, geo) in located {
         let geo = GeoLocation::from_stored(geo).ok();
-        insert_geo_box(conn, id, geo.as_ref())?;
+        if let Some(r) = geo_box(geo.as_ref()) {
+            conn.prepare_cached(
+                "INSERT INTO file_geo (seq, min_x, max_x, min_y, max_y) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut st| st.execute(params![seq, r.min().x, r.max().x, r.min().y, r.max().y]))
+            .map_err(sql_err)?;
+        }
     }
     Ok(())
 }
@@ -157,7 +186,8 @@ pub(crate) fn update_file(
         .collect::<Vec<_>>()
         .join(", ");
     conn.prepare_cached(&format!(
-        "UPDATE OR FAIL files SET {sets} WHERE project_id = ?1 AND id = ?2"
+        "UPDATE OR FAIL files SET {sets} WHERE project_id = ?1 AND {}",
+        row_of_id("files", "?2")
     ))
     .and_then(|mut st| st.execute(rusqlite::params_from_iter(file_params(project_id, f))))
     .map_err(|e| unique_violation(e, f))?;
@@ -214,7 +244,8 @@ pub(crate) fn file_by_id(
     id: i64,
 ) -> Result<Option<FileRecord>, StoreError> {
     conn.prepare_cached(&format!(
-        "SELECT {FILE_COLUMNS} FROM files WHERE project_id = ?1 AND id = ?2"
+        "SELECT {FILE_COLUMNS} FROM files WHERE project_id = ?1 AND {}",
+        row_of_id("files", "?2")
     ))
     .and_then(|mut st| {
         st.query_row(params![project_id, id], file_from_row)

@@ -55,6 +55,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::Connection;
 
+use super::file_seq::row_of_id;
 use super::filter_sql::{self, SqlFilter};
 use super::query;
 use super::rows::{file_from_row, sql_err, FILE_COLUMNS};
@@ -679,8 +680,8 @@ fn names_of(
 
 fn names_of_sql(sql: &SqlFilter) -> String {
     format!(
-        "SELECT files.id, files.name FROM json_each(?) AS m CROSS JOIN files ON files.id = m.value \
-         WHERE {}",
+        "SELECT files.id, files.name FROM json_each(?) AS m CROSS JOIN files ON {} WHERE {}",
+        row_of_id("files", "m.value"),
         sql.clause
     )
 }
@@ -692,8 +693,9 @@ fn hydrate_sql(sql: &SqlFilter) -> String {
         .collect();
     // CROSS JOIN keeps the id list outside, so each id is one rowid lookup whatever indexes the clause could use.
     format!(
-        "SELECT {} FROM json_each(?) AS m CROSS JOIN files ON files.id = m.value WHERE {}",
+        "SELECT {} FROM json_each(?) AS m CROSS JOIN files ON {} WHERE {}",
         columns.join(", "),
+        row_of_id("files", "m.value"),
         sql.clause
     )
 }
@@ -727,6 +729,7 @@ mod tests {
         let path = dir.path().join("meta.db");
         drop(super::super::SqliteStore::open(&path, 7).unwrap());
         let conn = super::super::open_connection(&path, false).unwrap();
+        super::super::file_seq::register(&conn, &crate::store::ids::IdPermutation::new(7)).unwrap();
         Db {
             _dir: dir,
             path,
@@ -764,7 +767,7 @@ mod tests {
                     [project],
                 )
                 .unwrap();
-            insert_file(&self.conn, project, &file).unwrap();
+            insert_file(&self.conn, project, None, &file).unwrap();
             if self.drain_each {
                 self.drain();
             }
@@ -1345,6 +1348,7 @@ mod tests {
             .unwrap();
         }
         super::super::migrate(&mut conn).unwrap();
+        super::super::file_seq::register(&conn, &crate::store::ids::IdPermutation::new(7)).unwrap();
         check_consistent(&conn);
         let find = |project: i64, q: &str| -> Vec<i64> {
             search_with(
@@ -1370,6 +1374,8 @@ mod tests {
         let mut db = db();
         fill(&mut db);
         let reader = super::super::open_connection(&db.path, true).unwrap();
+        super::super::file_seq::register(&reader, &crate::store::ids::IdPermutation::new(7))
+            .unwrap();
         let filters = [
             json!({}),
             json!({"mimeType": "text/plain"}),
@@ -1403,7 +1409,7 @@ mod tests {
             statements.extend([
                 (
                     hydrate_sql(&sql),
-                    "SEARCH files USING INDEX files_by_id (id=?",
+                    "SEARCH files USING INTEGER PRIMARY KEY (rowid=?)",
                 ),
                 (filtered_names_sql(&sql), "SEARCH files USING"),
             ]);

@@ -34,11 +34,12 @@ pub(crate) struct WriteCtx<'a> {
 }
 
 impl WriteCtx<'_> {
-    /// A fresh file id, never handed out before.
-    pub(crate) fn next_id(&mut self) -> i64 {
-        let id = self.ids.id_for(*self.counter);
+    /// A new file's seq and id, never handed out before: the seq is the counter + 1 and the id its
+    /// permutation, so the row is found from the id alone (`file_seq.rs`).
+    pub(crate) fn next_file(&mut self) -> (i64, i64) {
+        let n = *self.counter;
         *self.counter += 1;
-        id
+        (n as i64 + 1, self.ids.id_for(n))
     }
 }
 
@@ -76,6 +77,12 @@ impl Writer {
                 e => Err(e),
             })
             .map_err(internal)?;
+        // A new file's seq is the counter + 1, which must lie above every seq there is: rows written
+        // before seqs followed the counter may have had a seq above it.
+        let last_seq: i64 = conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM files", [], |r| r.get(0))
+            .map_err(internal)?;
+        let counter = counter.max(last_seq.max(0) as u64);
         let (tx, rx) = mpsc::channel::<Job>();
         let batch_sizes = crate::metrics::batch_size_histogram();
         let sizes = batch_sizes.clone();
