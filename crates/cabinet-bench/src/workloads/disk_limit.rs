@@ -99,7 +99,7 @@ async fn blocking(
 
 /// `O_DIRECT` writes of [`DIRECT_CHUNK`] from an aligned buffer, then `fdatasync`: MB/s.
 fn write_direct(path: &Path, len: u64) -> anyhow::Result<f64> {
-    if len % ALIGN as u64 != 0 {
+    if !len.is_multiple_of(ALIGN as u64) {
         bail!("{len} bytes is not a multiple of {ALIGN}, which O_DIRECT needs");
     }
     // An over-allocated buffer, used from its first 4096-aligned byte on.
