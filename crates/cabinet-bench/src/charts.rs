@@ -20,6 +20,8 @@ use crate::stats;
 const CABINET: RGBColor = RGBColor(31, 119, 180);
 const NGINX: RGBColor = RGBColor(44, 160, 44);
 const S3S: RGBColor = RGBColor(255, 127, 14);
+const WEED: RGBColor = RGBColor(148, 103, 189);
+const LIMIT: RGBColor = RGBColor(127, 127, 127);
 const P50: RGBColor = RGBColor(120, 170, 220);
 const P99: RGBColor = RGBColor(20, 60, 130);
 
@@ -38,6 +40,8 @@ fn server_color(s: &str) -> RGBColor {
     match s {
         "nginx" => NGINX,
         "s3s-fs" => S3S,
+        "seaweedfs" | crate::peers::WEED_NAME => WEED,
+        crate::workloads::LIMIT_NAME => LIMIT,
         _ => CABINET,
     }
 }

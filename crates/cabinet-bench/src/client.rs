@@ -23,7 +23,7 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 }
 
 /// A megabyte of bytes that do not compress, made once.
-fn chunk() -> Bytes {
+pub fn chunk() -> Bytes {
     static CHUNK_BYTES: std::sync::OnceLock<Bytes> = std::sync::OnceLock::new();
     CHUNK_BYTES
         .get_or_init(|| {

@@ -4,10 +4,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::peers::{cabinet, nginx::NginxInstall, s3s::S3sInstall};
+use crate::peers::{cabinet, nginx::NginxInstall, s3s::S3sInstall, seaweedfs::WeedInstall};
 
 /// Where and with what a run measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Machine {
     /// When the run started (UTC).
     pub date_utc: String,
@@ -31,6 +31,8 @@ pub struct Machine {
     pub nginx: String,
     /// s3s-fs version, or why it is missing.
     pub s3s: String,
+    /// SeaweedFS version (the durable peer and the cluster's S3 server), or why it is missing.
+    pub seaweedfs: String,
     /// The load generator.
     pub client: String,
 }
@@ -44,6 +46,7 @@ pub async fn describe(
     workspace: &Path,
     nginx: &anyhow::Result<NginxInstall>,
     s3s: &anyhow::Result<S3sInstall>,
+    weed: &Result<WeedInstall, String>,
 ) -> Machine {
     let cpuinfo = read("/proc/cpuinfo");
     let cpu = cpuinfo
@@ -89,6 +92,10 @@ pub async fn describe(
         s3s: match s3s {
             Ok(s) => s.version.clone(),
             Err(e) => format!("unavailable: {e:#}"),
+        },
+        seaweedfs: match weed {
+            Ok(w) => w.version.clone(),
+            Err(e) => format!("unavailable: {e}"),
         },
         client: format!(
             "reqwest 0.12 (hyper 1) on one tokio runtime with {cores} worker threads, on the same machine"

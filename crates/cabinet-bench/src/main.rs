@@ -28,7 +28,7 @@ use crate::profile::{Profile, Workload};
 #[derive(Parser)]
 #[command(
     name = "cabinet-bench",
-    about = "Benchmarks cabinet against nginx (WebDAV, static) and s3s-fs on loopback"
+    about = "Benchmarks cabinet against nginx (WebDAV, static), s3s-fs and SeaweedFS on loopback"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -139,8 +139,14 @@ async fn run_all(args: AllArgs) -> anyhow::Result<()> {
         log(&format!("s3s-fs unavailable: {e:#}"));
     }
 
-    // SeaweedFS only for the cluster workload (it is installed from PyPI).
-    let weed = if workloads.contains(&Workload::Cluster) {
+    // SeaweedFS (installed from PyPI) for the cluster workload and as the durable peer of the transfers
+    // and small files.
+    let weed = if workloads.iter().any(|w| {
+        matches!(
+            w,
+            Workload::Cluster | Workload::UploadDownload | Workload::SmallFiles
+        )
+    }) {
         let w = peers::seaweedfs::ensure_installed(&workspace, install).await;
         if let Err(e) = &w {
             log(&format!("SeaweedFS unavailable: {e:#}"));
@@ -157,7 +163,7 @@ async fn run_all(args: AllArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&work.path)
         .with_context(|| format!("cannot create the work directory {}", work.path.display()))?;
-    let machine = machine::describe(&workspace, &nginx, &s3s).await;
+    let machine = machine::describe(&workspace, &nginx, &s3s, &weed).await;
 
     let mut ctx = workloads::Ctx {
         profile: profile.clone(),

@@ -32,6 +32,11 @@ fn target_text(t: &Target, unit: &str) -> String {
         } => format!("≥ {ratio}× {peer} {metric}"),
         Target::Below(v) => format!("< {} {unit}", num(*v)),
         Target::AtLeast(v) => format!("≥ {} {unit}", num(*v)),
+        Target::AllOf(all) => all
+            .iter()
+            .map(|t| target_text(t, unit))
+            .collect::<Vec<_>>()
+            .join(" and "),
     }
 }
 
@@ -63,7 +68,15 @@ fn ratios(run: &Run, f: &Figure) -> String {
             out.push(format!("{:.2}× {}", me / p, other.server));
         }
     }
-    if let Some(Target::RatioAtLeast { peer, metric, .. }) = &f.target {
+    let targets = match &f.target {
+        Some(Target::AllOf(all)) => all.iter().collect(),
+        Some(t) => vec![t],
+        None => Vec::new(),
+    };
+    for t in targets {
+        let Target::RatioAtLeast { peer, metric, .. } = t else {
+            continue;
+        };
         if metric != &f.metric {
             if let Some(p) = run
                 .find(&f.section, metric, peer)
@@ -140,6 +153,7 @@ pub fn render(run: &Run, charts: &[(String, String)]) -> String {
         ("cabinet", m.cabinet.clone()),
         ("nginx", m.nginx.clone()),
         ("s3s-fs", m.s3s.clone()),
+        ("SeaweedFS", m.seaweedfs.clone()),
         ("Load generator", m.client.clone()),
     ] {
         let _ = writeln!(s, "| {k} | {} |", cell(&v));
@@ -231,12 +245,27 @@ pub fn render(run: &Run, charts: &[(String, String)]) -> String {
             m.client
         ),
         "**Large upload (1).** One file PUT to cabinet's signed upload URL (the `POST /files` that returns it is \
-         not timed), to nginx's WebDAV location, and to s3s-fs with a SigV4-presigned URL. Time from sending the \
-         request to its answer; MB/s = 10^6 bytes per second. cabinet answers once the content is fsynced and the \
-         file is marked uploaded; nginx and s3s-fs answer without fsync."
+         not timed), to nginx's WebDAV location, and to s3s-fs and to SeaweedFS with SigV4-presigned URLs. Time \
+         from sending the request to its answer; MB/s = 10^6 bytes per second. cabinet answers once the content \
+         is fsynced and the file is marked uploaded, and so does the durable peer, SeaweedFS (`weed mini`, one \
+         process for all runs, `fs.configure -fsync` on its buckets); nginx and s3s-fs answer without fsync, \
+         so they show the page cache's speed, not the disk's."
             .to_string(),
-        "**Large download (2).** The same file through cabinet's signed download URL, nginx static GET (sendfile) \
-         and a presigned s3s-fs GET, from sending the request to the last byte."
+        format!(
+            "**Durable write limit (1).** What the disk itself allows for a durable file of the same size: no \
+             server, no network, the file written into the work directory, the same filesystem as every \
+             server's data directory, in two ways: `O_DIRECT` with 4 MiB writes from a 4096-aligned buffer \
+             then one `fdatasync`, and buffered 1 MiB writes then one `fdatasync`, each timed from creating \
+             the file to the end of the sync, with `sync` before the next. Each run's figure is the faster \
+             of the two (the note gives both medians). This disk's speed drifts within minutes, so the limit \
+             is measured in every run right before cabinet's upload (limit, cabinet, the peers; limit, \
+             cabinet, …), and cabinet's upload target is a share of it ({} MiB here).",
+            p.large_bytes >> 20
+        ),
+        "**Large download (2).** The same file through cabinet's signed download URL, nginx static GET (sendfile), \
+         and presigned s3s-fs and SeaweedFS GETs, from sending the request to the last byte. SeaweedFS's \
+         memory is not compared: its one process (master, volume server, filer and S3 gateway) serves every \
+         run."
             .to_string(),
         "**Peak RSS.** Each transfer runs in a freshly started server process; its peak is the process's VmHWM \
          (/proc/PID/status) read right after the transfer, so it is the most memory held at any moment of it. \
@@ -251,8 +280,9 @@ pub fn render(run: &Run, charts: &[(String, String)]) -> String {
         ),
         format!(
             "**Small files (4).** {} files of {} KiB, {} in flight, per run into the same running server: cabinet \
-             creates each file (POST /files) and PUTs its content (two requests per file); nginx WebDAV PUT and \
-             s3s-fs presigned PUT (one request).",
+             creates each file (POST /files) and PUTs its content (two requests per file); nginx WebDAV PUT, \
+             s3s-fs presigned PUT and SeaweedFS presigned PUT with every object fsynced, the durable peer \
+             (one request each). Of these only cabinet and SeaweedFS have the file on disk when they answer.",
             p.small_files,
             p.small_bytes / 1024,
             p.small_in_flight
@@ -301,7 +331,9 @@ pub fn render(run: &Run, charts: &[(String, String)]) -> String {
         "**cabinet settings.** `cabinet serve --listen 127.0.0.1:0 --data-dir <fresh dir>` with `RUST_LOG=warn` \
          (no per-request log lines, as nginx runs with `access_log off`). nginx: Debian package, `worker_processes \
          auto`, sendfile, keep-alive, WebDAV `dav_methods PUT DELETE; create_full_put_path on; \
-         client_max_body_size 0`. s3s-fs: `--host 127.0.0.1 --port P --access-key AK --secret-key SK DIR`."
+         client_max_body_size 0`. s3s-fs: `--host 127.0.0.1 --port P --access-key AK --secret-key SK DIR`. \
+         SeaweedFS: `weed mini -dir=DIR` on loopback ports, the bucket made through the filer, then \
+         `fs.configure -locationPrefix=/buckets/ -fsync -apply` in `weed shell`."
             .to_string(),
     ] {
         let _ = writeln!(s, "- {line}");

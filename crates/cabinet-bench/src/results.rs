@@ -55,6 +55,8 @@ pub enum Target {
     Below(f64),
     /// The median must be at least this value.
     AtLeast(f64),
+    /// Every one of these must hold.
+    AllOf(Vec<Target>),
 }
 
 /// One measured quantity of one server, over the repeated runs.
@@ -165,8 +167,24 @@ impl Run {
 
     /// Whether `f` meets its target: `None` when it has none or it cannot be judged.
     pub fn target_met(&self, f: &Figure) -> Option<bool> {
+        self.meets(f, f.target.as_ref()?)
+    }
+
+    /// Whether `f` meets `target` (all of them, for [`Target::AllOf`]): `None` when it cannot be judged.
+    fn meets(&self, f: &Figure, target: &Target) -> Option<bool> {
         let median = f.median()?;
-        match f.target.as_ref()? {
+        match target {
+            Target::AllOf(all) => {
+                // One part missed decides it even when another cannot be judged (a peer that did not run).
+                let parts: Vec<Option<bool>> = all.iter().map(|t| self.meets(f, t)).collect();
+                if parts.contains(&Some(false)) {
+                    Some(false)
+                } else if parts.contains(&None) {
+                    None
+                } else {
+                    Some(true)
+                }
+            }
             Target::RatioAtLeast {
                 peer,
                 metric,
@@ -178,5 +196,89 @@ impl Run {
             Target::Below(v) => Some(median < *v),
             Target::AtLeast(v) => Some(median >= *v),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_with(figures: Vec<Figure>) -> Run {
+        Run {
+            mode: "quick".into(),
+            command: String::new(),
+            profile: Profile::quick(),
+            workloads: Vec::new(),
+            machine: Machine::default(),
+            figures,
+            elapsed_secs: 0.0,
+            loadavg_at_end: String::new(),
+        }
+    }
+
+    fn rate(server: &str, v: f64) -> Figure {
+        Figure::new(
+            "4. Small files",
+            "files per second",
+            server,
+            Unit::FilesPerSec,
+            vec![v],
+        )
+    }
+
+    fn both(s3s: f64, weed: f64) -> Target {
+        let ratio = |peer: &str, ratio| Target::RatioAtLeast {
+            peer: peer.into(),
+            metric: "files per second".into(),
+            ratio,
+        };
+        Target::AllOf(vec![ratio("s3s-fs", s3s), ratio("weed", weed)])
+    }
+
+    /// Every part of an `AllOf` target must hold; a missed part decides even when another part's peer
+    /// has no figure.
+    #[test]
+    fn all_of_needs_every_part() {
+        let run = run_with(vec![rate("s3s-fs", 1000.0), rate("weed", 400.0)]);
+        let me = rate("cabinet", 1000.0);
+        assert_eq!(
+            run.target_met(&me.clone().with_target(both(1.0, 2.0))),
+            Some(true)
+        );
+        assert_eq!(
+            run.target_met(&me.clone().with_target(both(1.0, 3.0))),
+            Some(false)
+        );
+        assert_eq!(
+            run.target_met(&me.clone().with_target(both(1.5, 2.0))),
+            Some(false)
+        );
+        let partial = run_with(vec![rate("s3s-fs", 1000.0)]);
+        assert_eq!(
+            partial.target_met(&me.clone().with_target(both(1.0, 2.0))),
+            None
+        );
+        assert_eq!(
+            partial.target_met(&me.with_target(both(1.5, 2.0))),
+            Some(false)
+        );
+    }
+
+    /// The report states both parts and the ratio to each peer.
+    #[test]
+    fn the_report_states_every_part() {
+        let mut figures = vec![rate("s3s-fs", 1000.0), rate("weed", 400.0)];
+        figures.insert(0, rate("cabinet", 1000.0).with_target(both(1.0, 3.0)));
+        let md = crate::report::render(&run_with(figures), &[]);
+        let row = md
+            .lines()
+            .find(|l| l.starts_with("| 4. Small files | files per second |"))
+            .unwrap();
+        assert!(
+            row.contains("≥ 1× s3s-fs files per second and ≥ 3× weed files per second"),
+            "{row}"
+        );
+        assert!(row.contains("1.00× s3s-fs, 2.50× weed"), "{row}");
+        assert!(row.ends_with("| **no** |"), "{row}");
     }
 }

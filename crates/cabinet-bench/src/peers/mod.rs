@@ -24,6 +24,8 @@ pub enum Kind {
     Nginx,
     /// s3s-fs (presigned S3 requests).
     S3s,
+    /// SeaweedFS with every object fsynced (presigned S3 requests): the durable peer.
+    Weed,
 }
 
 impl Kind {
@@ -33,9 +35,14 @@ impl Kind {
             Kind::Cabinet => "cabinet",
             Kind::Nginx => "nginx",
             Kind::S3s => "s3s-fs",
+            Kind::Weed => WEED_NAME,
         }
     }
 }
+
+/// The durable peer's name in the tables: SeaweedFS (`weed mini`) with `fs.configure -fsync` on its
+/// buckets, so that, like cabinet, it answers a PUT only once the object is on disk.
+pub const WEED_NAME: &str = "seaweedfs (fsync)";
 
 /// A running server of any kind.
 pub enum Peer {
@@ -45,6 +52,8 @@ pub enum Peer {
     Nginx(nginx::Nginx),
     /// s3s-fs.
     S3s(s3s::S3s),
+    /// SeaweedFS, fsync on.
+    Weed(seaweedfs::SeaweedFs),
 }
 
 /// An object stored on a server: a cabinet file id, or a name under the server's upload path.
@@ -77,6 +86,13 @@ impl Peer {
                     .map_err(|e| anyhow!("s3s-fs unavailable: {e}"))?;
                 Ok(Peer::S3s(s3s::start(inst, dir, &ctx.client).await?))
             }
+            Kind::Weed => {
+                let inst = ctx
+                    .weed
+                    .as_ref()
+                    .map_err(|e| anyhow!("SeaweedFS unavailable: {e}"))?;
+                Ok(Peer::Weed(seaweedfs::start(inst, dir).await?))
+            }
         }
     }
 
@@ -86,6 +102,7 @@ impl Peer {
             Peer::Cabinet(c) => &c.proc,
             Peer::Nginx(n) => &n.proc,
             Peer::S3s(s) => &s.proc,
+            Peer::Weed(w) => &w.proc,
         }
     }
 
@@ -95,6 +112,7 @@ impl Peer {
             Peer::Cabinet(c) => c.proc.stop().await,
             Peer::Nginx(n) => n.proc.stop().await,
             Peer::S3s(s) => s.proc.stop().await,
+            Peer::Weed(w) => w.proc.stop().await,
         }
     }
 
@@ -113,6 +131,7 @@ impl Peer {
             }
             Peer::Nginx(n) => Ok((format!("{}/dav/{name}", n.base), Object::Key(name.into()))),
             Peer::S3s(s) => Ok((s.url("PUT", name, &[])?, Object::Key(name.into()))),
+            Peer::Weed(w) => Ok((w.url("PUT", name)?, Object::Key(name.into()))),
         }
     }
 
@@ -123,6 +142,7 @@ impl Peer {
             (Peer::Cabinet(c), Object::Cabinet(id)) => c.api.download_url(*id).await,
             (Peer::Nginx(n), Object::Key(k)) => Ok(format!("{}/dav/{k}", n.base)),
             (Peer::S3s(s), Object::Key(k)) => s.url("GET", k, &[]),
+            (Peer::Weed(w), Object::Key(k)) => w.url("GET", k),
             _ => Err(anyhow!("object {obj:?} does not belong to this server")),
         }
     }
@@ -133,6 +153,7 @@ impl Peer {
             (Peer::Cabinet(c), Object::Cabinet(id)) => return c.api.delete(&[*id]).await,
             (Peer::Nginx(n), Object::Key(k)) => format!("{}/dav/{k}", n.base),
             (Peer::S3s(s), Object::Key(k)) => s.url("DELETE", k, &[])?,
+            (Peer::Weed(w), Object::Key(k)) => w.url("DELETE", k)?,
             _ => return Err(anyhow!("object {obj:?} does not belong to this server")),
         };
         let resp = http

@@ -144,7 +144,7 @@ pub async fn run(ctx: &mut Ctx) -> anyhow::Result<()> {
             .with_target(Target::RatioAtLeast {
                 peer: "nginx".into(),
                 metric: STATIC.into(),
-                ratio: 0.3,
+                ratio: 0.5,
             })
             .with_note(note.clone()),
     );

@@ -6,6 +6,7 @@ mod assets_data;
 mod assets_load;
 mod cluster;
 mod cluster_load;
+mod disk_limit;
 mod large;
 mod metadata;
 mod multipart;
@@ -23,6 +24,9 @@ use crate::peers::s3s::S3sInstall;
 use crate::peers::seaweedfs::WeedInstall;
 use crate::profile::{Profile, Workload};
 use crate::results::{Figure, Unit};
+
+/// The durable write limit's server name in the tables and charts.
+pub use disk_limit::NAME as LIMIT_NAME;
 
 /// What every workload needs.
 pub struct Ctx {

@@ -127,6 +127,7 @@ async fn one_run(
             crate::peers::Object::Key(name)
         }
         Peer::Nginx(_) => bail!("nginx has no multipart upload"),
+        Peer::Weed(_) => bail!("the multipart workload does not measure SeaweedFS"),
     };
     let took = t.elapsed().as_secs_f64();
     let peak = peer.proc().peak_rss_mib()?;
