@@ -24,3 +24,4 @@ pub mod secret;
 pub mod server;
 pub mod signing;
 pub mod store;
+pub mod zerocopy;

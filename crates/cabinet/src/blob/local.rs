@@ -351,9 +351,10 @@ fn write_all_vectored(file: &mut std::fs::File, chunks: &[Bytes]) -> std::io::Re
 
 /// A download's body: the file (or the range) in windows of [`READ_CHUNK`] mapped from the page cache, one
 /// per short blocking section, the next one mapped while the response sends the current. A mapped window
-/// is written to the socket straight from the page cache: one copy fewer per byte than reading into a
-/// buffer first, which was a third of a download's CPU. Each window is unmapped once the response has sent
-/// it, so a download holds at most two, and no thread while its client is slow.
+/// goes to the socket from the page cache by `sendfile` ([`crate::zerocopy`]), or, where that path is
+/// not taken, is written from the mapping: either way no copy into a buffer of ours, which was a third of
+/// a download's CPU. Each window is unmapped once the response has sent it, so a download holds at most
+/// two, and no thread while its client is slow.
 struct Windows {
     file: Arc<std::fs::File>,
     disk: Arc<Semaphore>,
@@ -421,25 +422,16 @@ impl Drop for Windows {
     }
 }
 
-/// `len` bytes of `file` from `pos`, mapped read-only and paged in (`MAP_POPULATE`), as `Bytes` that unmap
-/// when dropped.
-fn map_window(file: &std::fs::File, pos: u64, len: u64) -> std::io::Result<Bytes> {
-    const PAGE: u64 = 4096;
-    let start = pos - pos % PAGE;
-    let skip = (pos - start) as usize;
-    let mapped_len = usize::try_from(len).map_err(std::io::Error::other)? + skip;
+/// `len` bytes of `file` from `pos`, mapped read-only but not paged in, as `Bytes` that unmap when dropped.
+/// The window is registered for zero-copy sending ([`crate::zerocopy`]): the connection's socket sends it
+/// with `sendfile` from the page cache, so its pages are never mapped into the process (a download's
+/// resident memory stays flat). The read from the disk is started here, off the runtime's threads.
+fn map_window(file: &Arc<std::fs::File>, pos: u64, len: u64) -> std::io::Result<Bytes> {
     // SAFETY: content files are written once under staging/ and renamed into place; nothing writes to or
     // truncates them afterwards (a new upload gets a new key), and `pos + len` is within the file's size,
     // so the mapping stays valid and unchanged for its lifetime. Deleting the file meanwhile only unlinks
-    // it; the mapping keeps the data alive.
-    let map = unsafe {
-        memmap2::MmapOptions::new()
-            .offset(start)
-            .len(mapped_len)
-            .populate()
-            .map(file)?
-    };
-    Ok(Bytes::from_owner(map).slice(skip..))
+    // it; the mapping (and the open file sendfile reads) keeps the data alive.
+    unsafe { crate::zerocopy::map(file, pos, len) }
 }
 
 #[async_trait]

@@ -20,6 +20,7 @@ use tower::ServiceExt;
 use super::body::{Pace, PacedBody};
 use super::io::GuardedIo;
 use super::watch::{Activity, Cut, InFlight, Limits};
+use super::zerocopy::ZeroCopyStream;
 use crate::guards::Guards;
 
 /// What every connection of a server shares.
@@ -63,6 +64,7 @@ pub(super) async fn serve(
     watcher: Watcher,
 ) {
     let activity = Activity::new();
+    let stream = ZeroCopyStream::new(stream);
     let io = GuardedIo::new(stream, Arc::clone(&activity), shared.write_stall, peer);
     let service = {
         let (router, activity, pace) = (shared.router.clone(), Arc::clone(&activity), shared.pace);

@@ -14,6 +14,7 @@ mod connection;
 mod io;
 pub mod rlimit;
 mod watch;
+mod zerocopy;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -39,3 +39,4 @@ mod security_categories;
 pub mod stale_uploads;
 mod surface;
 mod update;
+mod zerocopy;
