@@ -355,3 +355,52 @@ async fn stale_lists_old_objects_and_uploads(store: &dyn BlobStore) {
     assert!(!after.contains(&Stored::Upload(upload)), "{after:?}");
 }
 contract!(stale_lists_old_objects_and_uploads);
+
+/// Objects on both sides of the local store's packing threshold (`blob/packed.rs`), sent in pieces that
+/// the threshold falls inside of: whole and ranged reads, the size limit, a delete, and a small put
+/// dropped while its body stalls.
+async fn sizes_around_the_packing_threshold(store: &dyn BlobStore) {
+    let threshold = cabinet::blob::packed::PACKED_MAX;
+    for len in [4096, threshold - 1, threshold, threshold + 1] {
+        let data = content(len, 7);
+        let pieces = || -> ByteStream {
+            let chunks: Vec<Result<Bytes, std::io::Error>> = data
+                .chunks(1000)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            Box::pin(futures_util::stream::iter(chunks))
+        };
+        let k = key("t");
+        let err = store.put(&k, pieces(), len as u64 - 1).await.err();
+        assert!(
+            matches!(err, Some(BlobError::TooLarge { .. })),
+            "{len}: {err:?}"
+        );
+        let size = store.put(&k, pieces(), len as u64).await.expect("put");
+        assert_eq!(size, len as u64);
+        assert!(read(store, &k, None).await == data, "{len} bytes");
+        let last = len as u64 - 1;
+        assert_eq!(read(store, &k, Some((0, 0))).await, data[..1]);
+        assert_eq!(
+            read(store, &k, Some((17, last - 1))).await,
+            data[17..len - 1]
+        );
+        assert_eq!(read(store, &k, Some((last, last))).await, data[len - 1..]);
+        store.delete(&k).await.expect("delete");
+        assert!(matches!(
+            store.get(&k, None).await.err(),
+            Some(BlobError::NotFound)
+        ));
+    }
+    let k = key("stalled-small");
+    let body: ByteStream =
+        Box::pin(stream_of(b"ten bytes.").chain(futures_util::stream::pending()));
+    let cancelled =
+        tokio::time::timeout(Duration::from_millis(300), store.put(&k, body, u64::MAX)).await;
+    assert!(cancelled.is_err(), "the put cannot have finished");
+    assert!(matches!(
+        store.get(&k, None).await.err(),
+        Some(BlobError::NotFound)
+    ));
+}
+contract!(sizes_around_the_packing_threshold);

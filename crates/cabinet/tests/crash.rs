@@ -388,23 +388,6 @@ async fn download(client: &Client, xid: &str) -> (Vec<u8>, String) {
     (resp.bytes().await.unwrap().to_vec(), etag)
 }
 
-/// File names under `dir`, recursively.
-fn names_under(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return vec![];
-    };
-    entries
-        .flatten()
-        .flat_map(|e| {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                names_under(&e.path())
-            } else {
-                vec![e.file_name().to_string_lossy().into_owned()]
-            }
-        })
-        .collect()
-}
-
 fn dir_names(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|d| {
@@ -490,7 +473,11 @@ async fn no_acknowledged_write_is_lost_and_nothing_is_left_behind_across_sigkill
     };
     let etags = verify(&client, &mut workers).await;
     let data = root.path().join("data");
-    let mut stored: Vec<String> = names_under(&data.join("blobs"));
+    // Content files and packed small objects alike, by the last segment of their key (the ETag).
+    let mut stored: Vec<String> = common::stored::stored_objects(&data)
+        .into_iter()
+        .map(|key| key.rsplit('/').next().unwrap_or_default().to_string())
+        .collect();
     stored.sort();
     let mut expected: Vec<String> = etags.into_iter().collect();
     expected.sort();

@@ -154,7 +154,8 @@ const UNREAD_DOWNLOADS: usize = 300;
 /// Each request of the other client must be answered within this.
 const ANSWER_WITHIN: Duration = Duration::from_secs(5);
 
-/// Hundreds of upload PUTs that send one byte and stop, and hundreds of downloads that are never read:
+/// Hundreds of upload PUTs that send a little more than the packed store takes (so each holds a staging
+/// file) and stop, and hundreds of downloads that are never read:
 /// more than tokio's 512 blocking threads together, which is what used to exhaust the blocking pool and
 /// hang every other client. Meanwhile another client lists, aggregates, creates and uploads, and each
 /// request must be answered within [`ANSWER_WITHIN`]; then the guards must cut every stalled transfer
@@ -199,10 +200,14 @@ async fn stalled_transfers_do_not_starve_other_clients() {
     for _ in 0..STALLED_UPLOADS {
         let mut s = TcpStream::connect(server.addr()).await.unwrap();
         let head = format!(
-            "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\nx",
+            "PUT {} HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n",
             target(&upload)
         );
         s.write_all(head.as_bytes()).await.unwrap();
+        // More than the store packs in its database, so that the upload is staged in a file.
+        s.write_all(&vec![b'x'; cabinet::blob::packed::PACKED_MAX + 1])
+            .await
+            .unwrap();
         stalled.push(s);
     }
     let mut unread: Vec<TcpStream> = Vec::new();

@@ -208,12 +208,15 @@ async fn content_ready(app: &AppState) -> bool {
     // A fresh key each time: concurrent probes never touch each other's object; one that a crash
     // leaves behind belongs to no file, so the orphan collector removes it.
     let key = format!("readyz/{}", uuid::Uuid::new_v4().simple());
+    // Larger than the local store packs (blob/packed.rs), so that the probe takes the path of content
+    // files (staging, sync, rename), which a broken content directory breaks.
+    let size = crate::blob::packed::PACKED_MAX + 1;
     let probe = async {
         let body: crate::blob::ByteStream =
             Box::pin(futures_util::stream::iter([Ok::<_, std::io::Error>(
-                Bytes::from_static(b"."),
+                Bytes::from(vec![b'.'; size]),
             )]));
-        app.blobs.put(&key, body, 1).await?;
+        app.blobs.put(&key, body, size as u64).await?;
         app.blobs.delete(&key).await?;
         Ok::<(), BlobError>(())
     };

@@ -1,6 +1,11 @@
 //! Content on the local disk, under `<data dir>/blobs`. Every write goes to a staging file in
 //! `<data dir>/staging`, is synced, and is then renamed into place (and the directory synced), so an object
 //! is either whole and durable or absent, whatever happens to the process.
+//!
+//! Objects of at most [`PACKED_MAX`] bytes are the exception: they go to the packed store
+//! ([`super::packed`]), which makes many of them durable with one sync. A put reads its body up to that
+//! size plus one chunk to decide; `get` and `delete` look for a key's file first and then in the packed
+//! store (a key is written once, so it is in one of the two), and `stale` lists both.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -16,6 +21,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+use super::packed::{Packed, PACKED_MAX};
 use super::*;
 
 /// Window size of downloads: large, so that a transfer costs few system calls and wake-ups.
@@ -51,6 +57,8 @@ pub struct LocalBlobs {
     disk: Arc<Semaphore>,
     /// Admits [`ASSEMBLIES`] multipart assemblies at once.
     assemblies: Arc<Semaphore>,
+    /// Where objects of at most [`PACKED_MAX`] bytes are.
+    packed: Packed,
 }
 
 /// The set of staging files in use.
@@ -100,8 +108,10 @@ impl Drop for Staged {
 }
 
 impl LocalBlobs {
-    /// A store under `root`; creates its directories and removes what interrupted writes left in staging.
+    /// A store under `root`; creates its directories and the packed store's database, and removes what
+    /// interrupted writes left in staging.
     pub fn open(root: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(root)?;
         let this = Self {
             root: root.to_path_buf(),
             objects: root.join("blobs"),
@@ -110,6 +120,7 @@ impl LocalBlobs {
             live_staging: LiveStaging::default(),
             disk: Arc::new(Semaphore::new(DISK_SECTIONS)),
             assemblies: Arc::new(Semaphore::new(ASSEMBLIES)),
+            packed: Packed::open(&root.join(super::packed::FILE_NAME))?,
         };
         if this.staging.exists() {
             std::fs::remove_dir_all(&this.staging)?;
@@ -434,9 +445,58 @@ fn map_window(file: &Arc<std::fs::File>, pos: u64, len: u64) -> std::io::Result<
     unsafe { crate::zerocopy::map(file, pos, len) }
 }
 
+/// Where [`BlobStore::get`] found an object.
+enum Found {
+    File(std::fs::File, u64),
+    Packed(Bytes),
+}
+
+/// What [`gather_small`] read.
+enum Gathered {
+    /// The whole body, at most [`PACKED_MAX`] bytes.
+    Small(Bytes),
+    /// The first chunks of a longer body, which continues in the stream.
+    Large(Vec<Bytes>),
+}
+
+/// Reads `body` until it ends or has passed [`PACKED_MAX`] bytes, so memory stays within that and one
+/// chunk. Fails as a put does: [`BlobError::TooLarge`] past `max_bytes`, [`BlobError::Aborted`] if the
+/// body fails.
+async fn gather_small(body: &mut ByteStream, max_bytes: u64) -> Result<Gathered, BlobError> {
+    let (mut chunks, mut size) = (Vec::new(), 0u64);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(BlobError::Aborted)?;
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(BlobError::TooLarge { limit: max_bytes });
+        }
+        if !chunk.is_empty() {
+            chunks.push(chunk);
+        }
+        if size > PACKED_MAX as u64 {
+            return Ok(Gathered::Large(chunks));
+        }
+    }
+    Ok(Gathered::Small(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => Bytes::from(chunks.concat()),
+    }))
+}
+
 #[async_trait]
 impl BlobStore for LocalBlobs {
-    async fn put(&self, key: &str, body: ByteStream, max_bytes: u64) -> Result<u64, BlobError> {
+    async fn put(&self, key: &str, mut body: ByteStream, max_bytes: u64) -> Result<u64, BlobError> {
+        let head = match gather_small(&mut body, max_bytes).await? {
+            Gathered::Small(data) => {
+                let size = data.len() as u64;
+                self.packed.put(key, data).await?;
+                return Ok(size);
+            }
+            Gathered::Large(head) => head,
+        };
+        let body: ByteStream =
+            Box::pin(futures_util::stream::iter(head.into_iter().map(Ok)).chain(body));
         let (staged, size) = self.stage(body, max_bytes).await?;
         self.publish(staged, self.object_path(key)).await?;
         Ok(size)
@@ -509,16 +569,33 @@ impl BlobStore for LocalBlobs {
 
     async fn get(&self, key: &str, range: Option<(u64, u64)>) -> Result<ByteStream, BlobError> {
         let path = self.object_path(key);
+        let (packed, key) = (self.packed.clone(), key.to_string());
         let opened = on_disk(Arc::clone(&self.disk), move || {
-            let file = std::fs::File::open(path)?;
-            let size = file.metadata()?.len();
-            Ok::<_, std::io::Error>((file, size))
+            match std::fs::File::open(path) {
+                Ok(file) => {
+                    let size = file.metadata().map_err(internal)?.len();
+                    Ok(Found::File(file, size))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => match packed.read(&key)? {
+                    Some(data) => Ok(Found::Packed(data)),
+                    None => Err(BlobError::NotFound),
+                },
+                Err(e) => Err(internal(e)),
+            }
         })
-        .await?;
+        .await??;
         let (file, size) = match opened {
-            Ok(opened) => opened,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(BlobError::NotFound),
-            Err(e) => return Err(internal(e)),
+            Found::File(file, size) => (file, size),
+            Found::Packed(data) => {
+                let len = data.len() as u64;
+                let (pos, end) = match range {
+                    Some((first, last)) => (first.min(len), last.saturating_add(1).min(len)),
+                    None => (0, len),
+                };
+                let window = data.slice(pos as usize..end.max(pos) as usize);
+                let chunk = (!window.is_empty()).then_some(Ok(window));
+                return Ok(Box::pin(futures_util::stream::iter(chunk)));
+            }
         };
         // Never map past the end of the file: touching such a page would kill the process (SIGBUS).
         let (pos, end) = match range {
@@ -537,7 +614,7 @@ impl BlobStore for LocalBlobs {
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         match tokio::fs::remove_file(self.object_path(key)).await {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.packed.delete(key).await,
             Err(e) => Err(internal(e)),
         }
     }
@@ -551,7 +628,7 @@ impl BlobStore for LocalBlobs {
     }
 
     fn stale(&self, older_than: std::time::SystemTime) -> StoredStream {
-        super::local_scan::stale(
+        let files = super::local_scan::stale(
             super::local_scan::Layout {
                 objects: self.objects.clone(),
                 parts: self.parts.clone(),
@@ -559,7 +636,11 @@ impl BlobStore for LocalBlobs {
                 live_staging: self.live_staging.clone(),
             },
             older_than,
-        )
+        );
+        // The packed objects once the files are listed: one walk at a time.
+        let packed = self.packed.clone();
+        let packed = futures_util::stream::once(async move { packed.stale(older_than) }).flatten();
+        Box::pin(files.chain(packed))
     }
 }
 
@@ -573,10 +654,11 @@ mod tests {
         Box::pin(futures_util::stream::iter([Ok(Bytes::from(bytes))]))
     }
 
-    /// One byte, then nothing, ever: a client that stalled.
+    /// More than the packed store takes (so the upload is staged in a file), then nothing, ever: a client
+    /// that stalled.
     fn stalled_body() -> ByteStream {
         Box::pin(
-            futures_util::stream::iter([Ok(Bytes::from_static(b"x"))])
+            futures_util::stream::iter([Ok(Bytes::from(vec![b'x'; PACKED_MAX + 1]))])
                 .chain(futures_util::stream::pending()),
         )
     }

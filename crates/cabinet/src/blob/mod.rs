@@ -5,6 +5,7 @@
 pub mod local;
 mod local_scan;
 pub mod metered;
+pub mod packed;
 pub mod s3;
 
 use std::pin::Pin;

@@ -27,6 +27,21 @@ fn plant_orphans(data: &Path) {
     std::fs::write(data.join("blobs/README"), b"left by someone else").unwrap();
 }
 
+/// An orphaned small object: the local store keeps it in its packed database, not in a file.
+const PACKED_ORPHAN: &str =
+    "orphan-proj/3e6/998/0190a1b2c3d4cccccccccccccccccccccccccccccccc-0123456789ab";
+
+/// Leaves [`PACKED_ORPHAN`] in the packed store of `data`, written through the store as a put would.
+async fn plant_packed_orphan(data: &Path) {
+    use cabinet::blob::BlobStore;
+    let store = cabinet::blob::local::LocalBlobs::open(data).unwrap();
+    let body: cabinet::blob::ByteStream = Box::pin(futures_util::stream::iter([Ok(
+        Bytes::from_static(b"orphaned small content"),
+    )]));
+    store.put(PACKED_ORPHAN, body, u64::MAX).await.unwrap();
+    assert_eq!(crate::stored::packed_keys(data), vec![PACKED_ORPHAN]);
+}
+
 #[tokio::test]
 async fn orphans_older_than_the_grace_period_are_collected_and_nothing_else() {
     if !crate::helpers::content_in_data_dir(
@@ -36,6 +51,7 @@ async fn orphans_older_than_the_grace_period_are_collected_and_nothing_else() {
     }
     let dir = tempfile::tempdir().unwrap();
     plant_orphans(dir.path());
+    plant_packed_orphan(dir.path()).await;
     let app = TestApp::spawn_in(dir, |c| {
         c.guards.orphan_grace = Duration::ZERO;
         c.guards.janitor_interval = Duration::from_millis(50);
@@ -70,6 +86,7 @@ async fn orphans_older_than_the_grace_period_are_collected_and_nothing_else() {
             .is_ok_and(|mut d| d.next().is_some())
     })
     .await;
+    wait_until(|| !crate::stored::packed_keys(&data).contains(&PACKED_ORPHAN.to_string())).await;
     // Two more runs, to be sure that what is referenced stays.
     tokio::time::sleep(Duration::from_millis(150)).await;
     assert!(
@@ -88,6 +105,9 @@ async fn orphans_older_than_the_grace_period_are_collected_and_nothing_else() {
 async fn nothing_is_collected_within_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     plant_orphans(dir.path());
+    if !content_on_s3() {
+        plant_packed_orphan(dir.path()).await;
+    }
     let app = TestApp::spawn_in(dir, |c| {
         c.guards.orphan_grace = Duration::from_secs(3600);
         c.guards.janitor_interval = Duration::from_millis(50);
@@ -96,6 +116,12 @@ async fn nothing_is_collected_within_the_grace_period() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(files_under(&app.dir.path().join("parts")), 1);
     assert_eq!(files_under(&app.dir.path().join("blobs")), 2);
+    if !content_on_s3() {
+        assert_eq!(
+            crate::stored::packed_keys(app.dir.path()),
+            vec![PACKED_ORPHAN]
+        );
+    }
 }
 
 #[tokio::test]
@@ -120,7 +146,9 @@ async fn the_collector_never_takes_content_of_a_publish_in_flight() {
             let x = format!("busy-{i}");
             let created = app.create(json!({"name": "b.bin", "externalId": x})).await;
             let url = created["uploadUrl"].as_str().unwrap().to_string();
-            let data = content(300_000 + i as usize, i);
+            // Every other one small, so that it goes to the packed store.
+            let len = if i % 2 == 0 { 1_000 } else { 300_000 };
+            let data = content(len + i as usize, i);
             // A body in slow pieces, so that collector runs fall in the middle of the upload.
             let pieces: Vec<Result<Bytes, std::io::Error>> = data
                 .chunks(64 * 1024)
@@ -147,5 +175,5 @@ async fn the_collector_never_takes_content_of_a_publish_in_flight() {
         assert_eq!(app.download(json!({"externalId": x})).await, data, "{x}");
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(files_under(&app.dir.path().join("blobs")), 24);
+    assert_eq!(crate::stored::stored_objects(app.dir.path()).len(), 24);
 }

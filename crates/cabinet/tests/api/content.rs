@@ -63,8 +63,8 @@ async fn repeated_puts_to_one_url_last_write_wins() {
     assert_eq!(app.download(json!({"id": f["id"]})).await, b"two");
     // Only the current content is kept on disk (with content on S3, the contract tests check deletes).
     if !content_on_s3() {
-        let blobs = walk(&app.dir.path().join("blobs"));
-        assert_eq!(blobs.len(), 1, "{blobs:?}");
+        let stored = crate::stored::stored_objects(app.dir.path());
+        assert_eq!(stored.len(), 1, "{stored:?}");
     }
 }
 

@@ -3,6 +3,7 @@ use serde_json::json;
 
 use crate::content::walk;
 use crate::helpers::*;
+use crate::stored::stored_objects;
 
 #[tokio::test]
 async fn delete_removes_metadata_content_and_every_url() {
@@ -24,7 +25,7 @@ async fn delete_removes_metadata_content_and_every_url() {
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(walk(&app.dir.path().join("blobs")).len(), 1);
+    assert_eq!(stored_objects(app.dir.path()).len(), 1);
 
     let r = app
         .post("/files/delete", json!({"items": [{"id": f["id"]}]}))
@@ -42,7 +43,7 @@ async fn delete_removes_metadata_content_and_every_url() {
         404,
     );
     assert!(
-        walk(&app.dir.path().join("blobs")).is_empty(),
+        stored_objects(app.dir.path()).is_empty(),
         "content removed from disk"
     );
     // The externalId is free again, and the new file gets a new id.

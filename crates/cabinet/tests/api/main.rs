@@ -6,6 +6,8 @@ mod helpers;
 mod postgres_server;
 #[path = "../common/s3.rs"]
 mod s3_server;
+#[path = "../common/stored.rs"]
+mod stored;
 
 mod access;
 mod assets;

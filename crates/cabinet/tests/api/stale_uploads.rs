@@ -148,7 +148,7 @@ async fn an_older_multipart_upload_cannot_complete_over_newer_content() {
         "the superseded upload's parts are removed"
     );
     assert_eq!(
-        files_under(&app.dir.path().join("blobs")),
+        crate::stored::stored_objects(app.dir.path()).len(),
         1,
         "only the current content is stored"
     );

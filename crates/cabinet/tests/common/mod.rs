@@ -3,3 +3,4 @@
 pub mod config;
 pub mod postgres;
 pub mod server;
+pub mod stored;
