@@ -95,7 +95,7 @@ async fn an_interrupted_upload_changes_nothing() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(app.download(json!({"id": f["id"]})).await, b"original");
     assert!(
-        walk(&app.dir.path().join("staging")).is_empty(),
+        crate::stored::files_under(&app.dir.path().join("staging")).is_empty(),
         "staging is cleaned up"
     );
 }
@@ -260,21 +260,6 @@ async fn a_new_upload_gives_a_new_etag() {
     .await;
     let second = app.client.get(&url).send().await.unwrap().headers()["etag"].clone();
     assert_ne!(first, second);
-}
-
-pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// A download larger than one read window (512 KiB), whole and by a range that starts off a page boundary

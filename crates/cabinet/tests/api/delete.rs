@@ -1,7 +1,6 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::content::walk;
 use crate::helpers::*;
 use crate::stored::stored_objects;
 
@@ -115,7 +114,7 @@ async fn deleting_during_a_multipart_upload_stops_it() {
     app.post("/files/delete", json!({"items": [{"id": init["id"]}]}))
         .await;
     assert!(
-        walk(&app.dir.path().join("parts")).is_empty(),
+        crate::stored::files_under(&app.dir.path().join("parts")).is_empty(),
         "staged parts removed"
     );
     assert_error(

@@ -65,7 +65,7 @@ async fn parts_put_out_of_order_in_parallel_and_retried_assemble_in_url_order() 
     assert_eq!(got["uploaded"], json!(true));
     assert!(got.get("uploadedTime").is_some());
     assert!(
-        crate::content::walk(&app.dir.path().join("parts")).is_empty(),
+        crate::stored::files_under(&app.dir.path().join("parts")).is_empty(),
         "parts are cleaned up"
     );
     // A part PUT after completion is refused.

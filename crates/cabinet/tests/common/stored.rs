@@ -7,7 +7,7 @@ use std::path::Path;
 /// The keys of every object stored in `data_dir`, files and packed objects alike, sorted.
 pub fn stored_objects(data_dir: &Path) -> Vec<String> {
     let blobs = data_dir.join("blobs");
-    let mut keys: Vec<String> = files(&blobs)
+    let mut keys: Vec<String> = files_under(&blobs)
         .into_iter()
         .filter_map(|p| Some(p.strip_prefix(&blobs).ok()?.to_str()?.to_string()))
         .collect();
@@ -36,13 +36,14 @@ pub fn packed_keys(data_dir: &Path) -> Vec<String> {
     keys
 }
 
-fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+/// Every file below `dir`, at any depth; none if `dir` does not exist.
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                out.extend(files(&p));
+                out.extend(files_under(&p));
             } else {
                 out.push(p);
             }
